@@ -1,0 +1,18 @@
+# Writes OUT, a C file holding the store migrations of DIR in file-name order
+# (NNN-name.sql), so that the binary carries its own schema.
+file(GLOB files "${DIR}/*.sql")
+list(SORT files)
+set(body "/* Generated from src/store/schema by cmake/embed_schema.cmake. */\n")
+string(APPEND body "const char *const store_migrations[] = {\n")
+set(count 0)
+foreach(f IN LISTS files)
+  file(READ "${f}" sql)
+  string(REPLACE "\\" "\\\\" sql "${sql}")
+  string(REPLACE "\"" "\\\"" sql "${sql}")
+  string(REPLACE "\n" "\\n\"\n\"" sql "${sql}")
+  string(APPEND body "\"${sql}\",\n")
+  math(EXPR count "${count} + 1")
+endforeach()
+string(APPEND body "};\nconst unsigned store_migration_count = ${count};\n")
+file(WRITE "${OUT}.tmp" "${body}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different "${OUT}.tmp" "${OUT}")

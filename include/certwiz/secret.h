@@ -1,0 +1,60 @@
+/* certwiz: secrets (PINs, passwords, HMAC keys). */
+#ifndef CW_SECRET_H
+#define CW_SECRET_H
+
+#include "certwiz/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * A secret lives only in a struct cw_secret: fixed capacity, locked in
+ * memory where the system allows, wiped with explicit_bzero when freed.
+ * Never copy the bytes anywhere else; pass the struct.
+ */
+struct cw_secret;
+
+#define CW_SECRET_MAX 256
+
+/* Returns NULL on allocation failure. */
+struct cw_secret *cw_secret_new(void);
+void cw_secret_free(struct cw_secret *s);
+const unsigned char *cw_secret_data(const struct cw_secret *s);
+size_t cw_secret_len(const struct cw_secret *s);
+
+/*
+ * Called once before any secret is read: no core dumps, not ptrace-able by
+ * other users' processes (PR_SET_DUMPABLE 0, RLIMIT_CORE 0).
+ */
+void cw_secret_harden_process(void);
+
+/*
+ * Reads a secret from a file: refused unless the file is a regular file
+ * that is neither group nor world readable. One trailing newline (LF or
+ * CRLF) is removed. CW_ERR_POLICY for bad modes, CW_ERR_IO otherwise.
+ */
+enum cw_err cw_secret_from_file(const char *path, struct cw_secret **out);
+
+/* Reads a secret from an open descriptor, up to EOF or a newline. */
+enum cw_err cw_secret_from_fd(int fd, struct cw_secret **out);
+
+/*
+ * Prompts on the controlling terminal (/dev/tty) with echo off.
+ * CW_ERR_USAGE when there is no terminal.
+ */
+enum cw_err cw_secret_prompt(const char *prompt, struct cw_secret **out);
+
+/* Where a secret comes from, as given on the command line. */
+struct cw_secret_source {
+	const char *file; /* borrowed */
+	int fd;           /* -1 when unset */
+};
+
+/*
+ * Reads the secret from the source, else prompts with prompt. When
+ * allow_prompt is false and no source is set, CW_ERR_USAGE.
+ */
+enum cw_err cw_secret_get(const struct cw_secret_source *src,
+			  const char *prompt, struct cw_secret **out);
+
+#endif

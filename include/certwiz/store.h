@@ -1,0 +1,136 @@
+/* certwiz: the store (SQLite). The only layer that includes sqlite3. */
+#ifndef CW_STORE_H
+#define CW_STORE_H
+
+#include "certwiz/err.h"
+#include "certwiz/util.h"
+
+#include <stdint.h>
+
+struct store;
+
+/*
+ * Opens (creating it, mode 0640, when missing) and migrates the store at
+ * path; ":memory:" for a private in-memory store. Every connection runs in
+ * WAL mode with synchronous=FULL, foreign keys on and a busy timeout.
+ */
+enum cw_err store_open(const char *path, struct store **out);
+void store_close(struct store *s);
+
+/* Write transactions: BEGIN IMMEDIATE, so that writers queue instead of
+ * failing. store_rollback is safe to call when no transaction is open. */
+enum cw_err store_begin(struct store *s);
+enum cw_err store_commit(struct store *s);
+void store_rollback(struct store *s);
+
+/* "ok" from PRAGMA integrity_check, else CW_ERR_STORE. */
+enum cw_err store_check_integrity(struct store *s);
+
+/* Rows. Strings and buffers are owned by the row: *_release frees them. */
+struct store_token {
+	int64_t id;
+	char *serial;
+	char *label;
+	char *manufacturer;
+	char *model;
+};
+
+struct store_key {
+	int64_t id;
+	int64_t token_id;
+	char *cka_id;      /* lowercase hex */
+	char *label;
+	char *algorithm;   /* key spec, "ec:P-256" */
+	struct cw_buf spki;
+	char *spki_sha256; /* NULL while generating */
+	char *origin;      /* "generated" | "imported" */
+	char *state;       /* "generating" | "ready" | "gone" */
+	int64_t created;
+};
+
+struct store_request {
+	int64_t id;
+	char *host;
+	struct cw_strlist usages;
+	int64_t key_id;
+	struct cw_buf csr; /* DER */
+	char *protocol;    /* "offline" | "acme" */
+	char *ca;          /* CA profile, NULL for offline */
+	char *state;       /* created awaiting-response submitted pending
+			      issued rejected failed */
+	char *created_by;
+	int64_t created;
+	int64_t updated;
+	char *out_path;
+};
+
+struct store_cert {
+	int64_t id;
+	struct cw_buf der;
+	char *sha256;
+	char *sha1;
+	char *subject;
+	char *issuer;
+	char *serial;
+	int64_t not_before;
+	int64_t not_after;
+	int64_t key_id;     /* 0 when the key is not known */
+	int64_t request_id; /* 0 when not from a request */
+	struct cw_buf chain; /* issuers, concatenated DER */
+	char *origin;       /* "issued" | "imported" */
+	int64_t created;
+};
+
+void store_token_release(struct store_token *t);
+void store_key_release(struct store_key *k);
+void store_request_release(struct store_request *r);
+void store_cert_release(struct store_cert *c);
+
+/* Tokens are known by (manufacturer, model, serial); the label is kept up
+ * to date. */
+enum cw_err store_token_ensure(struct store *s, const struct store_token *t,
+			       int64_t *id);
+enum cw_err store_token_get(struct store *s, int64_t id,
+			    struct store_token *out);
+
+/* Sets k->id. spki may be empty while the key is being generated. */
+enum cw_err store_key_add(struct store *s, struct store_key *k);
+enum cw_err store_key_set_ready(struct store *s, int64_t id,
+				const struct cw_buf *spki,
+				const char *spki_sha256);
+enum cw_err store_key_delete(struct store *s, int64_t id);
+enum cw_err store_key_get(struct store *s, int64_t id, struct store_key *out);
+/* The ready key with this public key hash; CW_ERR_NOT_FOUND. */
+enum cw_err store_key_by_spki(struct store *s, const char *spki_sha256,
+			      struct store_key *out);
+
+/* Sets r->id, r->created and r->updated. */
+enum cw_err store_request_add(struct store *s, struct store_request *r);
+enum cw_err store_request_set_state(struct store *s, int64_t id,
+				    const char *state);
+/* The newest request awaiting a response for key_id; CW_ERR_NOT_FOUND. */
+enum cw_err store_request_awaiting(struct store *s, int64_t key_id,
+				   struct store_request *out);
+
+/* Sets c->id and c->created. CW_ERR_DUPLICATE when the thumbprint is
+ * already stored. */
+enum cw_err store_cert_add(struct store *s, struct store_cert *c);
+enum cw_err store_cert_by_sha256(struct store *s, const char *sha256,
+				 struct store_cert *out);
+
+/*
+ * Listings, oldest first. The callback's rows are borrowed for the call;
+ * a callback error stops the walk and is returned.
+ */
+typedef enum cw_err (*store_key_fn)(void *user, const struct store_key *k,
+				    const struct store_token *t);
+typedef enum cw_err (*store_request_fn)(void *user,
+					const struct store_request *r);
+typedef enum cw_err (*store_cert_fn)(void *user, const struct store_cert *c);
+
+enum cw_err store_each_key(struct store *s, store_key_fn fn, void *user);
+enum cw_err store_each_request(struct store *s, store_request_fn fn,
+			       void *user);
+enum cw_err store_each_cert(struct store *s, store_cert_fn fn, void *user);
+
+#endif

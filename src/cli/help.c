@@ -1,0 +1,270 @@
+/*
+ * The one source of certwiz's help: --help, 'certwiz help VERB' and the man
+ * page (certwiz help --man > docs/certwiz.1; a test checks they agree).
+ */
+#include "cli.h"
+
+#include <string.h>
+
+struct opt_doc {
+	const char *flag;
+	const char *text;
+};
+
+struct verb_doc {
+	const char *name;
+	const char *synopsis;
+	const char *summary;
+	const char *details;
+	struct opt_doc opts[12];
+};
+
+static const struct verb_doc verbs[] = {
+	{ "tokens", "tokens",
+	  "list the PKCS#11 modules, slots and tokens certwiz can see",
+	  "Each slot is shown with its token's RFC 7512 URI (label, serial, "
+	  "manufacturer, model), whether the token is initialised, whether "
+	  "it needs a login, and PIN warnings. Tokens are chosen by these "
+	  "URIs, never by slot number.",
+	  { { NULL, NULL } } },
+	{ "topology", "topology check FILE | topology show",
+	  "validate a topology document and show what each usage needs",
+	  "'check FILE' validates the document (structure, variables, key "
+	  "specs, extended key usages, every subject and name once expanded) "
+	  "and prints, for the host (--host, else this machine's name; all "
+	  "hosts with --all), each usage with its subject, names, EKUs, key "
+	  "spec and CA. An error names the file, the key path and the reason. "
+	  "'show' does the same for the configured topology.",
+	  { { "--all", "show every host of the document" },
+	    { NULL, NULL } } },
+	{ "request",
+	  "request --usage U [--usage U2]... --offline --out FILE [--key SPEC] "
+	  "[--token URI] [--name DNS]... [--force]",
+	  "generate a key pair on the token and a token-signed CSR",
+	  "The key pair is generated inside the token (private key: "
+	  "sensitive, never extractable, sign only; checked after "
+	  "generation) with a fresh random 16-byte CKA_ID. The CSR carries "
+	  "the subject, names and extended key usages the topology gives the "
+	  "usages of this host (several usages: the union of their names), "
+	  "plus --name extras, and is signed by the token. It is written "
+	  "atomically to FILE (PEM) and the request is recorded as "
+	  "awaiting-response; the request id is printed. Nothing is left "
+	  "behind when a step fails.",
+	  { { "--usage U", "usage (role) from the topology; repeatable" },
+	    { "--offline", "write the CSR to a file for an offline or public CA" },
+	    { "--out FILE", "where the CSR goes (refused if it exists)" },
+	    { "--force", "replace FILE if it exists" },
+	    { "--key SPEC",
+	      "ec:P-256, ec:P-384, rsa:2048, rsa:3072 or rsa:4096 (default: "
+	      "the topology's, else ec:P-256)" },
+	    { "--token URI",
+	      "PKCS#11 URI of the token (default: [token] uri); no pin-value, "
+	      "no slot-id" },
+	    { "--name DNS", "an extra DNS name or IP address; repeatable" },
+	    { NULL, NULL } } },
+	{ "import", "import FILE",
+	  "import a CA's response and bind it to its key on the token",
+	  "FILE is a certificate in PEM or DER, or PKCS#7 (.p7b/.p7c, PEM or "
+	  "DER), with or without intermediates, in any order. The leaf is "
+	  "matched by public key to a key certwiz generated; the certificate "
+	  "is written to the token under the key's CKA_ID and label and "
+	  "stored with its chain, and the awaiting request is marked issued, "
+	  "in one store transaction. An expired certificate is imported with "
+	  "a warning.",
+	  { { NULL, NULL } } },
+	{ "list", "list [--requests|--keys|--certs]",
+	  "list requests, keys and certificates in the store",
+	  "Without an option, all three. Answers from the store; the token "
+	  "is not opened.",
+	  { { "--requests", "only requests" },
+	    { "--keys", "only keys (including keys left by an interrupted "
+			"request, state generating)" },
+	    { "--certs", "only certificates" },
+	    { NULL, NULL } } },
+	{ "help", "help [VERB | --man]", "show help, or the man page source",
+	  NULL,
+	  { { NULL, NULL } } },
+};
+
+static const struct opt_doc global_opts[] = {
+	{ "-c, --config FILE",
+	  "configuration file (default: $CERTWIZ_CONF, else "
+	  "/etc/certwiz/certwiz.conf)" },
+	{ "--host FQDN", "the host whose usages are meant (default: this "
+			 "machine's name)" },
+	{ "--json", "machine-readable output on stdout" },
+	{ "--pin-file FILE",
+	  "read the token PIN from FILE (refused if group or world readable)" },
+	{ "--pin-fd N", "read the token PIN from descriptor N" },
+	{ "-v, --verbose", "more diagnostics" },
+	{ "-q, --quiet", "no diagnostics, not even errors" },
+	{ "-V, --version", "print the version" },
+	{ NULL, NULL },
+};
+
+static const struct opt_doc exit_codes[] = {
+	{ "0", "done" },
+	{ "1", "failed (bad input, malformed response, store error)" },
+	{ "2", "usage error (bad option or argument value)" },
+	{ "3", "accepted, pending at the CA" },
+	{ "4", "not available (nothing assigned, nothing pending)" },
+	{ "5", "permission denied" },
+	{ "6", "token error (PIN wrong or locked, token absent or not "
+	       "initialised, mechanism or key size not supported)" },
+	{ "7", "rejected by the CA" },
+	{ "8", "CA unreachable (retry later)" },
+	{ NULL, NULL },
+};
+
+static const char *pin_text =
+	"The PIN is read from the URI's pin-source, --pin-file, --pin-fd, "
+	"or a prompt on the terminal with echo off; never from the command "
+	"line. A wrong PIN is tried once and never retried; a locked PIN or "
+	"a token at its final try is refused without a login attempt.";
+
+static const struct verb_doc *
+find(const char *name)
+{
+	for (size_t i = 0; name && i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(verbs[i].name, name) == 0)
+			return &verbs[i];
+	return NULL;
+}
+
+static void
+print_opts(FILE *f, const struct opt_doc *o)
+{
+	for (; o->flag; o++)
+		fprintf(f, "  %-22s %s\n", o->flag, o->text);
+}
+
+void
+cli_help_verb(FILE *f, const char *name)
+{
+	const struct verb_doc *v = find(name);
+
+	if (v != NULL) {
+		fprintf(f, "usage: certwiz [global options] %s\n\n%s.\n",
+			v->synopsis, v->summary);
+		if (v->details)
+			fprintf(f, "\n%s\n", v->details);
+		if (v->opts[0].flag) {
+			fputs("\noptions:\n", f);
+			print_opts(f, v->opts);
+		}
+		return;
+	}
+	fputs("usage: certwiz [global options] VERB [ARGS]\n\n"
+	      "Certificates for servers whose private keys live in a "
+	      "PKCS#11 token.\n\nverbs:\n",
+	      f);
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+	fputs("\nglobal options (also accepted after the verb):\n", f);
+	print_opts(f, global_opts);
+	fprintf(f, "\n%s\n\nexit codes:\n", pin_text);
+	print_opts(f, exit_codes);
+	fputs("\n'certwiz help VERB' or 'certwiz VERB --help' for a verb.\n", f);
+}
+
+enum cw_err
+cli_usage(const char *name)
+{
+	const struct verb_doc *v = find(name);
+
+	fprintf(stderr, "usage: certwiz [global options] %s\n",
+		v ? v->synopsis : "VERB [ARGS]");
+	fprintf(stderr, "see 'certwiz %s%s--help'\n", v ? v->name : "",
+		v ? " " : "");
+	return CW_ERR_USAGE;
+}
+
+/* roff: escape backslashes and minus signs, and a leading dot. */
+static void
+roff(FILE *f, const char *s)
+{
+	if (*s == '.' || *s == '\'')
+		fputs("\\&", f);
+	for (; *s; s++) {
+		if (*s == '-')
+			fputs("\\-", f);
+		else if (*s == '\\')
+			fputs("\\e", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static void
+man_opts(FILE *f, const struct opt_doc *o)
+{
+	for (; o->flag; o++) {
+		fputs(".TP\n.B ", f);
+		roff(f, o->flag);
+		fputc('\n', f);
+		roff(f, o->text);
+		fputc('\n', f);
+	}
+}
+
+static void
+man(FILE *f)
+{
+	fputs(".TH CERTWIZ 1 \"\" \"certwiz " CERTWIZ_VERSION "\" \"User "
+	      "Commands\"\n.SH NAME\ncertwiz \\- certificates for keys that "
+	      "live in a PKCS#11 token\n.SH SYNOPSIS\n.B certwiz\n[global "
+	      "options]\n.I VERB\n[ARGS]\n.SH DESCRIPTION\n",
+	      f);
+	roff(f, "certwiz manages the TLS certificates of servers whose "
+		"private keys live in an HSM or a smart card: per usage (role) "
+		"of a host it requests certificates (key generated inside the "
+		"token, CSR signed by the token) and imports the CA's answer "
+		"onto the token and into its store. The names each "
+		"certificate carries come from a topology document.");
+	fputs("\n.SH GLOBAL OPTIONS\n", f);
+	man_opts(f, global_opts);
+	fputs(".SH COMMANDS\n", f);
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		const struct verb_doc *v = &verbs[i];
+
+		fputs(".SS ", f);
+		roff(f, v->synopsis);
+		fputc('\n', f);
+		roff(f, v->summary);
+		fputs(".\n", f);
+		if (v->details) {
+			fputs(".PP\n", f);
+			roff(f, v->details);
+			fputc('\n', f);
+		}
+		man_opts(f, v->opts);
+	}
+	fputs(".SH PIN\n", f);
+	roff(f, pin_text);
+	fputs("\n.SH EXIT STATUS\n", f);
+	man_opts(f, exit_codes);
+	fputs(".SH FILES\n.TP\n.B /etc/certwiz/certwiz.conf\n", f);
+	roff(f, "configuration (INI): [store] path, [token] uri and module, "
+		"[topology] file, [trust] anchors, [policy] admin_group and "
+		"allow_key_import; relative paths are relative to the file's "
+		"folder");
+	fputs("\n.SH SEE ALSO\n.BR pkcs11-tool (1),\n.BR p11tool (1),\n"
+	      ".BR openssl-req (1)\n",
+	      f);
+}
+
+enum cw_err
+cmd_help(int argc, char **argv, struct cli *c)
+{
+	(void)c;
+	if (argc > 1 && strcmp(argv[1], "--man") == 0) {
+		man(stdout);
+		return CW_OK;
+	}
+	if (argc > 1 && find(argv[1]) == NULL) {
+		cw_error("unknown command '%s'", argv[1]);
+		return CW_ERR_USAGE;
+	}
+	cli_help_verb(stdout, argc > 1 ? argv[1] : NULL);
+	return CW_OK;
+}

@@ -1,0 +1,160 @@
+/* certwiz list [--requests|--keys|--certs] */
+#include "cli.h"
+
+#include <string.h>
+
+struct list_out {
+	bool json;
+	json_t *arr;
+};
+
+static enum cw_err
+add(struct list_out *o, json_t *j)
+{
+	if (j == NULL || json_array_append_new(o->arr, j) != 0)
+		return CW_ERR_NOMEM;
+	return CW_OK;
+}
+
+static enum cw_err
+on_request(void *user, const struct store_request *r)
+{
+	struct list_out *o = user;
+	char t[32];
+
+	if (!o->json) {
+		printf("  %-5lld %-18s %-6s key %-6lld %s  %s", (long long)r->id,
+		       r->state, r->protocol, (long long)r->key_id,
+		       cli_time(r->created, t), r->host);
+		for (size_t i = 0; i < r->usages.n; i++)
+			printf("%s%s", i ? "," : " ", r->usages.v[i]);
+		printf("%s%s\n", r->out_path ? "  -> " : "",
+		       r->out_path ? r->out_path : "");
+		return CW_OK;
+	}
+	return add(o, json_pack("{s:I, s:s, s:s, s:o, s:I, s:s, s:s?, s:s, "
+				"s:s, s:s?}",
+				"id", (json_int_t)r->id, "state", r->state,
+				"host", r->host, "usages",
+				cli_strlist_json(&r->usages), "key_id",
+				(json_int_t)r->key_id, "protocol", r->protocol,
+				"ca", r->ca, "created_by", r->created_by,
+				"created", cli_time(r->created, t), "out",
+				r->out_path));
+}
+
+static enum cw_err
+on_key(void *user, const struct store_key *k, const struct store_token *t)
+{
+	struct list_out *o = user;
+	char c[32];
+
+	if (!o->json) {
+		printf("  %-5lld %-10s %-9s %-10s %s  token '%s' (%s)\n",
+		       (long long)k->id, k->algorithm, k->origin, k->state,
+		       k->cka_id, t->label, t->serial);
+		return CW_OK;
+	}
+	return add(o, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s?, s:s, "
+				"s:{s:s, s:s, s:s, s:s}}",
+				"id", (json_int_t)k->id, "cka_id", k->cka_id,
+				"label", k->label, "algorithm", k->algorithm,
+				"origin", k->origin, "state", k->state,
+				"spki_sha256", k->spki_sha256, "created",
+				cli_time(k->created, c), "token", "label",
+				t->label, "serial", t->serial, "manufacturer",
+				t->manufacturer, "model", t->model));
+}
+
+static enum cw_err
+on_cert(void *user, const struct store_cert *x)
+{
+	struct list_out *o = user;
+	char nb[32], na[32];
+	json_t *j;
+
+	if (!o->json) {
+		printf("  %-5lld %.16s  %s  expires %s%s\n", (long long)x->id,
+		       x->sha256, x->subject, cli_time(x->not_after, na),
+		       x->not_after < time(NULL) ? " (EXPIRED)" : "");
+		return CW_OK;
+	}
+	j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
+		      "id", (json_int_t)x->id, "sha256", x->sha256, "sha1",
+		      x->sha1, "subject", x->subject, "issuer", x->issuer,
+		      "serial", x->serial, "not_before",
+		      cli_time(x->not_before, nb), "not_after",
+		      cli_time(x->not_after, na), "origin", x->origin,
+		      "expired", x->not_after < time(NULL));
+	if (j != NULL) {
+		json_object_set_new(j, "key_id", x->key_id
+							 ? json_integer(x->key_id)
+							 : json_null());
+		json_object_set_new(j, "request_id",
+				    x->request_id ? json_integer(x->request_id)
+						  : json_null());
+	}
+	return add(o, j);
+}
+
+enum cw_err
+cmd_list(int argc, char **argv, struct cli *c)
+{
+	enum { O_REQ = 1, O_KEYS, O_CERTS };
+	static const struct option longopts[] = {
+		{ "requests", no_argument, NULL, O_REQ },
+		{ "keys", no_argument, NULL, O_KEYS },
+		{ "certs", no_argument, NULL, O_CERTS },
+		CLI_COMMON_LONG
+	};
+	struct list_out o = { c->json, NULL };
+	struct store *s = NULL;
+	struct wiz *w = NULL;
+	json_t *root = NULL;
+	unsigned which = 0;
+	enum cw_err rc;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (opt >= O_REQ && opt <= O_CERTS)
+			which |= 1u << opt;
+		else if (cli_common(c, opt, optarg, "list") != 1)
+			return cli_usage("list");
+	}
+	if (optind != argc)
+		return cli_usage("list");
+	if (which == 0)
+		which = 1u << O_REQ | 1u << O_KEYS | 1u << O_CERTS;
+	o.json = c->json;
+	rc = cli_wiz(c, &w);
+	if (rc == CW_OK)
+		rc = wiz_store(w, &s);
+	if (rc != CW_OK)
+		return rc;
+	root = json_object();
+	if (rc == CW_OK && (which & 1u << O_REQ)) {
+		o.arr = json_array();
+		if (!c->json)
+			printf("requests:\n");
+		rc = store_each_request(s, on_request, &o);
+		json_object_set_new(root, "requests", o.arr);
+	}
+	if (rc == CW_OK && (which & 1u << O_KEYS)) {
+		o.arr = json_array();
+		if (!c->json)
+			printf("keys:\n");
+		rc = store_each_key(s, on_key, &o);
+		json_object_set_new(root, "keys", o.arr);
+	}
+	if (rc == CW_OK && (which & 1u << O_CERTS)) {
+		o.arr = json_array();
+		if (!c->json)
+			printf("certificates:\n");
+		rc = store_each_cert(s, on_cert, &o);
+		json_object_set_new(root, "certificates", o.arr);
+	}
+	if (rc == CW_OK && c->json)
+		return cli_print_json(root);
+	json_decref(root);
+	return rc;
+}

@@ -1,0 +1,136 @@
+/* certwiz: the command line front end over libcertwiz. */
+#include "cli.h"
+#include "certwiz/secret.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cmd {
+	const char *name;
+	cli_cmd_fn fn;
+};
+
+static const struct cmd cmds[] = {
+	{ "tokens", cmd_tokens },   { "topology", cmd_topology },
+	{ "request", cmd_request }, { "import", cmd_import },
+	{ "list", cmd_list },       { "help", cmd_help },
+};
+
+enum cw_err
+cli_wiz(struct cli *c, struct wiz **out)
+{
+	if (c->wiz == NULL) {
+		enum cw_err rc = wiz_new(c->config, c->host, &c->wiz);
+
+		if (rc != CW_OK)
+			return rc;
+		wiz_set_pin_source(c->wiz, &c->pin);
+	}
+	*out = c->wiz;
+	return CW_OK;
+}
+
+static bool
+parse_fd(const char *s, int *fd)
+{
+	char *end = NULL;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 0 || v > 65535)
+		return false;
+	*fd = (int)v;
+	return true;
+}
+
+int
+cli_common(struct cli *c, int opt, const char *arg, const char *verb)
+{
+	switch (opt) {
+	case CLI_OPT_JSON:
+		c->json = true;
+		return 1;
+	case CLI_OPT_HOST:
+		c->host = arg;
+		return 1;
+	case CLI_OPT_PIN_FILE:
+		c->pin.file = arg;
+		return 1;
+	case CLI_OPT_PIN_FD:
+		if (!parse_fd(arg, &c->pin.fd)) {
+			cw_error("--pin-fd: '%s' is not a descriptor", arg);
+			cli_usage(verb);
+			return -1;
+		}
+		return 1;
+	case 'h':
+		cli_help_verb(stdout, verb);
+		exit(0);
+	default:
+		return 0;
+	}
+}
+
+static const struct option global_opts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "host", required_argument, NULL, CLI_OPT_HOST },
+	{ "json", no_argument, NULL, CLI_OPT_JSON },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "pin-file", required_argument, NULL, CLI_OPT_PIN_FILE },
+	{ "pin-fd", required_argument, NULL, CLI_OPT_PIN_FD },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+int
+main(int argc, char **argv)
+{
+	struct cli c;
+	enum cw_err rc = CW_ERR_USAGE;
+	int opt, level = CW_LOG_ERROR;
+
+	memset(&c, 0, sizeof(c));
+	c.pin.fd = -1;
+	/* No core dumps and no ptrace by others: a PIN may be read. */
+	cw_secret_harden_process();
+	while ((opt = getopt_long(argc, argv, "+c:vqhV", global_opts, NULL)) !=
+	       -1) {
+		switch (opt) {
+		case 'c': c.config = optarg; break;
+		case 'v': level = CW_LOG_DEBUG; break;
+		case 'q': level = CW_LOG_QUIET; break;
+		case 'V': printf("certwiz %s\n", CERTWIZ_VERSION); return 0;
+		case 'h': cli_help_verb(stdout, NULL); return 0;
+		default:
+			if (cli_common(&c, opt, optarg, NULL) == 1)
+				break;
+			cli_usage(NULL);
+			return 2;
+		}
+	}
+	cw_log_set_level((enum cw_log_level)level);
+	if (optind >= argc) {
+		cli_usage(NULL);
+		return 2;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[optind], cmds[i].name) == 0) {
+			int vargc = argc - optind;
+			char **vargv = argv + optind;
+
+			/* each verb parses its own options; 0 makes GNU getopt
+			 * start over with the new vector */
+			optind = 0;
+			rc = cmds[i].fn(vargc, vargv, &c);
+			goto done;
+		}
+	}
+	cw_error("unknown command '%s' (see 'certwiz --help')", argv[optind]);
+done:
+	wiz_free(c.wiz);
+	return cw_exit_code(rc);
+}

@@ -1,0 +1,490 @@
+/* Rows of the store: tokens, keys, requests, certificates. */
+#include "store_int.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void
+store_token_release(struct store_token *t)
+{
+	if (t == NULL)
+		return;
+	free(t->serial);
+	free(t->label);
+	free(t->manufacturer);
+	free(t->model);
+	memset(t, 0, sizeof(*t));
+}
+
+void
+store_key_release(struct store_key *k)
+{
+	if (k == NULL)
+		return;
+	free(k->cka_id);
+	free(k->label);
+	free(k->algorithm);
+	cw_buf_release(&k->spki);
+	free(k->spki_sha256);
+	free(k->origin);
+	free(k->state);
+	memset(k, 0, sizeof(*k));
+}
+
+void
+store_request_release(struct store_request *r)
+{
+	if (r == NULL)
+		return;
+	free(r->host);
+	cw_strlist_release(&r->usages);
+	cw_buf_release(&r->csr);
+	free(r->protocol);
+	free(r->ca);
+	free(r->state);
+	free(r->created_by);
+	free(r->out_path);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+store_cert_release(struct store_cert *c)
+{
+	if (c == NULL)
+		return;
+	cw_buf_release(&c->der);
+	free(c->sha256);
+	free(c->sha1);
+	free(c->subject);
+	free(c->issuer);
+	free(c->serial);
+	cw_buf_release(&c->chain);
+	free(c->origin);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Column lists and readers, one per table, kept side by side. */
+#define TOKEN_COLS "t.id, t.serial, t.label, t.manufacturer, t.model"
+#define KEY_COLS                                                              \
+	"k.id, k.token_id, k.cka_id, k.label, k.algorithm, k.spki, "           \
+	"k.spki_sha256, k.origin, k.state, k.created"
+#define REQUEST_COLS                                                          \
+	"r.id, r.host, r.usages, r.key_id, r.csr, r.protocol, r.ca, r.state, " \
+	"r.created_by, r.created, r.updated, r.out_path"
+#define CERT_COLS                                                             \
+	"c.id, c.der, c.sha256, c.sha1, c.subject, c.issuer, c.serial, "       \
+	"c.not_before, c.not_after, c.key_id, c.request_id, c.chain, "         \
+	"c.origin, c.created"
+
+static bool
+read_token(sqlite3_stmt *st, int c, struct store_token *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->id = sqlite3_column_int64(st, c);
+	return store_col_text(st, c + 1, &t->serial) &&
+	       store_col_text(st, c + 2, &t->label) &&
+	       store_col_text(st, c + 3, &t->manufacturer) &&
+	       store_col_text(st, c + 4, &t->model);
+}
+
+static bool
+read_key(sqlite3_stmt *st, int c, struct store_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->id = sqlite3_column_int64(st, c);
+	k->token_id = sqlite3_column_int64(st, c + 1);
+	k->created = sqlite3_column_int64(st, c + 9);
+	return store_col_text(st, c + 2, &k->cka_id) &&
+	       store_col_text(st, c + 3, &k->label) &&
+	       store_col_text(st, c + 4, &k->algorithm) &&
+	       store_col_blob(st, c + 5, &k->spki) &&
+	       store_col_text(st, c + 6, &k->spki_sha256) &&
+	       store_col_text(st, c + 7, &k->origin) &&
+	       store_col_text(st, c + 8, &k->state);
+}
+
+static bool
+usages_from_json(const char *text, struct cw_strlist *out)
+{
+	json_t *arr = json_loads(text ? text : "[]", 0, NULL);
+	json_t *v;
+	size_t i;
+	bool ok = json_is_array(arr);
+
+	json_array_foreach(arr, i, v) {
+		if (!json_is_string(v) ||
+		    cw_strlist_add(out, json_string_value(v)) != CW_OK)
+			ok = false;
+	}
+	json_decref(arr);
+	return ok;
+}
+
+static char *
+usages_to_json(const struct cw_strlist *l)
+{
+	json_t *arr = json_array();
+	char *s;
+
+	for (size_t i = 0; arr && i < l->n; i++)
+		json_array_append_new(arr, json_string(l->v[i]));
+	s = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+	json_decref(arr);
+	return s;
+}
+
+static bool
+read_request(sqlite3_stmt *st, int c, struct store_request *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(st, c);
+	r->key_id = sqlite3_column_int64(st, c + 3);
+	r->created = sqlite3_column_int64(st, c + 9);
+	r->updated = sqlite3_column_int64(st, c + 10);
+	return store_col_text(st, c + 1, &r->host) &&
+	       usages_from_json((const char *)sqlite3_column_text(st, c + 2),
+				&r->usages) &&
+	       store_col_blob(st, c + 4, &r->csr) &&
+	       store_col_text(st, c + 5, &r->protocol) &&
+	       store_col_text(st, c + 6, &r->ca) &&
+	       store_col_text(st, c + 7, &r->state) &&
+	       store_col_text(st, c + 8, &r->created_by) &&
+	       store_col_text(st, c + 11, &r->out_path);
+}
+
+static bool
+read_cert(sqlite3_stmt *st, int c, struct store_cert *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->id = sqlite3_column_int64(st, c);
+	x->not_before = sqlite3_column_int64(st, c + 7);
+	x->not_after = sqlite3_column_int64(st, c + 8);
+	x->key_id = sqlite3_column_int64(st, c + 9);
+	x->request_id = sqlite3_column_int64(st, c + 10);
+	x->created = sqlite3_column_int64(st, c + 13);
+	return store_col_blob(st, c + 1, &x->der) &&
+	       store_col_text(st, c + 2, &x->sha256) &&
+	       store_col_text(st, c + 3, &x->sha1) &&
+	       store_col_text(st, c + 4, &x->subject) &&
+	       store_col_text(st, c + 5, &x->issuer) &&
+	       store_col_text(st, c + 6, &x->serial) &&
+	       store_col_blob(st, c + 11, &x->chain) &&
+	       store_col_text(st, c + 12, &x->origin);
+}
+
+/* Steps a one-row query and reads the row with read; CW_ERR_NOT_FOUND when
+ * there is none. */
+#define QUERY_ONE(s, st, read, out, what)                                      \
+	do {                                                                   \
+		int r_ = sqlite3_step(st);                                     \
+		enum cw_err rc_ = CW_OK;                                       \
+		if (r_ == SQLITE_DONE)                                         \
+			rc_ = CW_ERR_NOT_FOUND;                                \
+		else if (r_ != SQLITE_ROW)                                     \
+			rc_ = store_fail(s, what);                             \
+		else if (!read(st, 0, out))                                    \
+			rc_ = CW_ERR_NOMEM;                                    \
+		sqlite3_finalize(st);                                          \
+		return rc_;                                                    \
+	} while (0)
+
+enum cw_err
+store_token_ensure(struct store *s, const struct store_token *t, int64_t *id)
+{
+	sqlite3_stmt *st = store_prep(
+		s, "INSERT INTO tokens (serial, label, manufacturer, model) "
+		   "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (manufacturer, model, "
+		   "serial) DO UPDATE SET label = excluded.label RETURNING id");
+	int r = SQLITE_DONE;
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	store_bind_text(st, 1, t->serial);
+	store_bind_text(st, 2, t->label);
+	store_bind_text(st, 3, t->manufacturer);
+	store_bind_text(st, 4, t->model);
+	r = sqlite3_step(st);
+	if (r != SQLITE_ROW) {
+		enum cw_err rc = store_fail(s, "token");
+
+		sqlite3_finalize(st);
+		return rc;
+	}
+	*id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return CW_OK;
+}
+
+enum cw_err
+store_token_get(struct store *s, int64_t id, struct store_token *out)
+{
+	sqlite3_stmt *st =
+		store_prep(s, "SELECT " TOKEN_COLS " FROM tokens t WHERE id=?1");
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	sqlite3_bind_int64(st, 1, id);
+	QUERY_ONE(s, st, read_token, out, "token");
+}
+
+enum cw_err
+store_key_add(struct store *s, struct store_key *k)
+{
+	sqlite3_stmt *st = store_prep(
+		s, "INSERT INTO keys (token_id, cka_id, label, algorithm, spki, "
+		   "spki_sha256, origin, state, created) VALUES "
+		   "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+	enum cw_err rc;
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	k->created = time(NULL);
+	sqlite3_bind_int64(st, 1, k->token_id);
+	store_bind_text(st, 2, k->cka_id);
+	store_bind_text(st, 3, k->label);
+	store_bind_text(st, 4, k->algorithm);
+	if (k->spki.len > 0)
+		store_bind_blob(st, 5, &k->spki);
+	store_bind_text(st, 6, k->spki_sha256);
+	store_bind_text(st, 7, k->origin);
+	store_bind_text(st, 8, k->state);
+	sqlite3_bind_int64(st, 9, k->created);
+	rc = store_exec_step(s, st, "key");
+	if (rc == CW_OK)
+		k->id = sqlite3_last_insert_rowid(s->db);
+	return rc;
+}
+
+enum cw_err
+store_key_set_ready(struct store *s, int64_t id, const struct cw_buf *spki,
+		    const char *spki_sha256)
+{
+	sqlite3_stmt *st = store_prep(s, "UPDATE keys SET spki=?2, "
+					 "spki_sha256=?3, state='ready' "
+					 "WHERE id=?1");
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	sqlite3_bind_int64(st, 1, id);
+	store_bind_blob(st, 2, spki);
+	store_bind_text(st, 3, spki_sha256);
+	return store_exec_step(s, st, "key");
+}
+
+enum cw_err
+store_key_delete(struct store *s, int64_t id)
+{
+	sqlite3_stmt *st = store_prep(s, "DELETE FROM keys WHERE id=?1");
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	sqlite3_bind_int64(st, 1, id);
+	return store_exec_step(s, st, "key");
+}
+
+enum cw_err
+store_key_get(struct store *s, int64_t id, struct store_key *out)
+{
+	sqlite3_stmt *st =
+		store_prep(s, "SELECT " KEY_COLS " FROM keys k WHERE id=?1");
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	sqlite3_bind_int64(st, 1, id);
+	QUERY_ONE(s, st, read_key, out, "key");
+}
+
+enum cw_err
+store_key_by_spki(struct store *s, const char *spki_sha256,
+		  struct store_key *out)
+{
+	sqlite3_stmt *st = store_prep(s, "SELECT " KEY_COLS " FROM keys k "
+					 "WHERE spki_sha256=?1 AND "
+					 "state='ready' ORDER BY id DESC");
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	store_bind_text(st, 1, spki_sha256);
+	QUERY_ONE(s, st, read_key, out, "key");
+}
+
+enum cw_err
+store_request_add(struct store *s, struct store_request *r)
+{
+	sqlite3_stmt *st = store_prep(
+		s, "INSERT INTO requests (host, usages, key_id, csr, protocol, "
+		   "ca, state, created_by, created, updated, out_path) VALUES "
+		   "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)");
+	char *usages = usages_to_json(&r->usages);
+	enum cw_err rc;
+
+	if (st == NULL || usages == NULL) {
+		sqlite3_finalize(st);
+		free(usages);
+		return st ? CW_ERR_NOMEM : CW_ERR_STORE;
+	}
+	r->created = r->updated = time(NULL);
+	store_bind_text(st, 1, r->host);
+	store_bind_text(st, 2, usages);
+	sqlite3_bind_int64(st, 3, r->key_id);
+	store_bind_blob(st, 4, &r->csr);
+	store_bind_text(st, 5, r->protocol);
+	store_bind_text(st, 6, r->ca);
+	store_bind_text(st, 7, r->state);
+	store_bind_text(st, 8, r->created_by);
+	sqlite3_bind_int64(st, 9, r->created);
+	store_bind_text(st, 10, r->out_path);
+	free(usages);
+	rc = store_exec_step(s, st, "request");
+	if (rc == CW_OK)
+		r->id = sqlite3_last_insert_rowid(s->db);
+	return rc;
+}
+
+enum cw_err
+store_request_set_state(struct store *s, int64_t id, const char *state)
+{
+	sqlite3_stmt *st = store_prep(s, "UPDATE requests SET state=?2, "
+					 "updated=?3 WHERE id=?1");
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	sqlite3_bind_int64(st, 1, id);
+	store_bind_text(st, 2, state);
+	sqlite3_bind_int64(st, 3, time(NULL));
+	return store_exec_step(s, st, "request");
+}
+
+enum cw_err
+store_request_awaiting(struct store *s, int64_t key_id,
+		       struct store_request *out)
+{
+	sqlite3_stmt *st = store_prep(
+		s, "SELECT " REQUEST_COLS " FROM requests r WHERE key_id=?1 "
+		   "AND state IN ('awaiting-response', 'submitted', 'pending') "
+		   "ORDER BY id DESC");
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	sqlite3_bind_int64(st, 1, key_id);
+	QUERY_ONE(s, st, read_request, out, "request");
+}
+
+enum cw_err
+store_cert_add(struct store *s, struct store_cert *c)
+{
+	sqlite3_stmt *st = store_prep(
+		s, "INSERT INTO certificates (der, sha256, sha1, subject, "
+		   "issuer, serial, not_before, not_after, key_id, request_id, "
+		   "chain, origin, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+		   "?8, ?9, ?10, ?11, ?12, ?13)");
+	enum cw_err rc;
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	c->created = time(NULL);
+	store_bind_blob(st, 1, &c->der);
+	store_bind_text(st, 2, c->sha256);
+	store_bind_text(st, 3, c->sha1);
+	store_bind_text(st, 4, c->subject);
+	store_bind_text(st, 5, c->issuer);
+	store_bind_text(st, 6, c->serial);
+	sqlite3_bind_int64(st, 7, c->not_before);
+	sqlite3_bind_int64(st, 8, c->not_after);
+	store_bind_id(st, 9, c->key_id);
+	store_bind_id(st, 10, c->request_id);
+	store_bind_blob(st, 11, &c->chain);
+	store_bind_text(st, 12, c->origin);
+	sqlite3_bind_int64(st, 13, c->created);
+	rc = store_exec_step(s, st, "certificate");
+	if (rc == CW_OK)
+		c->id = sqlite3_last_insert_rowid(s->db);
+	return rc;
+}
+
+enum cw_err
+store_cert_by_sha256(struct store *s, const char *sha256,
+		     struct store_cert *out)
+{
+	sqlite3_stmt *st = store_prep(s, "SELECT " CERT_COLS
+					 " FROM certificates c WHERE sha256=?1");
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	store_bind_text(st, 1, sha256);
+	QUERY_ONE(s, st, read_cert, out, "certificate");
+}
+
+enum cw_err
+store_each_key(struct store *s, store_key_fn fn, void *user)
+{
+	sqlite3_stmt *st = store_prep(s, "SELECT " KEY_COLS ", " TOKEN_COLS
+					 " FROM keys k JOIN tokens t ON "
+					 "t.id = k.token_id ORDER BY k.id");
+	enum cw_err rc = CW_OK;
+	int r = SQLITE_DONE;
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	while (rc == CW_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_key k;
+		struct store_token t;
+
+		if (!read_key(st, 0, &k) || !read_token(st, 10, &t))
+			rc = CW_ERR_NOMEM;
+		else
+			rc = fn(user, &k, &t);
+		store_key_release(&k);
+		store_token_release(&t);
+	}
+	if (rc == CW_OK && r != SQLITE_DONE)
+		rc = store_fail(s, "keys");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+enum cw_err
+store_each_request(struct store *s, store_request_fn fn, void *user)
+{
+	sqlite3_stmt *st = store_prep(s, "SELECT " REQUEST_COLS
+					 " FROM requests r ORDER BY r.id");
+	enum cw_err rc = CW_OK;
+	int r = SQLITE_DONE;
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	while (rc == CW_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_request q;
+
+		rc = read_request(st, 0, &q) ? fn(user, &q) : CW_ERR_NOMEM;
+		store_request_release(&q);
+	}
+	if (rc == CW_OK && r != SQLITE_DONE)
+		rc = store_fail(s, "requests");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+enum cw_err
+store_each_cert(struct store *s, store_cert_fn fn, void *user)
+{
+	sqlite3_stmt *st = store_prep(s, "SELECT " CERT_COLS
+					 " FROM certificates c ORDER BY c.id");
+	enum cw_err rc = CW_OK;
+	int r = SQLITE_DONE;
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	while (rc == CW_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_cert c;
+
+		rc = read_cert(st, 0, &c) ? fn(user, &c) : CW_ERR_NOMEM;
+		store_cert_release(&c);
+	}
+	if (rc == CW_OK && r != SQLITE_DONE)
+		rc = store_fail(s, "certificates");
+	sqlite3_finalize(st);
+	return rc;
+}

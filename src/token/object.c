@@ -1,0 +1,275 @@
+#include "token_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum cw_err
+tok_find_objects(struct tok_session *s, long cls, const struct cw_buf *id,
+		 CK_OBJECT_HANDLE *out, CK_ULONG max, CK_ULONG *n)
+{
+	CK_OBJECT_CLASS c = (CK_OBJECT_CLASS)cls;
+	CK_ATTRIBUTE t[2];
+	CK_ULONG nt = 0;
+	CK_RV rv, rv2;
+
+	t[nt].type = CKA_ID;
+	t[nt].pValue = id->data;
+	t[nt].ulValueLen = id->len;
+	nt++;
+	if (cls >= 0) {
+		t[nt].type = CKA_CLASS;
+		t[nt].pValue = &c;
+		t[nt].ulValueLen = sizeof(c);
+		nt++;
+	}
+	rv = s->m->C_FindObjectsInit(s->h, t, nt);
+	if (rv != CKR_OK)
+		return tok_fail("C_FindObjectsInit", rv);
+	rv = s->m->C_FindObjects(s->h, out, max, n);
+	rv2 = s->m->C_FindObjectsFinal(s->h);
+	if (rv != CKR_OK)
+		return tok_fail("C_FindObjects", rv);
+	if (rv2 != CKR_OK)
+		return tok_fail("C_FindObjectsFinal", rv2);
+	return CW_OK;
+}
+
+enum cw_err
+tok_get_attr(struct tok_session *s, CK_OBJECT_HANDLE o,
+	     CK_ATTRIBUTE_TYPE type, struct cw_buf *out)
+{
+	CK_ATTRIBUTE a = { type, NULL, 0 };
+	unsigned char *p;
+	CK_RV rv;
+
+	rv = s->m->C_GetAttributeValue(s->h, o, &a, 1);
+	if (rv != CKR_OK)
+		return tok_fail("C_GetAttributeValue", rv);
+	if (a.ulValueLen == CK_UNAVAILABLE_INFORMATION || a.ulValueLen > 65536)
+		return tok_fail("C_GetAttributeValue", CKR_ATTRIBUTE_SENSITIVE);
+	p = malloc(a.ulValueLen ? a.ulValueLen : 1);
+	if (p == NULL)
+		return CW_ERR_NOMEM;
+	a.pValue = p;
+	rv = s->m->C_GetAttributeValue(s->h, o, &a, 1);
+	if (rv == CKR_OK && cw_buf_set(out, p, a.ulValueLen) != CW_OK)
+		rv = CKR_HOST_MEMORY;
+	free(p);
+	if (rv != CKR_OK)
+		return tok_fail("C_GetAttributeValue", rv);
+	return CW_OK;
+}
+
+static bool
+all_true(struct tok_session *s, CK_OBJECT_HANDLE o)
+{
+	CK_BBOOL local = CK_FALSE, as = CK_FALSE, ne = CK_FALSE;
+	CK_ATTRIBUTE t[] = {
+		{ CKA_LOCAL, &local, sizeof(local) },
+		{ CKA_ALWAYS_SENSITIVE, &as, sizeof(as) },
+		{ CKA_NEVER_EXTRACTABLE, &ne, sizeof(ne) },
+	};
+
+	if (s->m->C_GetAttributeValue(s->h, o, t, 3) != CKR_OK)
+		return false;
+	return local == CK_TRUE && as == CK_TRUE && ne == CK_TRUE;
+}
+
+enum cw_err
+tok_find(struct tok_session *s, const struct cw_buf *id, struct tok_objects *out)
+{
+	CK_OBJECT_HANDLE h[4];
+	CK_ULONG n = 0;
+	struct tok_objects o;
+	enum cw_err rc;
+
+	memset(&o, 0, sizeof(o));
+	rc = tok_find_objects(s, CKO_PRIVATE_KEY, id, h, 4, &n);
+	if (rc != CW_OK)
+		return rc;
+	o.private_key = n > 0;
+	o.generated_on_token = n > 0 && all_true(s, h[0]);
+	rc = tok_find_objects(s, CKO_PUBLIC_KEY, id, h, 4, &n);
+	if (rc != CW_OK)
+		return rc;
+	o.public_key = n > 0;
+	rc = tok_find_objects(s, CKO_CERTIFICATE, id, h, 4, &n);
+	if (rc != CW_OK)
+		return rc;
+	o.certificate = n > 0;
+	*out = o;
+	return CW_OK;
+}
+
+/* DigestInfo prefix of SHA-256 for CKM_RSA_PKCS (RFC 8017 section 9.2). */
+static const unsigned char sha256_prefix[] = {
+	0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+	0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20,
+};
+
+static bool
+can_sign(struct tok_session *s, CK_MECHANISM_TYPE t)
+{
+	CK_MECHANISM_INFO mi;
+
+	return s->m->C_GetMechanismInfo(s->slot, t, &mi) == CKR_OK &&
+	       (mi.flags & CKF_SIGN);
+}
+
+/* Chooses the mechanism and the input: combined hash-and-sign where the
+ * token has it, otherwise the host's digest. */
+static enum cw_err
+sign_input(struct tok_session *s, const struct cw_sign_req *req,
+	   CK_MECHANISM_TYPE *mech, struct cw_buf *in)
+{
+	CK_MECHANISM_TYPE combined;
+
+	switch (req->alg) {
+	case CW_SIG_ECDSA_SHA256: combined = CKM_ECDSA_SHA256; break;
+	case CW_SIG_ECDSA_SHA384: combined = CKM_ECDSA_SHA384; break;
+	case CW_SIG_RSA_PKCS1_SHA256: combined = CKM_SHA256_RSA_PKCS; break;
+	default: return CW_ERR_INTERNAL;
+	}
+	if (can_sign(s, combined)) {
+		*mech = combined;
+		return cw_buf_set(in, req->data, req->len);
+	}
+	if (req->alg == CW_SIG_RSA_PKCS1_SHA256) {
+		CW_RETURN_IF_FAIL(req->digest_len == 32, CW_ERR_INTERNAL);
+		*mech = CKM_RSA_PKCS;
+		if (cw_buf_set(in, sha256_prefix, sizeof(sha256_prefix)) !=
+			    CW_OK ||
+		    cw_buf_append(in, req->digest, req->digest_len) != CW_OK)
+			return CW_ERR_NOMEM;
+		return CW_OK;
+	}
+	*mech = CKM_ECDSA;
+	return cw_buf_set(in, req->digest, req->digest_len);
+}
+
+enum cw_err
+tok_sign(struct tok_session *s, const struct cw_buf *id,
+	 const struct cw_sign_req *req, struct cw_buf *sig)
+{
+	CK_OBJECT_HANDLE h;
+	CK_ULONG n = 0, len = 0;
+	CK_MECHANISM mech = { 0, NULL, 0 };
+	CK_BBOOL always = CK_FALSE;
+	CK_ATTRIBUTE aa = { CKA_ALWAYS_AUTHENTICATE, &always, sizeof(always) };
+	struct cw_buf in;
+	unsigned char *out = NULL;
+	enum cw_err rc;
+	CK_RV rv;
+
+	cw_buf_init(&in);
+	rc = tok_find_objects(s, CKO_PRIVATE_KEY, id, &h, 1, &n);
+	if (rc != CW_OK)
+		return rc;
+	if (n == 0) {
+		cw_error("the private key is not on token '%s'", s->info.label);
+		return CW_ERR_NO_KEY;
+	}
+	if (s->m->C_GetAttributeValue(s->h, h, &aa, 1) == CKR_OK &&
+	    always == CK_TRUE) {
+		cw_error("the key needs a login for every signature "
+			 "(CKA_ALWAYS_AUTHENTICATE); certwiz does not support "
+			 "such keys");
+		return CW_ERR_TOKEN;
+	}
+	rc = sign_input(s, req, &mech.mechanism, &in);
+	if (rc != CW_OK)
+		goto out;
+	rv = s->m->C_SignInit(s->h, &mech, h);
+	if (rv != CKR_OK) {
+		rc = tok_fail("C_SignInit", rv);
+		goto out;
+	}
+	rv = s->m->C_Sign(s->h, in.data, in.len, NULL, &len);
+	if (rv == CKR_OK && len > 0 && len <= 1024) {
+		out = malloc(len);
+		rv = out ? s->m->C_Sign(s->h, in.data, in.len, out, &len)
+			 : CKR_HOST_MEMORY;
+	} else if (rv == CKR_OK) {
+		rv = CKR_GENERAL_ERROR;
+	}
+	if (rv != CKR_OK) {
+		rc = tok_fail("C_Sign", rv);
+		goto out;
+	}
+	rc = cw_buf_set(sig, out, len);
+out:
+	free(out);
+	cw_buf_release(&in);
+	return rc;
+}
+
+static enum cw_err
+destroy_class(struct tok_session *s, CK_OBJECT_CLASS cls,
+	      const struct cw_buf *id)
+{
+	CK_OBJECT_HANDLE h[8];
+	CK_ULONG n = 0;
+	enum cw_err rc = tok_find_objects(s, (long)cls, id, h, 8, &n);
+
+	for (CK_ULONG i = 0; rc == CW_OK && i < n; i++) {
+		CK_RV rv = s->m->C_DestroyObject(s->h, h[i]);
+
+		if (rv != CKR_OK)
+			rc = tok_fail("C_DestroyObject", rv);
+	}
+	return rc;
+}
+
+enum cw_err
+tok_destroy_keys(struct tok_session *s, const struct cw_buf *id)
+{
+	enum cw_err rc = destroy_class(s, CKO_PRIVATE_KEY, id);
+
+	if (rc == CW_OK)
+		rc = destroy_class(s, CKO_PUBLIC_KEY, id);
+	return rc;
+}
+
+enum cw_err
+tok_destroy_cert(struct tok_session *s, const struct cw_buf *id)
+{
+	return destroy_class(s, CKO_CERTIFICATE, id);
+}
+
+enum cw_err
+tok_write_cert(struct tok_session *s, const struct tok_cert *c)
+{
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	CK_CERTIFICATE_TYPE ct = CKC_X_509;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_ATTRIBUTE t[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_CERTIFICATE_TYPE, &ct, sizeof(ct) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &no, sizeof(no) },
+		{ CKA_ID, c->id->data, c->id->len },
+		{ CKA_LABEL, (void *)c->label, strlen(c->label) },
+		{ CKA_SUBJECT, c->subject->data, c->subject->len },
+		{ CKA_ISSUER, c->issuer->data, c->issuer->len },
+		{ CKA_SERIAL_NUMBER, c->serial->data, c->serial->len },
+		{ CKA_VALUE, c->der->data, c->der->len },
+	};
+	CK_OBJECT_HANDLE h;
+	CK_ULONG n = 0;
+	enum cw_err rc;
+	CK_RV rv;
+
+	rc = tok_find_objects(s, CKO_CERTIFICATE, c->id, &h, 1, &n);
+	if (rc != CW_OK)
+		return rc;
+	if (n > 0) {
+		cw_error("token '%s' already holds a certificate for this key "
+			 "(already bound)",
+			 s->info.label);
+		return CW_ERR_DUPLICATE;
+	}
+	rv = s->m->C_CreateObject(s->h, t, sizeof(t) / sizeof(t[0]), &h);
+	if (rv != CKR_OK)
+		return tok_fail("C_CreateObject", rv);
+	return CW_OK;
+}

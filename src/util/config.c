@@ -1,0 +1,314 @@
+#define _DEFAULT_SOURCE
+#include "certwiz/config.h"
+#include "certwiz/util.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+struct parse_state {
+	struct cw_config *cfg;
+	const char *name;
+	const char *dir;
+	char msg[256];
+};
+
+static int fail(struct parse_state *ps, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Records why the current line is refused; inih gives the line number. */
+static int
+fail(struct parse_state *ps, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ps->msg, sizeof(ps->msg), fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+static char *
+resolve(const char *dir, const char *value)
+{
+	if (value[0] == '/' || dir == NULL)
+		return strdup(value);
+	return cw_printf("%s/%s", dir, value);
+}
+
+/* Replaces *slot with a copy of value (resolved as a path if asked). */
+static bool
+set_str(struct parse_state *ps, char **slot, const char *value, bool path)
+{
+	char *v = path ? resolve(ps->dir, value) : strdup(value);
+
+	if (v == NULL)
+		return false;
+	free(*slot);
+	*slot = v;
+	return true;
+}
+
+static bool
+parse_bool(const char *v, bool *out)
+{
+	if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
+	    !strcmp(v, "1") || !strcasecmp(v, "on")) {
+		*out = true;
+		return true;
+	}
+	if (!strcasecmp(v, "false") || !strcasecmp(v, "no") ||
+	    !strcmp(v, "0") || !strcasecmp(v, "off")) {
+		*out = false;
+		return true;
+	}
+	return false;
+}
+
+/* `ca "name"` -> name; NULL when the section is not of that form. */
+static char *
+ca_section_name(const char *section)
+{
+	size_t n;
+
+	if (strncmp(section, "ca ", 3) != 0)
+		return NULL;
+	section += 3;
+	while (*section == ' ')
+		section++;
+	n = strlen(section);
+	if (n < 3 || section[0] != '"' || section[n - 1] != '"')
+		return NULL;
+	return strndup(section + 1, n - 2);
+}
+
+static struct cw_ca_profile *
+ca_profile(struct cw_config *c, const char *name)
+{
+	struct cw_ca_profile *p;
+
+	for (size_t i = 0; i < c->n_cas; i++)
+		if (strcmp(c->cas[i].name, name) == 0)
+			return &c->cas[i];
+	p = realloc(c->cas, (c->n_cas + 1) * sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	c->cas = p;
+	p = &c->cas[c->n_cas];
+	memset(p, 0, sizeof(*p));
+	p->name = strdup(name);
+	if (p->name == NULL)
+		return NULL;
+	c->n_cas++;
+	return p;
+}
+
+static int
+handle_ca(struct parse_state *ps, const char *section, const char *key,
+	  const char *value)
+{
+	char *name = ca_section_name(section);
+	struct cw_ca_profile *p;
+	static const struct {
+		const char *key;
+		size_t off;
+		bool path;
+	} keys[] = {
+		{ "protocol", offsetof(struct cw_ca_profile, protocol), false },
+		{ "directory", offsetof(struct cw_ca_profile, directory), false },
+		{ "trust", offsetof(struct cw_ca_profile, trust), true },
+		{ "contact", offsetof(struct cw_ca_profile, contact), false },
+		{ "eab_kid", offsetof(struct cw_ca_profile, eab_kid), false },
+		{ "eab_hmac_file", offsetof(struct cw_ca_profile, eab_hmac_file),
+		  true },
+	};
+
+	if (name == NULL) {
+		return fail(ps, "unknown section [%s]", section);
+	}
+	p = ca_profile(ps->cfg, name);
+	free(name);
+	if (p == NULL)
+		return fail(ps, "out of memory");
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strcmp(key, keys[i].key) == 0)
+			return set_str(ps, (char **)((char *)p + keys[i].off),
+				       value, keys[i].path);
+	}
+	return fail(ps, "unknown key '%s' in [%s]", key, section);
+}
+
+static int
+handler(void *user, const char *section, const char *key, const char *value)
+{
+	struct parse_state *ps = user;
+	struct cw_config *c = ps->cfg;
+	static const struct {
+		const char *section, *key;
+		size_t off;
+		bool path;
+	} keys[] = {
+		{ "store", "path", offsetof(struct cw_config, store_path), true },
+		{ "token", "uri", offsetof(struct cw_config, token_uri), false },
+		{ "token", "module", offsetof(struct cw_config, token_module),
+		  true },
+		{ "topology", "file", offsetof(struct cw_config, topology_file),
+		  true },
+		{ "trust", "anchors", offsetof(struct cw_config, trust_anchors),
+		  true },
+		{ "policy", "admin_group", offsetof(struct cw_config, admin_group),
+		  false },
+	};
+
+	if (key == NULL)
+		return 1; /* section header without keys */
+	if (strcmp(section, "policy") == 0 &&
+	    strcmp(key, "allow_key_import") == 0) {
+		if (!parse_bool(value, &c->allow_key_import))
+			return fail(ps, "allow_key_import: '%s' is not a "
+					"boolean", value);
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strcmp(section, keys[i].section) == 0 &&
+		    strcmp(key, keys[i].key) == 0)
+			return set_str(ps, (char **)((char *)c + keys[i].off),
+				       value, keys[i].path);
+	}
+	if (strncmp(section, "ca", 2) == 0)
+		return handle_ca(ps, section, key, value);
+	return fail(ps, "unknown key '%s' in [%s]", key, section);
+}
+
+static enum cw_err
+check(const struct cw_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_cas; i++) {
+		const struct cw_ca_profile *p = &c->cas[i];
+
+		if (p->protocol == NULL) {
+			cw_error("%s: [ca \"%s\"] has no protocol", name,
+				 p->name);
+			return CW_ERR_CONFIG;
+		}
+		if (strcmp(p->protocol, "acme") != 0) {
+			cw_error("%s: [ca \"%s\"]: protocol '%s' is not "
+				 "supported (acme)",
+				 name, p->name, p->protocol);
+			return CW_ERR_CONFIG;
+		}
+	}
+	return CW_OK;
+}
+
+enum cw_err
+cw_config_parse(const char *text, const char *name, const char *dir,
+		struct cw_config *out)
+{
+	struct cw_config c;
+	struct parse_state ps;
+	int r;
+
+	memset(&c, 0, sizeof(c));
+	ps.cfg = &c;
+	ps.name = name;
+	ps.dir = dir;
+	ps.msg[0] = 0;
+	r = ini_parse_string(text, handler, &ps);
+	if (r != 0) {
+		cw_error("%s:%d: %s", name, r,
+			 ps.msg[0] ? ps.msg : "invalid line");
+		cw_config_release(&c);
+		return CW_ERR_CONFIG;
+	}
+	if (c.admin_group == NULL && (c.admin_group = strdup("certwiz-admins")) ==
+					     NULL) {
+		cw_config_release(&c);
+		return CW_ERR_NOMEM;
+	}
+	if (check(&c, name) != CW_OK) {
+		cw_config_release(&c);
+		return CW_ERR_CONFIG;
+	}
+	*out = c;
+	return CW_OK;
+}
+
+enum cw_err
+cw_config_load(const char *path, struct cw_config *out)
+{
+	struct cw_buf text;
+	struct stat st;
+	char *copy = NULL, *dir = NULL;
+	enum cw_err rc;
+
+	cw_buf_init(&text);
+	/* The admin group may write it; anyone else may not. */
+	if (stat(path, &st) == 0 && (st.st_mode & S_IWOTH)) {
+		cw_error("configuration '%s' is writable by others; refusing it",
+			 path);
+		return CW_ERR_CONFIG;
+	}
+	rc = cw_file_read(path, 1 << 20, &text);
+	if (rc != CW_OK) {
+		cw_error("cannot read configuration '%s'", path);
+		return rc == CW_ERR_NOT_FOUND ? CW_ERR_CONFIG : rc;
+	}
+	copy = strdup(path);
+	if (copy == NULL || (dir = realpath(dirname(copy), NULL)) == NULL) {
+		rc = CW_ERR_NOMEM;
+		goto out;
+	}
+	rc = cw_config_parse((const char *)text.data, path, dir, out);
+	if (rc == CW_OK && (out->path = strdup(path)) == NULL) {
+		cw_config_release(out);
+		rc = CW_ERR_NOMEM;
+	}
+out:
+	free(dir);
+	free(copy);
+	cw_buf_release(&text);
+	return rc;
+}
+
+void
+cw_config_release(struct cw_config *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->n_cas; i++) {
+		struct cw_ca_profile *p = &c->cas[i];
+
+		free(p->name);
+		free(p->protocol);
+		free(p->directory);
+		free(p->trust);
+		free(p->contact);
+		free(p->eab_kid);
+		free(p->eab_hmac_file);
+	}
+	free(c->cas);
+	free(c->path);
+	free(c->store_path);
+	free(c->token_uri);
+	free(c->token_module);
+	free(c->topology_file);
+	free(c->trust_anchors);
+	free(c->admin_group);
+	memset(c, 0, sizeof(*c));
+}
+
+const struct cw_ca_profile *
+cw_config_ca(const struct cw_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_cas; i++)
+		if (strcmp(c->cas[i].name, name) == 0)
+			return &c->cas[i];
+	return NULL;
+}

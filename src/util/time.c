@@ -1,0 +1,70 @@
+#define _DEFAULT_SOURCE
+#define _XOPEN_SOURCE 700
+#include "certwiz/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+cw_time_format(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, size, "%lld", (long long)t);
+}
+
+static enum cw_err
+parse_relative(const char *s, time_t now, time_t *out)
+{
+	char *end = NULL;
+	long long n;
+	long long unit;
+
+	n = strtoll(s + 1, &end, 10);
+	if (end == s + 1 || n < 0 || n > 36500LL * 86400)
+		return CW_ERR_PARSE;
+	if (strcmp(end, "d") == 0)
+		unit = 86400;
+	else if (strcmp(end, "h") == 0)
+		unit = 3600;
+	else if (strcmp(end, "m") == 0)
+		unit = 60;
+	else if (strcmp(end, "s") == 0)
+		unit = 1;
+	else
+		return CW_ERR_PARSE;
+	*out = now + (time_t)(n * unit);
+	return CW_OK;
+}
+
+enum cw_err
+cw_time_parse(const char *s, time_t now, time_t *out)
+{
+	static const char *const formats[] = {
+		"%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
+		"%Y-%m-%dT%H:%MZ",    "%Y-%m-%dT%H:%M",    "%Y-%m-%d %H:%M",
+		"%Y-%m-%d",
+	};
+
+	if (s[0] == '+')
+		return parse_relative(s, now, out);
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+		struct tm tm;
+		const char *end;
+
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, formats[i], &tm);
+		if (end != NULL && *end == 0) {
+			time_t t = timegm(&tm);
+
+			if (t == (time_t)-1)
+				return CW_ERR_PARSE;
+			*out = t;
+			return CW_OK;
+		}
+	}
+	return CW_ERR_PARSE;
+}

@@ -1,0 +1,300 @@
+/* The wizard's context: configuration, host, and lazily opened parts. */
+#define _DEFAULT_SOURCE
+#include "wizard_int.h"
+
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static char *
+machine_fqdn(void)
+{
+	char name[256];
+	struct addrinfo hints, *res = NULL;
+	char *fqdn;
+
+	if (gethostname(name, sizeof(name) - 1) != 0)
+		return NULL;
+	name[sizeof(name) - 1] = 0;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_CANONNAME;
+	hints.ai_family = AF_UNSPEC;
+	if (getaddrinfo(name, NULL, &hints, &res) == 0 && res != NULL &&
+	    res->ai_canonname != NULL && strchr(res->ai_canonname, '.'))
+		fqdn = strdup(res->ai_canonname);
+	else
+		fqdn = strdup(name);
+	if (res != NULL)
+		freeaddrinfo(res);
+	return fqdn;
+}
+
+enum cw_err
+wiz_new(const char *config_path, const char *host, struct wiz **out)
+{
+	struct wiz *w = calloc(1, sizeof(*w));
+	enum cw_err rc;
+
+	if (w == NULL)
+		return CW_ERR_NOMEM;
+	w->pin.fd = -1;
+	if (config_path == NULL)
+		config_path = getenv("CERTWIZ_CONF");
+	if (config_path == NULL && access(CW_CONFIG_DEFAULT_PATH, F_OK) == 0)
+		config_path = CW_CONFIG_DEFAULT_PATH;
+	/* No configuration at all: defaults (verbs that need a store or a
+	 * token say what is missing). */
+	rc = config_path ? cw_config_load(config_path, &w->cfg)
+			 : cw_config_parse("", "(defaults)", NULL, &w->cfg);
+	if (rc != CW_OK)
+		goto fail;
+	w->host = host ? strdup(host) : machine_fqdn();
+	if (w->host == NULL) {
+		cw_error("cannot tell this machine's name; use --host");
+		rc = CW_ERR_USAGE;
+		goto fail;
+	}
+	*out = w;
+	return CW_OK;
+fail:
+	wiz_free(w);
+	return rc;
+}
+
+void
+wiz_free(struct wiz *w)
+{
+	if (w == NULL)
+		return;
+	store_close(w->store);
+	topo_free(w->topo);
+	tok_ctx_free(w->tokens);
+	cw_config_release(&w->cfg);
+	free(w->host);
+	free(w);
+}
+
+void
+wiz_set_pin_source(struct wiz *w, const struct cw_secret_source *src)
+{
+	w->pin = *src;
+}
+
+const struct cw_config *
+wiz_config(const struct wiz *w)
+{
+	return &w->cfg;
+}
+
+const char *
+wiz_host(const struct wiz *w)
+{
+	return w->host;
+}
+
+enum cw_err
+wiz_modules(struct wiz *w, struct tok_ctx **out)
+{
+	if (w->tokens == NULL) {
+		enum cw_err rc = tok_ctx_open(w->cfg.token_module, &w->tokens);
+
+		if (rc != CW_OK)
+			return rc;
+	}
+	*out = w->tokens;
+	return CW_OK;
+}
+
+enum cw_err
+wiz_tokens(struct wiz *w, struct tok_info **out, size_t *n)
+{
+	struct tok_ctx *m = NULL;
+	enum cw_err rc = wiz_modules(w, &m);
+
+	return rc == CW_OK ? tok_list(m, out, n) : rc;
+}
+
+enum cw_err
+wiz_open_token(struct wiz *w, const char *uri, struct tok_session **out)
+{
+	struct tok_ctx *m = NULL;
+	struct tok_session *s = NULL;
+	enum cw_err rc = wiz_modules(w, &m);
+
+	if (rc == CW_OK)
+		rc = tok_open(m, uri, &s);
+	if (rc == CW_OK)
+		rc = tok_login(s, uri, &w->pin);
+	if (rc != CW_OK) {
+		tok_session_close(s);
+		return rc;
+	}
+	*out = s;
+	return CW_OK;
+}
+
+char *
+wiz_token_uri(const struct store_token *t)
+{
+	return tok_token_uri(t->label, t->serial, t->manufacturer, t->model);
+}
+
+enum cw_err
+wiz_store(struct wiz *w, struct store **out)
+{
+	if (w->store == NULL) {
+		enum cw_err rc;
+
+		if (w->cfg.store_path == NULL) {
+			cw_error("%s: [store] path is not set",
+				 w->cfg.path ? w->cfg.path : "configuration");
+			return CW_ERR_CONFIG;
+		}
+		rc = store_open(w->cfg.store_path, &w->store);
+		if (rc != CW_OK)
+			return rc;
+	}
+	*out = w->store;
+	return CW_OK;
+}
+
+/* Every subject and name the topology expands to is one X.509 takes. */
+static enum cw_err
+check_x509(struct topo *t)
+{
+	struct cw_strlist hosts;
+	enum cw_err rc;
+
+	cw_strlist_init(&hosts);
+	rc = topo_hosts(t, &hosts);
+	for (size_t i = 0; i < hosts.n && rc == CW_OK; i++) {
+		struct cw_strlist usages;
+
+		cw_strlist_init(&usages);
+		rc = topo_host_usages(t, hosts.v[i], &usages);
+		for (size_t j = 0; j < usages.n && rc == CW_OK; j++) {
+			struct topo_usage u;
+
+			rc = topo_expand(t, hosts.v[i], usages.v[j], &u);
+			if (rc != CW_OK)
+				break;
+			rc = x509_check_subject(u.subject);
+			for (size_t k = 0; k < u.names.n && rc == CW_OK; k++)
+				rc = x509_check_name(u.names.v[k]);
+			if (rc != CW_OK)
+				cw_error("topology: usage '%s' of host '%s'",
+					 usages.v[j], hosts.v[i]);
+			topo_usage_release(&u);
+		}
+		cw_strlist_release(&usages);
+	}
+	cw_strlist_release(&hosts);
+	return rc == CW_OK ? CW_OK : CW_ERR_TOPOLOGY;
+}
+
+enum cw_err
+wiz_topology_load(struct wiz *w, const char *path, struct topo **out)
+{
+	struct topo *t = NULL;
+	enum cw_err rc;
+
+	if (path == NULL)
+		path = w->cfg.topology_file;
+	if (path == NULL) {
+		cw_error("no topology: set [topology] file in the configuration");
+		return CW_ERR_CONFIG;
+	}
+	rc = topo_load_file(path, &t);
+	if (rc == CW_OK)
+		rc = check_x509(t);
+	if (rc != CW_OK) {
+		topo_free(t);
+		return rc;
+	}
+	*out = t;
+	return CW_OK;
+}
+
+enum cw_err
+wiz_topology(struct wiz *w, const struct topo **out)
+{
+	if (w->topo == NULL) {
+		enum cw_err rc = wiz_topology_load(w, NULL, &w->topo);
+
+		if (rc != CW_OK)
+			return rc;
+	}
+	*out = w->topo;
+	return CW_OK;
+}
+
+void
+wiz_plan_release(struct wiz_plan *p)
+{
+	if (p == NULL)
+		return;
+	free(p->subject);
+	cw_strlist_release(&p->names);
+	cw_strlist_release(&p->eku);
+	free(p->key);
+	free(p->ca);
+	memset(p, 0, sizeof(*p));
+}
+
+static enum cw_err
+merge(struct wiz_plan *p, struct topo_usage *u, bool first)
+{
+	enum cw_err rc = CW_OK;
+
+	if (first) {
+		p->subject = u->subject;
+		p->key = u->key;
+		p->ca = u->ca;
+		u->subject = u->key = u->ca = NULL;
+	}
+	for (size_t i = 0; i < u->names.n && rc == CW_OK; i++)
+		rc = cw_strlist_add_unique(&p->names, u->names.v[i]);
+	for (size_t i = 0; i < u->eku.n && rc == CW_OK; i++)
+		rc = cw_strlist_add_unique(&p->eku, u->eku.v[i]);
+	return rc;
+}
+
+enum cw_err
+wiz_plan(struct wiz *w, const struct cw_strlist *usages,
+	 const struct cw_strlist *extra, struct wiz_plan *out)
+{
+	const struct topo *t = NULL;
+	struct wiz_plan p;
+	enum cw_err rc;
+
+	memset(&p, 0, sizeof(p));
+	if (usages->n == 0) {
+		cw_error("at least one --usage is needed");
+		return CW_ERR_USAGE;
+	}
+	rc = wiz_topology(w, &t);
+	for (size_t i = 0; i < usages->n && rc == CW_OK; i++) {
+		struct topo_usage u;
+
+		rc = topo_expand(t, w->host, usages->v[i], &u);
+		if (rc != CW_OK)
+			break;
+		rc = merge(&p, &u, i == 0);
+		topo_usage_release(&u);
+	}
+	for (size_t i = 0; extra && i < extra->n && rc == CW_OK; i++) {
+		rc = x509_check_name(extra->v[i]);
+		if (rc == CW_OK)
+			rc = cw_strlist_add_unique(&p.names, extra->v[i]);
+	}
+	if (rc == CW_OK && p.key == NULL && (p.key = strdup("ec:P-256")) == NULL)
+		rc = CW_ERR_NOMEM;
+	if (rc != CW_OK) {
+		wiz_plan_release(&p);
+		return rc;
+	}
+	*out = p;
+	return CW_OK;
+}

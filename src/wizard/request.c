@@ -1,0 +1,301 @@
+/* Request: key pair on the token, token-signed CSR, recorded request. */
+#include "wizard_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void
+wiz_request_result_release(struct wiz_request_result *r)
+{
+	if (r == NULL)
+		return;
+	free(r->cka_id);
+	free(r->key_label);
+	free(r->key_alg);
+	free(r->key_uri);
+	free(r->token_label);
+	free(r->subject);
+	cw_strlist_release(&r->names);
+	free(r->out_path);
+	memset(r, 0, sizeof(*r));
+}
+
+/* A fresh random CKA_ID (16 bytes) that nothing on the token carries. */
+static enum cw_err
+new_id(struct tok_session *tok, struct cw_buf *id)
+{
+	for (int tries = 0; tries < 4; tries++) {
+		unsigned char rnd[16];
+		bool used = true;
+		enum cw_err rc = cw_random(rnd, sizeof(rnd));
+
+		if (rc == CW_OK)
+			rc = cw_buf_set(id, rnd, sizeof(rnd));
+		if (rc == CW_OK)
+			rc = tok_id_in_use(tok, id, &used);
+		if (rc != CW_OK)
+			return rc;
+		if (!used)
+			return CW_OK;
+	}
+	cw_error("cannot find a free CKA_ID on the token");
+	return CW_ERR_TOKEN;
+}
+
+/* Everything a request needs before the token is touched. */
+struct job {
+	struct wiz_plan plan;
+	struct cw_keyspec spec;
+	struct cw_atomic out;
+	struct tok_session *tok;
+	struct store *store;
+	struct store_key key;
+	struct cw_buf id;
+	struct cw_buf spki;
+	struct cw_buf csr;
+	bool key_recorded;
+	bool key_made;
+};
+
+static enum cw_err
+prepare(struct wiz *w, const struct wiz_request_opts *o, struct job *j)
+{
+	const char *uri = o->token_uri ? o->token_uri : w->cfg.token_uri;
+	enum cw_err rc;
+
+	rc = wiz_plan(w, o->usages, o->extra_names, &j->plan);
+	if (rc != CW_OK)
+		return rc;
+	if (o->key != NULL && cw_keyspec_parse(o->key, &j->spec) != CW_OK)
+		return CW_ERR_USAGE;
+	if (o->key == NULL &&
+	    (rc = cw_keyspec_parse(j->plan.key, &j->spec)) != CW_OK)
+		return rc;
+	if ((rc = x509_check_subject(j->plan.subject)) != CW_OK)
+		return rc;
+	if (uri == NULL) {
+		cw_error("no token: give --token or set [token] uri");
+		return CW_ERR_CONFIG;
+	}
+	if ((rc = tok_uri_check(uri)) != CW_OK)
+		return rc;
+	/* Output first: an existing or unwritable file is refused before
+	 * anything is created. */
+	rc = cw_atomic_open(&j->out, o->out_path, 0644, o->force);
+	if (rc != CW_OK)
+		return rc;
+	rc = wiz_store(w, &j->store);
+	if (rc == CW_OK)
+		rc = wiz_open_token(w, uri, &j->tok);
+	if (rc == CW_OK)
+		rc = tok_check_mechanism(j->tok, &j->spec);
+	return rc;
+}
+
+/* Records the key before it exists (state generating), so that a crash
+ * during generation leaves a row that says which CKA_ID to look for. */
+static enum cw_err
+record_intent(struct wiz *w, const struct wiz_request_opts *o, struct job *j)
+{
+	const struct tok_info *ti = tok_session_info(j->tok);
+	struct store_token t = { 0, ti->serial, ti->label, ti->manufacturer,
+				 ti->model };
+	enum cw_err rc;
+
+	(void)w;
+	rc = new_id(j->tok, &j->id);
+	if (rc != CW_OK)
+		return rc;
+	j->key.cka_id = cw_hex(j->id.data, j->id.len);
+	j->key.label = cw_printf("certwiz-%s-%.8s", o->usages->v[0],
+				 j->key.cka_id ? j->key.cka_id : "");
+	j->key.algorithm = strdup(j->spec.name);
+	j->key.origin = strdup("generated");
+	j->key.state = strdup("generating");
+	if (!j->key.cka_id || !j->key.label || !j->key.algorithm ||
+	    !j->key.origin || !j->key.state)
+		return CW_ERR_NOMEM;
+	rc = store_begin(j->store);
+	if (rc == CW_OK)
+		rc = store_token_ensure(j->store, &t, &j->key.token_id);
+	if (rc == CW_OK)
+		rc = store_key_add(j->store, &j->key);
+	if (rc == CW_OK)
+		rc = store_commit(j->store);
+	if (rc != CW_OK)
+		store_rollback(j->store);
+	else
+		j->key_recorded = true;
+	return rc;
+}
+
+static enum cw_err
+make_csr(struct job *j)
+{
+	struct cw_pubkey pub;
+	struct x509_csr *csr = NULL;
+	struct cw_sign_req req;
+	struct cw_buf sig;
+	struct x509_csr_params p;
+	enum cw_err rc;
+
+	cw_pubkey_init(&pub);
+	cw_buf_init(&sig);
+	rc = tok_keygen(j->tok, &j->spec, &j->id, j->key.label, &pub);
+	if (rc != CW_OK)
+		goto out;
+	j->key_made = true;
+	rc = x509_spki_from_pubkey(&pub, &j->spki);
+	if (rc != CW_OK)
+		goto out;
+	p.subject = j->plan.subject;
+	p.names = &j->plan.names;
+	p.eku = &j->plan.eku;
+	p.spki = &j->spki;
+	p.alg = cw_sigalg_for(&j->spec);
+	rc = x509_csr_prepare(&p, &csr, &req);
+	if (rc == CW_OK)
+		rc = tok_sign(j->tok, &j->id, &req, &sig);
+	if (rc == CW_OK)
+		rc = x509_csr_finish(csr, &sig, &j->csr);
+out:
+	x509_csr_free(csr);
+	cw_buf_release(&sig);
+	cw_pubkey_release(&pub);
+	return rc;
+}
+
+/* One transaction: the key becomes ready, the request is recorded, and the
+ * CSR file is published just before the commit (removed if it fails). */
+static enum cw_err
+record_request(struct wiz *w, const struct wiz_request_opts *o, struct job *j,
+	       int64_t *request_id)
+{
+	struct store_request r;
+	char *spki_hash = x509_sha256_hex(j->spki.data, j->spki.len);
+	struct cw_buf pem;
+	enum cw_err rc;
+
+	cw_buf_init(&pem);
+	memset(&r, 0, sizeof(r));
+	r.host = w->host;
+	r.usages = *o->usages;
+	r.key_id = j->key.id;
+	r.csr = j->csr;
+	r.protocol = "offline";
+	r.state = "awaiting-response";
+	r.created_by = cw_user_name();
+	r.out_path = cw_abspath(o->out_path);
+	rc = spki_hash && r.created_by ? CW_OK : CW_ERR_NOMEM;
+	if (rc == CW_OK)
+		rc = x509_pem("CERTIFICATE REQUEST", &j->csr, &pem);
+	if (rc == CW_OK)
+		rc = cw_atomic_write(&j->out, pem.data, pem.len);
+	if (rc == CW_OK)
+		rc = store_begin(j->store);
+	if (rc == CW_OK)
+		rc = store_key_set_ready(j->store, j->key.id, &j->spki,
+					 spki_hash);
+	if (rc == CW_OK)
+		rc = store_request_add(j->store, &r);
+	if (rc == CW_OK)
+		rc = cw_atomic_commit(&j->out);
+	if (rc == CW_OK) {
+		rc = store_commit(j->store);
+		if (rc != CW_OK)
+			unlink(o->out_path);
+	}
+	if (rc != CW_OK)
+		store_rollback(j->store);
+	else
+		*request_id = r.id;
+	free(r.created_by);
+	free(r.out_path);
+	free(spki_hash);
+	cw_buf_release(&pem);
+	return rc;
+}
+
+/* Undoes what a failed request made: the key pair goes, and its row with
+ * it; if the token cannot be reached, the row stays so that the key is
+ * listed for cleanup rather than left untracked. */
+static void
+undo(struct job *j)
+{
+	enum cw_err rc;
+
+	if (!j->key_recorded)
+		return;
+	rc = tok_destroy_keys(j->tok, &j->id);
+	if (rc == CW_OK && store_begin(j->store) == CW_OK &&
+	    store_key_delete(j->store, j->key.id) == CW_OK &&
+	    store_commit(j->store) == CW_OK)
+		return;
+	store_rollback(j->store);
+	if (j->key_made)
+		cw_warn("key %s could not be removed; it is recorded (state "
+			"generating) for 'certwiz refresh'",
+			j->key.cka_id);
+}
+
+static enum cw_err
+fill_result(struct wiz *w, const struct wiz_request_opts *o, struct job *j,
+	    struct wiz_request_result *out)
+{
+	const struct tok_info *ti = tok_session_info(j->tok);
+	struct wiz_request_result r;
+
+	(void)w;
+	memset(&r, 0, sizeof(r));
+	r.cka_id = strdup(j->key.cka_id);
+	r.key_label = strdup(j->key.label);
+	r.key_alg = strdup(j->spec.name);
+	r.key_uri = tok_key_uri(ti->label, ti->serial, ti->manufacturer,
+				ti->model, &j->id);
+	r.token_label = strdup(ti->label);
+	r.subject = strdup(j->plan.subject);
+	r.out_path = strdup(o->out_path);
+	r.names = j->plan.names;
+	cw_strlist_init(&j->plan.names);
+	if (!r.cka_id || !r.key_label || !r.key_alg || !r.key_uri ||
+	    !r.token_label || !r.subject || !r.out_path) {
+		wiz_request_result_release(&r);
+		return CW_ERR_NOMEM;
+	}
+	*out = r;
+	return CW_OK;
+}
+
+enum cw_err
+wiz_request_offline(struct wiz *w, const struct wiz_request_opts *o,
+		    struct wiz_request_result *out)
+{
+	struct job j;
+	int64_t id = 0;
+	enum cw_err rc;
+
+	memset(&j, 0, sizeof(j));
+	j.out.fd = -1;
+	rc = prepare(w, o, &j);
+	if (rc == CW_OK)
+		rc = record_intent(w, o, &j);
+	if (rc == CW_OK)
+		rc = make_csr(&j);
+	if (rc == CW_OK)
+		rc = record_request(w, o, &j, &id);
+	if (rc == CW_OK)
+		rc = fill_result(w, o, &j, out);
+	if (rc == CW_OK)
+		out->request_id = id;
+	else if (id == 0)
+		undo(&j);
+	cw_atomic_abort(&j.out);
+	tok_session_close(j.tok);
+	wiz_plan_release(&j.plan);
+	store_key_release(&j.key);
+	cw_buf_release(&j.id);
+	cw_buf_release(&j.spki);
+	cw_buf_release(&j.csr);
+	return rc;
+}

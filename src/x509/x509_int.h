@@ -1,0 +1,21 @@
+/* Internal to src/x509. */
+#ifndef CW_X509_INT_H
+#define CW_X509_INT_H
+
+#include "certwiz/x509.h"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+int x509_eku_nid(const char *name);
+const char *x509_eku_name(int nid);
+bool x509_is_ip(const char *s, unsigned char *out, int *len);
+enum cw_err x509_name_parse(const char *dn, X509_NAME **out);
+char *x509_name_string(const X509_NAME *name);
+/* i2d into a cw_buf. */
+enum cw_err x509_i2d_buf(int len, unsigned char *der, struct cw_buf *out);
+
+#endif

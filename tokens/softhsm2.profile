@@ -1,0 +1,23 @@
+# Token profile: SoftHSM2 2.6 (Debian 12 package softhsm2).
+# Data only; read by the demo and the test harness (module_path), and the
+# record of the quirks certwiz handles for this token family.
+[token]
+family = softhsm2
+manufacturer = SoftHSM project
+model = SoftHSM v2
+# First existing path wins.
+module_path = /usr/lib/softhsm/libsofthsm2.so
+module_path = /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so
+module_path = /usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so
+
+[quirks]
+# No CKM_ECDSA_SHA256/384: certwiz hashes on the host and signs with
+# CKM_ECDSA (chosen at run time from C_GetMechanismInfo).
+hash_on_host = ecdsa
+# CKM_SHA256_RSA_PKCS is present: RSA signs the CSR in one call.
+# CKA_SENSITIVE defaults to false: certwiz always sets it explicitly.
+sensitive_default = false
+# No PIN retry counter or lockout: CKF_USER_PIN_* flags never appear.
+pin_counter = none
+# An initialised token moves to another slot: select by label/serial.
+slot_stable = false
