@@ -2,6 +2,8 @@
 #ifndef CW_ERR_H
 #define CW_ERR_H
 
+#include <stdbool.h>
+
 /*
  * Every fallible function of libcertwiz returns one of these. Results go out
  * through trailing out-parameters that are written only on CW_OK. The
@@ -57,6 +59,17 @@ int cw_exit_code(enum cw_err err);
 			return (code);                                        \
 		}                                                             \
 	} while (0)
+
+/*
+ * Named test points between persisted steps (docs/design.md): when the
+ * environment variable CERTWIZ_CRASHPOINT names the point, the process
+ * kills itself there (SIGKILL, as a crash would); when CERTWIZ_FAILPOINT
+ * names it, cw_failpoint returns true and the caller fails the step as if
+ * the token or store had refused it. Both are ignored in setuid/setgid
+ * processes (secure_getenv).
+ */
+void cw_crashpoint(const char *name);
+bool cw_failpoint(const char *name);
 
 /* Diagnostics on stderr, prefixed "certwiz: ". Level set by the front end. */
 enum cw_log_level { CW_LOG_QUIET = 0, CW_LOG_ERROR, CW_LOG_INFO, CW_LOG_DEBUG };

@@ -1,8 +1,12 @@
+#define _GNU_SOURCE
 #include "certwiz/err.h"
 
 #include <openssl/err.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 const char *
 cw_strerror(enum cw_err err)
@@ -135,4 +139,24 @@ cw_error_openssl(const char *what)
 	ERR_error_string_n(e, buf, sizeof(buf));
 	cw_error("%s: %s", what, buf);
 	ERR_clear_error();
+}
+
+void
+cw_crashpoint(const char *name)
+{
+	const char *want = secure_getenv("CERTWIZ_CRASHPOINT");
+
+	if (want != NULL && strcmp(want, name) == 0)
+		raise(SIGKILL);
+}
+
+bool
+cw_failpoint(const char *name)
+{
+	const char *want = secure_getenv("CERTWIZ_FAILPOINT");
+
+	if (want == NULL || strcmp(want, name) != 0)
+		return false;
+	cw_error("failing at '%s' (CERTWIZ_FAILPOINT)", name);
+	return true;
 }

@@ -147,6 +147,9 @@ bind(struct imp *m, int64_t *cert_id)
 	if (rc == CW_OK)
 		rc = tok_write_cert(m->tok, &tc);
 	on_token = rc == CW_OK;
+	cw_crashpoint("import:after-token-write");
+	if (rc == CW_OK && cw_failpoint("import:commit"))
+		rc = CW_ERR_STORE;
 	if (rc == CW_OK)
 		rc = store_commit(m->store);
 	if (rc != CW_OK) {

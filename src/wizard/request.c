@@ -146,6 +146,11 @@ make_csr(struct job *j)
 	if (rc != CW_OK)
 		goto out;
 	j->key_made = true;
+	cw_crashpoint("request:after-keygen");
+	if (cw_failpoint("request:after-keygen")) {
+		rc = CW_ERR_TOKEN;
+		goto out;
+	}
 	rc = x509_spki_from_pubkey(&pub, &j->spki);
 	if (rc != CW_OK)
 		goto out;
@@ -155,6 +160,8 @@ make_csr(struct job *j)
 	p.spki = &j->spki;
 	p.alg = cw_sigalg_for(&j->spec);
 	rc = x509_csr_prepare(&p, &csr, &req);
+	if (rc == CW_OK && cw_failpoint("request:sign"))
+		rc = CW_ERR_TOKEN;
 	if (rc == CW_OK)
 		rc = tok_sign(j->tok, &j->id, &req, &sig);
 	if (rc == CW_OK)
@@ -175,6 +182,7 @@ record_request(struct wiz *w, const struct wiz_request_opts *o, struct job *j,
 	struct store_request r;
 	char *spki_hash = x509_sha256_hex(j->spki.data, j->spki.len);
 	struct cw_buf pem;
+	bool published = false;
 	enum cw_err rc;
 
 	cw_buf_init(&pem);
@@ -201,15 +209,19 @@ record_request(struct wiz *w, const struct wiz_request_opts *o, struct job *j,
 		rc = store_request_add(j->store, &r);
 	if (rc == CW_OK)
 		rc = cw_atomic_commit(&j->out);
-	if (rc == CW_OK) {
+	published = rc == CW_OK;
+	cw_crashpoint("request:before-commit");
+	if (rc == CW_OK && cw_failpoint("request:commit"))
+		rc = CW_ERR_STORE;
+	if (rc == CW_OK)
 		rc = store_commit(j->store);
-		if (rc != CW_OK)
-			unlink(o->out_path);
-	}
-	if (rc != CW_OK)
+	if (rc != CW_OK) {
 		store_rollback(j->store);
-	else
+		if (published)
+			unlink(o->out_path);
+	} else {
 		*request_id = r.id;
+	}
 	free(r.created_by);
 	free(r.out_path);
 	free(spki_hash);
@@ -280,6 +292,7 @@ wiz_request_offline(struct wiz *w, const struct wiz_request_opts *o,
 	rc = prepare(w, o, &j);
 	if (rc == CW_OK)
 		rc = record_intent(w, o, &j);
+	cw_crashpoint("request:after-intent");
 	if (rc == CW_OK)
 		rc = make_csr(&j);
 	if (rc == CW_OK)

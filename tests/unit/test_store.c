@@ -1,0 +1,237 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "certwiz/store.h"
+
+static int
+setup(void **state)
+{
+	struct store *s = NULL;
+
+	if (store_open(":memory:", &s) != CW_OK)
+		return -1;
+	*state = s;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	store_close(*state);
+	return 0;
+}
+
+static int64_t
+add_token(struct store *s, const char *serial, const char *label)
+{
+	struct store_token t = { 0, (char *)serial, (char *)label,
+				 (char *)"SoftHSM project", (char *)"SoftHSM v2" };
+	int64_t id = 0;
+
+	assert_int_equal(store_token_ensure(s, &t, &id), CW_OK);
+	return id;
+}
+
+static int64_t
+add_key(struct store *s, int64_t token, const char *cka, const char *hash)
+{
+	struct store_key k;
+	unsigned char spki[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
+	struct cw_buf b = { spki, sizeof(spki), sizeof(spki) };
+
+	memset(&k, 0, sizeof(k));
+	k.token_id = token;
+	k.cka_id = (char *)cka;
+	k.label = (char *)"certwiz-Default-x";
+	k.algorithm = (char *)"ec:P-256";
+	k.origin = (char *)"generated";
+	k.state = (char *)"generating";
+	assert_int_equal(store_key_add(s, &k), CW_OK);
+	if (hash)
+		assert_int_equal(store_key_set_ready(s, k.id, &b, hash), CW_OK);
+	return k.id;
+}
+
+static void
+test_open_file_store_uses_wal_and_full_sync(void **state)
+{
+	char path[] = "/tmp/certwiz-store-XXXXXX";
+	int fd = mkstemp(path);
+	struct store *s = NULL;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	(void)state;
+	close(fd);
+	unlink(path);
+	assert_int_equal(store_open(path, &s), CW_OK);
+	assert_int_equal(store_check_integrity(s), CW_OK);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_true(sqlite3_column_int(st, 0) >= 1);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	store_close(s);
+	/* reopening migrates nothing and works */
+	assert_int_equal(store_open(path, &s), CW_OK);
+	store_close(s);
+	unlink(path);
+	strcat(path, "-wal");
+	unlink(path);
+	path[strlen(path) - 4] = 0;
+	strcat(path, "-shm");
+	unlink(path);
+}
+
+static void
+test_token_ensure_is_idempotent_and_tracks_label(void **state)
+{
+	struct store *s = *state;
+	struct store_token t;
+	int64_t a = add_token(s, "1234", "old");
+	int64_t b = add_token(s, "1234", "new");
+
+	assert_int_equal(a, b);
+	assert_int_equal(store_token_get(s, a, &t), CW_OK);
+	assert_string_equal(t.label, "new");
+	store_token_release(&t);
+	assert_true(add_token(s, "5678", "new") != a);
+}
+
+static void
+test_key_lifecycle_and_unique_cka_id(void **state)
+{
+	struct store *s = *state;
+	int64_t tok = add_token(s, "1", "t");
+	int64_t k = add_key(s, tok, "aa01", NULL);
+	struct store_key got, dup;
+
+	/* a generating key is not found by public key */
+	assert_int_equal(store_key_by_spki(s, "h1", &got), CW_ERR_NOT_FOUND);
+	assert_int_equal(store_key_set_ready(s, k,
+					     &(struct cw_buf){ (unsigned char *)"x",
+							       1, 1 },
+					     "h1"),
+			 CW_OK);
+	assert_int_equal(store_key_by_spki(s, "h1", &got), CW_OK);
+	assert_int_equal(got.id, k);
+	assert_string_equal(got.state, "ready");
+	assert_string_equal(got.cka_id, "aa01");
+	store_key_release(&got);
+	memset(&dup, 0, sizeof(dup));
+	dup.token_id = tok;
+	dup.cka_id = (char *)"aa01";
+	dup.label = dup.algorithm = (char *)"x";
+	dup.origin = (char *)"generated";
+	dup.state = (char *)"generating";
+	assert_int_equal(store_key_add(s, &dup), CW_ERR_DUPLICATE);
+	assert_int_equal(store_key_delete(s, k), CW_OK);
+	assert_int_equal(store_key_get(s, k, &got), CW_ERR_NOT_FOUND);
+}
+
+static enum cw_err
+count_req(void *user, const struct store_request *r)
+{
+	(void)r;
+	(*(int *)user)++;
+	return CW_OK;
+}
+
+static void
+test_request_awaits_until_issued(void **state)
+{
+	struct store *s = *state;
+	int64_t k = add_key(s, add_token(s, "2", "t"), "bb", "h2");
+	struct store_request r, got;
+	unsigned char csr[] = { 0x30, 0x00 };
+	int n = 0;
+
+	memset(&r, 0, sizeof(r));
+	r.host = (char *)"fe01.x.test";
+	cw_strlist_init(&r.usages);
+	cw_strlist_add(&r.usages, "Default");
+	cw_strlist_add(&r.usages, "Web");
+	r.key_id = k;
+	r.csr = (struct cw_buf){ csr, 2, 2 };
+	r.protocol = (char *)"offline";
+	r.state = (char *)"awaiting-response";
+	r.created_by = (char *)"root";
+	assert_int_equal(store_request_add(s, &r), CW_OK);
+	assert_true(r.id > 0);
+	assert_int_equal(store_request_awaiting(s, k, &got), CW_OK);
+	assert_int_equal(got.id, r.id);
+	assert_int_equal(got.usages.n, 2);
+	assert_string_equal(got.usages.v[1], "Web");
+	assert_int_equal(got.csr.len, 2);
+	store_request_release(&got);
+	assert_int_equal(store_request_set_state(s, r.id, "issued"), CW_OK);
+	assert_int_equal(store_request_awaiting(s, k, &got), CW_ERR_NOT_FOUND);
+	/* the state column only takes known states */
+	assert_int_equal(store_request_set_state(s, r.id, "bogus"),
+			 CW_ERR_STORE);
+	assert_int_equal(store_each_request(s, count_req, &n), CW_OK);
+	assert_int_equal(n, 1);
+	cw_strlist_release(&r.usages);
+}
+
+static void
+test_cert_thumbprint_is_unique_and_rollback_keeps_nothing(void **state)
+{
+	struct store *s = *state;
+	struct store_cert c, got;
+	unsigned char der[] = { 0x30, 0x01, 0x00 };
+
+	memset(&c, 0, sizeof(c));
+	c.der = (struct cw_buf){ der, 3, 3 };
+	c.sha256 = (char *)"ab12";
+	c.sha1 = (char *)"cd";
+	c.subject = c.issuer = (char *)"CN=x";
+	c.serial = (char *)"01";
+	c.not_before = 1;
+	c.not_after = 2;
+	c.origin = (char *)"imported";
+	assert_int_equal(store_begin(s), CW_OK);
+	assert_int_equal(store_cert_add(s, &c), CW_OK);
+	store_rollback(s);
+	assert_int_equal(store_cert_by_sha256(s, "ab12", &got),
+			 CW_ERR_NOT_FOUND);
+	assert_int_equal(store_cert_add(s, &c), CW_OK);
+	assert_int_equal(store_cert_add(s, &c), CW_ERR_DUPLICATE);
+	assert_int_equal(store_cert_by_sha256(s, "ab12", &got), CW_OK);
+	assert_int_equal(got.key_id, 0);
+	assert_int_equal(got.der.len, 3);
+	store_cert_release(&got);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_open_file_store_uses_wal_and_full_sync),
+		cmocka_unit_test_setup_teardown(
+			test_token_ensure_is_idempotent_and_tracks_label, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_key_lifecycle_and_unique_cka_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_awaits_until_issued,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_cert_thumbprint_is_unique_and_rollback_keeps_nothing,
+			setup, teardown),
+	};
+
+	cw_log_set_level(CW_LOG_QUIET);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
