@@ -145,10 +145,14 @@ struct tok_cert {
 };
 
 /*
- * Creates the certificate object. CW_ERR_DUPLICATE when a certificate with
- * that CKA_ID is already there.
+ * Creates the certificate object. CW_ERR_DUPLICATE, without a message, when
+ * a certificate with that CKA_ID is already there.
  */
 enum cw_err tok_write_cert(struct tok_session *s, const struct tok_cert *c);
+
+/* The DER of the certificate object under id; CW_ERR_NOT_FOUND. */
+enum cw_err tok_read_cert(struct tok_session *s, const struct cw_buf *id,
+			  struct cw_buf *der);
 
 /* Destroys the certificate objects under id. */
 enum cw_err tok_destroy_cert(struct tok_session *s, const struct cw_buf *id);

@@ -231,6 +231,21 @@ tok_destroy_keys(struct tok_session *s, const struct cw_buf *id)
 }
 
 enum cw_err
+tok_read_cert(struct tok_session *s, const struct cw_buf *id,
+	      struct cw_buf *der)
+{
+	CK_OBJECT_HANDLE h;
+	CK_ULONG n = 0;
+	enum cw_err rc = tok_find_objects(s, CKO_CERTIFICATE, id, &h, 1, &n);
+
+	if (rc != CW_OK)
+		return rc;
+	if (n == 0)
+		return CW_ERR_NOT_FOUND;
+	return tok_get_attr(s, h, CKA_VALUE, der);
+}
+
+enum cw_err
 tok_destroy_cert(struct tok_session *s, const struct cw_buf *id)
 {
 	return destroy_class(s, CKO_CERTIFICATE, id);
@@ -262,12 +277,8 @@ tok_write_cert(struct tok_session *s, const struct tok_cert *c)
 	rc = tok_find_objects(s, CKO_CERTIFICATE, c->id, &h, 1, &n);
 	if (rc != CW_OK)
 		return rc;
-	if (n > 0) {
-		cw_error("token '%s' already holds a certificate for this key "
-			 "(already bound)",
-			 s->info.label);
-		return CW_ERR_DUPLICATE;
-	}
+	if (n > 0)
+		return CW_ERR_DUPLICATE; /* the caller decides what it means */
 	rv = s->m->C_CreateObject(s->h, t, sizeof(t) / sizeof(t[0]), &h);
 	if (rv != CKR_OK)
 		return tok_fail("C_CreateObject", rv);

@@ -159,17 +159,20 @@ topo_expand(const struct topo *t, const char *host, const char *usage,
 	cw_strlist_init(&subj);
 	cw_strlist_init(&r.names);
 	cw_strlist_init(&r.eku);
-	path = cw_printf("usages.%s", usage);
+	path = cw_printf("usages.%s.subject", usage);
 	if (path == NULL || (r.name = strdup(usage)) == NULL)
 		goto out;
 	rc = expand(t, host_key, h,
-		    json_string_value(json_object_get(u, "subject")),
-		    "subject", false, &subj);
+		    json_string_value(json_object_get(u, "subject")), path,
+		    false, &subj);
 	if (rc != CW_OK)
 		goto out;
 	r.subject = strdup(subj.v[0]);
-	rc = expand_list(t, host_key, h, json_object_get(u, "names"), path,
-			 &r.names);
+	free(path);
+	path = cw_printf("usages.%s.names", usage);
+	rc = path ? expand_list(t, host_key, h, json_object_get(u, "names"),
+				path, &r.names)
+		  : CW_ERR_NOMEM;
 	if (rc != CW_OK)
 		goto out;
 	json_array_foreach(json_object_get(u, "eku"), i, v)

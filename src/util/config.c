@@ -168,6 +168,10 @@ handler(void *user, const char *section, const char *key, const char *value)
 
 	if (key == NULL)
 		return 1; /* section header without keys */
+	if (strcmp(section, "store") && strcmp(section, "token") &&
+	    strcmp(section, "topology") && strcmp(section, "trust") &&
+	    strcmp(section, "policy") && strncmp(section, "ca", 2))
+		return fail(ps, "unknown section [%s]", section);
 	if (strcmp(section, "policy") == 0 &&
 	    strcmp(key, "allow_key_import") == 0) {
 		if (!parse_bool(value, &c->allow_key_import))

@@ -114,8 +114,26 @@ check_token(struct wiz *w, struct imp *m)
 	return rc;
 }
 
+/* Whether the certificate object under the key's CKA_ID is this leaf. */
+static bool
+same_cert_on_token(struct imp *m)
+{
+	struct cw_buf der;
+	bool same;
+
+	cw_buf_init(&der);
+	same = tok_read_cert(m->tok, &m->id, &der) == CW_OK &&
+	       der.len == m->leaf.der.len &&
+	       memcmp(der.data, m->leaf.der.data, der.len) == 0;
+	cw_buf_release(&der);
+	if (same)
+		cw_info("the certificate is already on the token (an earlier "
+			"import was interrupted); recording it");
+	return same;
+}
+
 static enum cw_err
-bind(struct imp *m, int64_t *cert_id)
+bind_cert(struct imp *m, int64_t *cert_id)
 {
 	struct store_cert c;
 	struct tok_cert tc = { &m->id, m->key.label, &m->leaf.der,
@@ -147,6 +165,12 @@ bind(struct imp *m, int64_t *cert_id)
 	if (rc == CW_OK)
 		rc = tok_write_cert(m->tok, &tc);
 	on_token = rc == CW_OK;
+	if (rc == CW_ERR_DUPLICATE && same_cert_on_token(m))
+		rc = CW_OK; /* left by an interrupted import: adopt it */
+	else if (rc == CW_ERR_DUPLICATE)
+		cw_error("token '%s' already holds another certificate for key "
+			 "%s (already bound)",
+			 m->token.label, m->key.cka_id);
 	cw_crashpoint("import:after-token-write");
 	if (rc == CW_OK && cw_failpoint("import:commit"))
 		rc = CW_ERR_STORE;
@@ -204,7 +228,7 @@ wiz_import(struct wiz *w, const char *path, struct wiz_import_result *out)
 	if (rc == CW_OK)
 		rc = check_token(w, &m);
 	if (rc == CW_OK)
-		rc = bind(&m, &cert_id);
+		rc = bind_cert(&m, &cert_id);
 	if (rc == CW_OK)
 		rc = fill_result(&m, cert_id, out);
 	if (rc == CW_OK && out->expired)

@@ -1,0 +1,21 @@
+#!/bin/bash
+# Installs the Debian 12 packages certwiz needs to build, test and run its
+# demo, when they are missing. Needs root (or sudo).
+set -eu
+packages=(
+	build-essential cmake pkg-config
+	libp11-kit-dev libssl-dev libsqlite3-dev libjansson-dev libinih-dev
+	libcmocka-dev
+	p11-kit softhsm2 opensc gnutls-bin openssl sqlite3 jq faketime bsdutils
+)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "installing: ${missing[*]}" >&2
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

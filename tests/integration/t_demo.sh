@@ -1,0 +1,14 @@
+#!/bin/bash
+# The README's first command ends in scripts/offline-demo.sh: it must keep
+# working, end to end.
+set -eu
+: "${CERTWIZ:?}" "${SRCDIR:?}"
+command -v softhsm2-util >/dev/null || exit 77
+STATE=$(mktemp -d "${TMPDIR:-/tmp}/certwiz-demo.XXXXXX")
+trap 'rm -rf "$STATE"' EXIT
+"$SRCDIR/scripts/offline-demo.sh" "$CERTWIZ" "$STATE/s" >"$STATE/out" 2>&1 ||
+	{ cat "$STATE/out"; exit 1; }
+grep -q "verify OK" "$STATE/out" || { cat "$STATE/out"; exit 1; }
+grep -q "certificate 1 imported" "$STATE/out" || { cat "$STATE/out"; exit 1; }
+grep -q "issued" "$STATE/out" || { cat "$STATE/out"; exit 1; }
+echo "demo: ok"
