@@ -44,4 +44,14 @@ enum cw_err topo_expand(const struct topo *t, const char *host,
 			const char *usage, struct topo_usage *out);
 void topo_usage_release(struct topo_usage *u);
 
+/*
+ * Calls fn for every usage of every host, expanded, in document order. The
+ * usage is borrowed for the call; an error from fn or from an expansion
+ * stops the walk and is returned.
+ */
+typedef enum cw_err (*topo_usage_fn)(void *user, const char *host,
+				     const struct topo_usage *u);
+enum cw_err topo_each_usage(const struct topo *t, topo_usage_fn fn,
+			    void *user);
+
 #endif

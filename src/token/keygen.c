@@ -221,7 +221,7 @@ tok_keygen(struct tok_session *s, const struct cw_keyspec *spec,
 	CK_BYTE e65537[] = { 0x01, 0x00, 0x01 };
 	CK_MECHANISM mech = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
 	CK_OBJECT_HANDLE hpub = CK_INVALID_HANDLE, hpriv = CK_INVALID_HANDLE;
-	CK_ATTRIBUTE pubt[8], privt[11];
+	CK_ATTRIBUTE pubt[9], privt[11];
 	CK_ULONG np = 0, nv = 0;
 	enum cw_err rc;
 	CK_RV rv;
@@ -243,8 +243,7 @@ tok_keygen(struct tok_session *s, const struct cw_keyspec *spec,
 	if (spec->type == CW_KEY_RSA) {
 		mech.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
 		ADD(pubt, np, CKA_MODULUS_BITS, &bits, sizeof(bits));
-		/* CKA_PUBLIC_EXPONENT is added below; arrays are sized for
-		 * one more. */
+		ADD(pubt, np, CKA_PUBLIC_EXPONENT, e65537, sizeof(e65537));
 	} else {
 		ADD(pubt, np, CKA_EC_PARAMS, spec->ec_params,
 		    spec->ec_params_len);
@@ -260,17 +259,8 @@ tok_keygen(struct tok_session *s, const struct cw_keyspec *spec,
 	ADD(privt, nv, CKA_ID, id->data, id->len);
 	ADD(privt, nv, CKA_LABEL, label, strlen(label));
 
-	if (spec->type == CW_KEY_RSA) {
-		CK_ATTRIBUTE big[9];
-
-		memcpy(big, pubt, np * sizeof(pubt[0]));
-		ADD(big, np, CKA_PUBLIC_EXPONENT, e65537, sizeof(e65537));
-		rv = s->m->C_GenerateKeyPair(s->h, &mech, big, np, privt, nv,
-					     &hpub, &hpriv);
-	} else {
-		rv = s->m->C_GenerateKeyPair(s->h, &mech, pubt, np, privt, nv,
-					     &hpub, &hpriv);
-	}
+	rv = s->m->C_GenerateKeyPair(s->h, &mech, pubt, np, privt, nv, &hpub,
+				     &hpriv);
 #undef ADD
 	if (rv != CKR_OK)
 		return tok_fail("C_GenerateKeyPair", rv);

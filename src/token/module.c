@@ -116,22 +116,6 @@ tok_info_free_array(struct tok_info *infos, size_t n)
 	free(infos);
 }
 
-static char *
-token_uri(const CK_TOKEN_INFO *ti)
-{
-	P11KitUri *uri = p11_kit_uri_new();
-	char *s = NULL;
-
-	if (uri == NULL)
-		return NULL;
-	memcpy(p11_kit_uri_get_token_info(uri), ti, sizeof(*ti));
-	if (p11_kit_uri_format(uri, P11_KIT_URI_FOR_TOKEN, &s) !=
-	    P11_KIT_URI_OK)
-		s = NULL;
-	p11_kit_uri_free(uri);
-	return s;
-}
-
 enum cw_err
 tok_describe(CK_FUNCTION_LIST *m, CK_SLOT_ID slot, struct tok_info *info)
 {
@@ -170,7 +154,8 @@ tok_describe(CK_FUNCTION_LIST *m, CK_SLOT_ID slot, struct tok_info *info)
 	info->manufacturer =
 		space_str(ti.manufacturerID, sizeof(ti.manufacturerID));
 	info->model = space_str(ti.model, sizeof(ti.model));
-	info->uri = token_uri(&ti);
+	info->uri = tok_token_uri(info->label, info->serial,
+				  info->manufacturer, info->model);
 	if (info->label == NULL || info->serial == NULL ||
 	    info->manufacturer == NULL || info->model == NULL ||
 	    info->uri == NULL)

@@ -201,35 +201,21 @@ check_structure(const char *file, json_t *root)
 	return CW_OK;
 }
 
+static enum cw_err
+expanded(void *user, const char *host, const struct topo_usage *u)
+{
+	(void)user;
+	(void)host;
+	(void)u;
+	return CW_OK;
+}
+
 /* Every template of every host expands. */
 static enum cw_err
 check_expansions(struct topo *t)
 {
-	struct cw_strlist hosts;
-	enum cw_err rc;
-
-	cw_strlist_init(&hosts);
-	rc = topo_hosts(t, &hosts);
-	for (size_t i = 0; i < hosts.n && rc == CW_OK; i++) {
-		struct cw_strlist usages;
-
-		cw_strlist_init(&usages);
-		rc = topo_host_usages(t, hosts.v[i], &usages);
-		for (size_t j = 0; j < usages.n && rc == CW_OK; j++) {
-			struct topo_usage u;
-
-			rc = topo_expand(t, hosts.v[i], usages.v[j], &u);
-			if (rc == CW_OK)
-				topo_usage_release(&u);
-			else
-				cw_error("%s: while expanding usage '%s' for "
-					 "host '%s'",
-					 t->name, usages.v[j], hosts.v[i]);
-		}
-		cw_strlist_release(&usages);
-	}
-	cw_strlist_release(&hosts);
-	return rc == CW_OK ? CW_OK : CW_ERR_TOPOLOGY;
+	return topo_each_usage(t, expanded, NULL) == CW_OK ? CW_OK
+							   : CW_ERR_TOPOLOGY;
 }
 
 enum cw_err

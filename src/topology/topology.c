@@ -235,6 +235,38 @@ topo_host_usages(const struct topo *t, const char *host,
 	return CW_OK;
 }
 
+enum cw_err
+topo_each_usage(const struct topo *t, topo_usage_fn fn, void *user)
+{
+	struct cw_strlist hosts;
+	enum cw_err rc;
+
+	cw_strlist_init(&hosts);
+	rc = topo_hosts(t, &hosts);
+	for (size_t i = 0; i < hosts.n && rc == CW_OK; i++) {
+		struct cw_strlist usages;
+
+		cw_strlist_init(&usages);
+		rc = topo_host_usages(t, hosts.v[i], &usages);
+		for (size_t j = 0; j < usages.n && rc == CW_OK; j++) {
+			struct topo_usage u;
+
+			rc = topo_expand(t, hosts.v[i], usages.v[j], &u);
+			if (rc != CW_OK) {
+				cw_error("%s: while expanding usage '%s' for "
+					 "host '%s'",
+					 t->name, usages.v[j], hosts.v[i]);
+				break;
+			}
+			rc = fn(user, hosts.v[i], &u);
+			topo_usage_release(&u);
+		}
+		cw_strlist_release(&usages);
+	}
+	cw_strlist_release(&hosts);
+	return rc;
+}
+
 void
 topo_free(struct topo *t)
 {

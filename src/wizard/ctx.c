@@ -162,36 +162,16 @@ wiz_store(struct wiz *w, struct store **out)
 
 /* Every subject and name the topology expands to is one X.509 takes. */
 static enum cw_err
-check_x509(struct topo *t)
+check_x509(void *user, const char *host, const struct topo_usage *u)
 {
-	struct cw_strlist hosts;
-	enum cw_err rc;
+	enum cw_err rc = x509_check_subject(u->subject);
 
-	cw_strlist_init(&hosts);
-	rc = topo_hosts(t, &hosts);
-	for (size_t i = 0; i < hosts.n && rc == CW_OK; i++) {
-		struct cw_strlist usages;
-
-		cw_strlist_init(&usages);
-		rc = topo_host_usages(t, hosts.v[i], &usages);
-		for (size_t j = 0; j < usages.n && rc == CW_OK; j++) {
-			struct topo_usage u;
-
-			rc = topo_expand(t, hosts.v[i], usages.v[j], &u);
-			if (rc != CW_OK)
-				break;
-			rc = x509_check_subject(u.subject);
-			for (size_t k = 0; k < u.names.n && rc == CW_OK; k++)
-				rc = x509_check_name(u.names.v[k]);
-			if (rc != CW_OK)
-				cw_error("topology: usage '%s' of host '%s'",
-					 usages.v[j], hosts.v[i]);
-			topo_usage_release(&u);
-		}
-		cw_strlist_release(&usages);
-	}
-	cw_strlist_release(&hosts);
-	return rc == CW_OK ? CW_OK : CW_ERR_TOPOLOGY;
+	(void)user;
+	for (size_t k = 0; k < u->names.n && rc == CW_OK; k++)
+		rc = x509_check_name(u->names.v[k]);
+	if (rc != CW_OK)
+		cw_error("topology: usage '%s' of host '%s'", u->name, host);
+	return rc;
 }
 
 enum cw_err
@@ -207,8 +187,8 @@ wiz_topology_load(struct wiz *w, const char *path, struct topo **out)
 		return CW_ERR_CONFIG;
 	}
 	rc = topo_load_file(path, &t);
-	if (rc == CW_OK)
-		rc = check_x509(t);
+	if (rc == CW_OK && topo_each_usage(t, check_x509, NULL) != CW_OK)
+		rc = CW_ERR_TOPOLOGY;
 	if (rc != CW_OK) {
 		topo_free(t);
 		return rc;
