@@ -22,6 +22,9 @@ void store_close(struct store *s);
 enum cw_err store_begin(struct store *s);
 enum cw_err store_commit(struct store *s);
 void store_rollback(struct store *s);
+/* Ends a write transaction: commits when rc is CW_OK (returning the
+ * commit's result), else rolls back and returns rc. */
+enum cw_err store_end(struct store *s, enum cw_err rc);
 
 /* "ok" from PRAGMA integrity_check, else CW_ERR_STORE. */
 enum cw_err store_check_integrity(struct store *s);
@@ -79,12 +82,32 @@ struct store_cert {
 	struct cw_buf chain; /* issuers, concatenated DER */
 	char *origin;       /* "issued" | "imported" */
 	int64_t created;
+	struct cw_strlist names; /* subjectAltNames */
+	struct cw_strlist eku;
+	bool eku_any;       /* no EKU extension: any purpose */
+	bool names_known;   /* false for rows from schema 1 */
+	char *key_alg;
+	char *token_state;  /* "present" | "missing" | "none" */
+};
+
+/* One row of a usage's assignment history. */
+struct store_assignment {
+	int64_t id;
+	char *host;
+	char *usage;
+	int64_t cert_id;
+	int64_t effective_from;
+	char *state;        /* scheduled current previous removed */
+	char *assigned_by;
+	int64_t assigned_at;
+	int64_t ended_at;   /* 0 while serving or scheduled */
 };
 
 void store_token_release(struct store_token *t);
 void store_key_release(struct store_key *k);
 void store_request_release(struct store_request *r);
 void store_cert_release(struct store_cert *c);
+void store_assignment_release(struct store_assignment *a);
 
 /* Tokens are known by (manufacturer, model, serial); the label is kept up
  * to date. */
@@ -118,6 +141,56 @@ enum cw_err store_cert_add(struct store *s, struct store_cert *c);
 enum cw_err store_cert_by_sha256(struct store *s, const char *sha256,
 				 struct store_cert *out);
 
+enum cw_err store_cert_get(struct store *s, int64_t id, struct store_cert *out);
+/*
+ * The certificate whose id is ref (all digits) or whose SHA-256 thumbprint
+ * starts with ref (at least 4 hex digits). CW_ERR_NOT_FOUND,
+ * CW_ERR_AMBIGUOUS (with a message listing the candidates).
+ */
+enum cw_err store_cert_find(struct store *s, const char *ref,
+			    struct store_cert *out);
+enum cw_err store_cert_set_token_state(struct store *s, int64_t id,
+				       const char *state);
+enum cw_err store_key_set_state(struct store *s, int64_t id,
+				const char *state);
+
+/*
+ * Assignments of (host, usage). The one serving at time now is the latest
+ * scheduled row whose time has come, else the current row; activation of
+ * due rows is written by store_activate_due (refresh and every assign).
+ */
+enum cw_err store_assignment_serving(struct store *s, const char *host,
+				     const char *usage, int64_t now,
+				     struct store_assignment *out);
+/* The next scheduled assignment after now; CW_ERR_NOT_FOUND. */
+enum cw_err store_assignment_next(struct store *s, const char *host,
+				  const char *usage, int64_t now,
+				  struct store_assignment *out);
+/* Makes cert_id current now; the current one becomes previous. */
+enum cw_err store_assign_now(struct store *s, const char *host,
+			     const char *usage, int64_t cert_id,
+			     const char *by, int64_t now);
+/* Schedules cert_id from at (> now); replaces an earlier schedule. */
+enum cw_err store_assign_at(struct store *s, const char *host,
+			    const char *usage, int64_t cert_id,
+			    const char *by, int64_t now, int64_t at);
+/* Ends the current and any scheduled assignment; *ended counts them. */
+enum cw_err store_unassign(struct store *s, const char *host,
+			   const char *usage, int64_t now, int *ended);
+
+typedef enum cw_err (*store_assignment_fn)(void *user,
+					   const struct store_assignment *a);
+/* Activates every scheduled assignment due at now (fn sees each). */
+enum cw_err store_activate_due(struct store *s, int64_t now,
+			       store_assignment_fn fn, void *user);
+/* The history of (host, usage), newest first. */
+enum cw_err store_each_assignment(struct store *s, const char *host,
+				  const char *usage, store_assignment_fn fn,
+				  void *user);
+/* Usages where cert_id is serving or scheduled. */
+enum cw_err store_cert_usages(struct store *s, int64_t cert_id,
+			      store_assignment_fn fn, void *user);
+
 /*
  * Listings, oldest first. The callback's rows are borrowed for the call;
  * a callback error stops the walk and is returned.
@@ -132,5 +205,18 @@ enum cw_err store_each_key(struct store *s, store_key_fn fn, void *user);
 enum cw_err store_each_request(struct store *s, store_request_fn fn,
 			       void *user);
 enum cw_err store_each_cert(struct store *s, store_cert_fn fn, void *user);
+/* Certificates of one key. */
+enum cw_err store_each_cert_of_key(struct store *s, int64_t key_id,
+				   store_cert_fn fn, void *user);
+/*
+ * Certificates that could serve at now: valid, key known and ready,
+ * object on the token; newest expiry first.
+ */
+enum cw_err store_each_valid_cert(struct store *s, int64_t now,
+				  store_cert_fn fn, void *user);
+/* Requests not yet issued, rejected or failed that name usage for host. */
+enum cw_err store_each_open_request(struct store *s, const char *host,
+				    const char *usage, store_request_fn fn,
+				    void *user);
 
 #endif

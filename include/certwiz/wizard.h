@@ -9,6 +9,7 @@
 #include "certwiz/token.h"
 #include "certwiz/topology.h"
 #include "certwiz/util.h"
+#include "certwiz/x509.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -124,6 +125,129 @@ void wiz_import_result_release(struct wiz_import_result *r);
  */
 enum cw_err wiz_import(struct wiz *w, const char *path,
 		       struct wiz_import_result *out);
+
+struct wiz_assign_opts {
+	const char *cert;  /* thumbprint prefix or id */
+	const struct cw_strlist *usages;
+	bool scheduled;
+	time_t at;         /* when scheduled: must be in the future */
+};
+
+struct wiz_assign_result {
+	int64_t cert_id;
+	char *sha256;
+	char *subject;
+	time_t effective;
+	bool scheduled;
+};
+
+void wiz_assign_result_release(struct wiz_assign_result *r);
+
+/*
+ * Assign: the certificate serves the usages now, or from opts->at (the
+ * current one serving until then and kept in the history). Refused, with
+ * nothing changed, when the certificate's key is not on its token (checked
+ * on the token), it is expired or not yet valid, it lacks a name or EKU a
+ * usage requires, or its chain does not verify to [trust] anchors.
+ */
+enum cw_err wiz_assign(struct wiz *w, const struct wiz_assign_opts *o,
+		       struct wiz_assign_result *out);
+
+/*
+ * Remove: the usage no longer has a certificate (scheduled successors are
+ * cancelled too); certificate and key stay. CW_ERR_UNAVAILABLE when
+ * nothing is assigned. *cert_id: the certificate that served.
+ */
+enum cw_err wiz_remove(struct wiz *w, const char *usage, int64_t *cert_id);
+
+/* The certificate serving a usage, as View shows it. */
+struct wiz_view {
+	struct store_assignment assignment;
+	struct store_cert cert;
+	struct x509_info info;
+	struct store_key key;       /* id 0 when the key is not known */
+	struct store_token token;
+	char *key_uri;              /* RFC 7512, no PIN; NULL without key */
+	struct x509_bundle chain;   /* issuers */
+	struct cw_strlist chain_subjects;
+};
+
+void wiz_view_release(struct wiz_view *v);
+
+/* View: the certificate serving usage, from the store (the token is not
+ * opened). CW_ERR_UNAVAILABLE when nothing is assigned. */
+enum cw_err wiz_view(struct wiz *w, const char *usage, struct wiz_view *out);
+
+/* PEM of the leaf followed by its issuers. */
+enum cw_err wiz_view_pem(const struct wiz_view *v, struct cw_buf *out);
+
+struct wiz_export_result {
+	char *chain_path;
+	char *uri_path;
+	char *key_uri;
+};
+
+void wiz_export_result_release(struct wiz_export_result *r);
+
+/*
+ * Export: writes DIR/USAGE.chain.pem (leaf and issuers) and
+ * DIR/USAGE.key.uri (the key's PKCS#11 URI, no PIN), atomically, replacing
+ * earlier exports. CW_ERR_UNAVAILABLE when nothing is assigned.
+ */
+enum cw_err wiz_export(struct wiz *w, const char *usage, const char *dir,
+		       struct wiz_export_result *out);
+
+/* One usage on the wizard's screen. */
+struct wiz_status {
+	char *usage;
+	bool assigned;
+	struct store_cert cert;      /* when assigned */
+	struct store_assignment assignment;
+	char *key_origin;            /* "generated" | "imported" | NULL */
+	bool has_next;
+	struct store_cert next_cert; /* scheduled successor */
+	struct store_assignment next;
+	struct cw_strlist requests;  /* "ID STATE PROTOCOL" of open requests */
+	struct cw_strlist problems;
+	int64_t assign_candidate;    /* a certificate that fits, or 0 */
+	bool can_request, can_assign, can_remove, can_view;
+	bool can_process_pending;
+};
+
+void wiz_status_free(struct wiz_status *v, size_t n);
+
+/*
+ * Status: every usage of this host (or only usage), from the store and
+ * the topology; the token is not opened.
+ */
+enum cw_err wiz_status(struct wiz *w, const char *usage,
+		       struct wiz_status **out, size_t *n);
+
+/* What refresh found or changed. */
+struct wiz_event {
+	char *kind;   /* key-missing key-restored cert-missing cert-restored
+			 cert-discovered interrupted-key intent-cleared
+			 assignment-activated token-unreachable */
+	char *detail;
+};
+
+struct wiz_refresh_report {
+	struct wiz_event *v;
+	size_t n;
+};
+
+void wiz_refresh_report_release(struct wiz_refresh_report *r);
+
+/*
+ * Refresh: reconciles the store with the tokens, looking objects up by
+ * CKA_ID: keys or certificates deleted outside certwiz are marked (never
+ * dropped), certificates placed on the token under a known key are
+ * recorded, keys left by an interrupted request are listed, intents that
+ * never produced a key (older than ten minutes) are cleared, and scheduled
+ * assignments whose time has come are activated. A token that cannot be
+ * opened is reported and its keys are left as they are.
+ */
+enum cw_err wiz_refresh(struct wiz *w, struct wiz_refresh_report *out);
 
 /* The store, opened on first use (borrowed). */
 enum cw_err wiz_store(struct wiz *w, struct store **out);

@@ -70,6 +70,7 @@ struct x509_info {
 	time_t not_after;
 	struct cw_strlist names; /* DNS and IP subjectAltNames */
 	struct cw_strlist eku;
+	bool has_eku;        /* false: no EKU extension (any purpose) */
 	char *key_alg;       /* "ec:P-256", "rsa:2048", ... */
 	struct cw_buf spki;
 	char *spki_sha256;
@@ -99,6 +100,18 @@ struct x509_bundle {
 enum cw_err x509_bundle_parse(const unsigned char *data, size_t n,
 			      struct x509_bundle *out);
 void x509_bundle_release(struct x509_bundle *b);
+
+/*
+ * Verifies leaf (DER) through the untrusted issuers chain to the trust
+ * anchors in the PEM file anchors, at time at. CW_ERR_CRYPTO with
+ * OpenSSL's reason on failure, CW_ERR_CONFIG when anchors cannot be read.
+ */
+enum cw_err x509_verify_chain(const struct cw_buf *leaf,
+			      const struct x509_bundle *chain,
+			      const char *anchors, time_t at);
+
+/* Whether cert name pattern (possibly "*.example.test") covers name. */
+bool x509_name_covers(const char *pattern, const char *name);
 
 /* Concatenated DER of certs[from..] (a stored chain) and back. */
 enum cw_err x509_chain_join(const struct cw_buf *certs, size_t n,

@@ -26,6 +26,12 @@ enum cw_err cmd_request(int argc, char **argv, struct cli *c);
 enum cw_err cmd_import(int argc, char **argv, struct cli *c);
 enum cw_err cmd_list(int argc, char **argv, struct cli *c);
 enum cw_err cmd_help(int argc, char **argv, struct cli *c);
+enum cw_err cmd_status(int argc, char **argv, struct cli *c);
+enum cw_err cmd_assign(int argc, char **argv, struct cli *c);
+enum cw_err cmd_remove(int argc, char **argv, struct cli *c);
+enum cw_err cmd_view(int argc, char **argv, struct cli *c);
+enum cw_err cmd_refresh(int argc, char **argv, struct cli *c);
+enum cw_err cmd_export(int argc, char **argv, struct cli *c);
 
 /* The wizard, created on first use from the global options. */
 enum cw_err cli_wiz(struct cli *c, struct wiz **out);
@@ -56,6 +62,14 @@ int cli_common(struct cli *c, int opt, const char *arg, const char *verb);
 void cli_help_verb(FILE *f, const char *verb);
 /* Prints "usage: ..." for the verb to stderr and returns CW_ERR_USAGE. */
 enum cw_err cli_usage(const char *verb);
+
+/*
+ * Parses the options of a verb that takes "--usage U" (required), and, when
+ * the pointers are given, "--pem" and "--out DIR" (then required).
+ */
+enum cw_err cli_parse_usage(int argc, char **argv, struct cli *c,
+			    const char *verb, const char **usage, bool *pem,
+			    const char **out);
 
 /* Prints j (and frees it) as pretty JSON on stdout. */
 enum cw_err cli_print_json(json_t *j);

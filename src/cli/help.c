@@ -72,6 +72,70 @@ static const struct verb_doc verbs[] = {
 	  "in one store transaction. An expired certificate is imported with "
 	  "a warning.",
 	  { { NULL, NULL } } },
+	{ "status", "status [--usage U]",
+	  "show each usage of this host and what can be done with it",
+	  "For every usage the topology gives this host (or only U): the "
+	  "assigned certificate (subject, thumbprint, expiry, days left), a "
+	  "scheduled successor, open requests, problems (expired or "
+	  "expiring within 30 days, key or certificate missing from the "
+	  "token as last seen by refresh, names or extended key usages the "
+	  "topology now requires that the certificate lacks, a key that was "
+	  "imported), and which operations are available now: request "
+	  "always; assign when a valid unassigned certificate fits; remove "
+	  "and view when one is assigned; process-pending when a request is "
+	  "pending at a CA. Answers from the store; the token is not opened.",
+	  { { "--usage U", "only this usage" }, { NULL, NULL } } },
+	{ "assign", "assign CERT --usage U [--usage U2]... [--effective-at TIME]",
+	  "make a certificate serve one or more usages, now or later",
+	  "CERT is a certificate id or a prefix of its SHA-256 thumbprint (4 "
+	  "hex digits at least). Refused, with the reason and nothing "
+	  "changed, when the certificate's key is not on its token (checked "
+	  "on the token), it is expired or not yet valid, it lacks a name or "
+	  "extended key usage a usage requires, or its chain does not verify "
+	  "to [trust] anchors. The certificate that served before is kept in "
+	  "the history. With --effective-at the assignment is scheduled: the "
+	  "current certificate keeps serving until then (a rollover); the "
+	  "change is written by the next assign, remove or refresh, and "
+	  "status, view and export show it from that time on.",
+	  { { "--usage U", "usage to serve; repeatable" },
+	    { "--effective-at TIME",
+	      "when the certificate takes over: 2026-12-01T08:00:00Z (UTC), "
+	      "2026-12-01, or +7d, +12h, +30m" },
+	    { NULL, NULL } } },
+	{ "remove", "remove --usage U",
+	  "the usage no longer has a certificate (certificate and key stay)",
+	  "A scheduled successor is cancelled too. Nothing assigned: exit 4.",
+	  { { "--usage U", "the usage" }, { NULL, NULL } } },
+	{ "view", "view --usage U [--pem]",
+	  "show the certificate serving a usage",
+	  "Subject, names, issuer, serial, validity, SHA-256 and SHA-1 "
+	  "thumbprints, extended key usages, key algorithm and size, the "
+	  "key's PKCS#11 URI and token, whether the key was generated on the "
+	  "token or imported, and the chain. Nothing assigned: exit 4.",
+	  { { "--usage U", "the usage" },
+	    { "--pem", "print the certificate and its chain as PEM" },
+	    { NULL, NULL } } },
+	{ "export", "export --usage U --out DIR",
+	  "write what a TLS server's configuration needs",
+	  "DIR/U.chain.pem holds the certificate and its issuers; "
+	  "DIR/U.key.uri holds the key's PKCS#11 URI (no PIN), for example "
+	  "for nginx's ssl_certificate_key \"engine:pkcs11:URI\". Both are "
+	  "written atomically and replaced on the next export. Nothing "
+	  "assigned: exit 4.",
+	  { { "--usage U", "the usage" },
+	    { "--out DIR", "the folder to write to" },
+	    { NULL, NULL } } },
+	{ "refresh", "refresh",
+	  "reconcile the store with the tokens",
+	  "Looks every known key up on its token by CKA_ID: a key or "
+	  "certificate deleted outside certwiz is marked (its assignments "
+	  "stay, flagged by status), a certificate placed on the token under "
+	  "a known key is recorded, a key left by an interrupted request is "
+	  "listed, an intent that never produced a key is cleared after ten "
+	  "minutes, and scheduled assignments whose time has come are "
+	  "activated. Each change is reported. A token that cannot be opened "
+	  "is reported and its keys are left as they are.",
+	  { { NULL, NULL } } },
 	{ "list", "list [--requests|--keys|--certs]",
 	  "list requests, keys and certificates in the store",
 	  "Without an option, all three. Answers from the store; the token "
@@ -220,7 +284,10 @@ man(FILE *f)
 		"of a host it requests certificates (key generated inside the "
 		"token, CSR signed by the token) and imports the CA's answer "
 		"onto the token and into its store. The names each "
-		"certificate carries come from a topology document.");
+		"certificate carries come from a topology document. It "
+		"assigns certificates to usages (now or at a later time), "
+		"shows, exports and removes them, and reconciles its store "
+		"with the tokens.");
 	fputs("\n.SH GLOBAL OPTIONS\n", f);
 	man_opts(f, global_opts);
 	fputs(".SH COMMANDS\n", f);

@@ -14,7 +14,10 @@ struct cmd {
 static const struct cmd cmds[] = {
 	{ "tokens", cmd_tokens },   { "topology", cmd_topology },
 	{ "request", cmd_request }, { "import", cmd_import },
-	{ "list", cmd_list },       { "help", cmd_help },
+	{ "list", cmd_list },       { "status", cmd_status },
+	{ "assign", cmd_assign },   { "remove", cmd_remove },
+	{ "view", cmd_view },       { "refresh", cmd_refresh },
+	{ "export", cmd_export },   { "help", cmd_help },
 };
 
 enum cw_err

@@ -30,3 +30,32 @@ cli_strlist_json(const struct cw_strlist *l)
 		json_array_append_new(a, json_string(l->v[i]));
 	return a;
 }
+
+enum cw_err
+cli_parse_usage(int argc, char **argv, struct cli *c, const char *verb,
+		const char **usage, bool *pem, const char **out)
+{
+	enum { O_USAGE = 1, O_PEM, O_OUT };
+	static const struct option longopts[] = {
+		{ "usage", required_argument, NULL, O_USAGE },
+		{ "pem", no_argument, NULL, O_PEM },
+		{ "out", required_argument, NULL, O_OUT },
+		CLI_COMMON_LONG
+	};
+	int opt;
+
+	*usage = NULL;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (opt == O_USAGE)
+			*usage = optarg;
+		else if (opt == O_PEM && pem != NULL)
+			*pem = true;
+		else if (opt == O_OUT && out != NULL)
+			*out = optarg;
+		else if (cli_common(c, opt, optarg, verb) != 1)
+			return cli_usage(verb);
+	}
+	if (optind != argc || *usage == NULL || (out != NULL && *out == NULL))
+		return cli_usage(verb);
+	return CW_OK;
+}

@@ -62,6 +62,10 @@ store_cert_release(struct store_cert *c)
 	free(c->serial);
 	cw_buf_release(&c->chain);
 	free(c->origin);
+	cw_strlist_release(&c->names);
+	cw_strlist_release(&c->eku);
+	free(c->key_alg);
+	free(c->token_state);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -76,7 +80,7 @@ store_cert_release(struct store_cert *c)
 #define CERT_COLS                                                             \
 	"c.id, c.der, c.sha256, c.sha1, c.subject, c.issuer, c.serial, "       \
 	"c.not_before, c.not_after, c.key_id, c.request_id, c.chain, "         \
-	"c.origin, c.created"
+	"c.origin, c.created, c.names, c.eku, c.key_alg, c.token_state"
 
 static bool
 read_token(sqlite3_stmt *st, int c, struct store_token *t)
@@ -105,8 +109,8 @@ read_key(sqlite3_stmt *st, int c, struct store_key *k)
 	       store_col_text(st, c + 8, &k->state);
 }
 
-static bool
-usages_from_json(const char *text, struct cw_strlist *out)
+bool
+store_strlist_from_json(const char *text, struct cw_strlist *out)
 {
 	json_t *arr = json_loads(text ? text : "[]", 0, NULL);
 	json_t *v;
@@ -122,8 +126,8 @@ usages_from_json(const char *text, struct cw_strlist *out)
 	return ok;
 }
 
-static char *
-usages_to_json(const struct cw_strlist *l)
+char *
+store_strlist_to_json(const struct cw_strlist *l)
 {
 	json_t *arr = json_array();
 	char *s;
@@ -144,7 +148,7 @@ read_request(sqlite3_stmt *st, int c, struct store_request *r)
 	r->created = sqlite3_column_int64(st, c + 9);
 	r->updated = sqlite3_column_int64(st, c + 10);
 	return store_col_text(st, c + 1, &r->host) &&
-	       usages_from_json((const char *)sqlite3_column_text(st, c + 2),
+	       store_strlist_from_json((const char *)sqlite3_column_text(st, c + 2),
 				&r->usages) &&
 	       store_col_blob(st, c + 4, &r->csr) &&
 	       store_col_text(st, c + 5, &r->protocol) &&
@@ -164,7 +168,16 @@ read_cert(sqlite3_stmt *st, int c, struct store_cert *x)
 	x->key_id = sqlite3_column_int64(st, c + 9);
 	x->request_id = sqlite3_column_int64(st, c + 10);
 	x->created = sqlite3_column_int64(st, c + 13);
-	return store_col_blob(st, c + 1, &x->der) &&
+	x->names_known = sqlite3_column_type(st, c + 14) != SQLITE_NULL;
+	x->eku_any = sqlite3_column_type(st, c + 15) == SQLITE_NULL;
+	return store_strlist_from_json(
+		       (const char *)sqlite3_column_text(st, c + 14),
+		       &x->names) &&
+	       store_strlist_from_json(
+		       (const char *)sqlite3_column_text(st, c + 15), &x->eku) &&
+	       store_col_text(st, c + 16, &x->key_alg) &&
+	       store_col_text(st, c + 17, &x->token_state) &&
+	       store_col_blob(st, c + 1, &x->der) &&
 	       store_col_text(st, c + 2, &x->sha256) &&
 	       store_col_text(st, c + 3, &x->sha1) &&
 	       store_col_text(st, c + 4, &x->subject) &&
@@ -317,7 +330,7 @@ store_request_add(struct store *s, struct store_request *r)
 		s, "INSERT INTO requests (host, usages, key_id, csr, protocol, "
 		   "ca, state, created_by, created, updated, out_path) VALUES "
 		   "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)");
-	char *usages = usages_to_json(&r->usages);
+	char *usages = store_strlist_to_json(&r->usages);
 	enum cw_err rc;
 
 	if (st == NULL || usages == NULL) {
@@ -378,12 +391,19 @@ store_cert_add(struct store *s, struct store_cert *c)
 	sqlite3_stmt *st = store_prep(
 		s, "INSERT INTO certificates (der, sha256, sha1, subject, "
 		   "issuer, serial, not_before, not_after, key_id, request_id, "
-		   "chain, origin, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-		   "?8, ?9, ?10, ?11, ?12, ?13)");
+		   "chain, origin, created, names, eku, key_alg, token_state) "
+		   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+		   "?13, ?14, ?15, ?16, ?17)");
+	char *names = store_strlist_to_json(&c->names);
+	char *eku = c->eku_any ? NULL : store_strlist_to_json(&c->eku);
 	enum cw_err rc;
 
-	if (st == NULL)
-		return CW_ERR_STORE;
+	if (st == NULL || names == NULL || (!c->eku_any && eku == NULL)) {
+		sqlite3_finalize(st);
+		free(names);
+		free(eku);
+		return st ? CW_ERR_NOMEM : CW_ERR_STORE;
+	}
 	c->created = time(NULL);
 	store_bind_blob(st, 1, &c->der);
 	store_bind_text(st, 2, c->sha256);
@@ -398,6 +418,12 @@ store_cert_add(struct store *s, struct store_cert *c)
 	store_bind_blob(st, 11, &c->chain);
 	store_bind_text(st, 12, c->origin);
 	sqlite3_bind_int64(st, 13, c->created);
+	store_bind_text(st, 14, names);
+	store_bind_text(st, 15, eku);
+	store_bind_text(st, 16, c->key_alg);
+	store_bind_text(st, 17, c->token_state ? c->token_state : "present");
+	free(names);
+	free(eku);
 	rc = store_exec_step(s, st, "certificate");
 	if (rc == CW_OK)
 		c->id = sqlite3_last_insert_rowid(s->db);
@@ -445,11 +471,10 @@ store_each_key(struct store *s, store_key_fn fn, void *user)
 	return rc;
 }
 
-enum cw_err
-store_each_request(struct store *s, store_request_fn fn, void *user)
+static enum cw_err
+walk_requests(struct store *s, sqlite3_stmt *st, store_request_fn fn,
+	      void *user)
 {
-	sqlite3_stmt *st = store_prep(s, "SELECT " REQUEST_COLS
-					 " FROM requests r ORDER BY r.id");
 	enum cw_err rc = CW_OK;
 	int r = SQLITE_DONE;
 
@@ -467,11 +492,10 @@ store_each_request(struct store *s, store_request_fn fn, void *user)
 	return rc;
 }
 
-enum cw_err
-store_each_cert(struct store *s, store_cert_fn fn, void *user)
+/* Steps st (bound already) and calls fn for each certificate row. */
+static enum cw_err
+walk_certs(struct store *s, sqlite3_stmt *st, store_cert_fn fn, void *user)
 {
-	sqlite3_stmt *st = store_prep(s, "SELECT " CERT_COLS
-					 " FROM certificates c ORDER BY c.id");
 	enum cw_err rc = CW_OK;
 	int r = SQLITE_DONE;
 
@@ -487,4 +511,168 @@ store_each_cert(struct store *s, store_cert_fn fn, void *user)
 		rc = store_fail(s, "certificates");
 	sqlite3_finalize(st);
 	return rc;
+}
+
+enum cw_err
+store_each_cert(struct store *s, store_cert_fn fn, void *user)
+{
+	return walk_certs(s,
+			  store_prep(s, "SELECT " CERT_COLS
+					" FROM certificates c ORDER BY c.id"),
+			  fn, user);
+}
+
+enum cw_err
+store_each_cert_of_key(struct store *s, int64_t key_id, store_cert_fn fn,
+		       void *user)
+{
+	sqlite3_stmt *st = store_prep(s, "SELECT " CERT_COLS
+					 " FROM certificates c WHERE "
+					 "c.key_id=?1 ORDER BY c.id");
+
+	if (st != NULL)
+		sqlite3_bind_int64(st, 1, key_id);
+	return walk_certs(s, st, fn, user);
+}
+
+enum cw_err
+store_each_valid_cert(struct store *s, int64_t now, store_cert_fn fn,
+		      void *user)
+{
+	sqlite3_stmt *st = store_prep(
+		s, "SELECT " CERT_COLS " FROM certificates c JOIN keys k ON "
+		   "k.id = c.key_id WHERE c.not_after > ?1 AND "
+		   "c.not_before <= ?1 AND k.state = 'ready' AND "
+		   "c.token_state = 'present' ORDER BY c.not_after DESC");
+
+	if (st != NULL)
+		sqlite3_bind_int64(st, 1, now);
+	return walk_certs(s, st, fn, user);
+}
+
+enum cw_err
+store_cert_get(struct store *s, int64_t id, struct store_cert *out)
+{
+	sqlite3_stmt *st = store_prep(s, "SELECT " CERT_COLS
+					 " FROM certificates c WHERE id=?1");
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	sqlite3_bind_int64(st, 1, id);
+	QUERY_ONE(s, st, read_cert, out, "certificate");
+}
+
+static bool
+all_digits(const char *s, size_t min)
+{
+	size_t n = 0;
+
+	for (; *s; s++, n++)
+		if (!(*s >= '0' && *s <= '9'))
+			return false;
+	return n >= min;
+}
+
+enum cw_err
+store_cert_find(struct store *s, const char *ref, struct store_cert *out)
+{
+	size_t n = strlen(ref);
+	sqlite3_stmt *st;
+	char *like = NULL;
+	enum cw_err rc;
+	int r;
+
+	if (all_digits(ref, 1) && n < 12)
+		return store_cert_get(s, strtoll(ref, NULL, 10), out);
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("0123456789abcdefABCDEF", ref[i]))
+			return CW_ERR_NOT_FOUND;
+	if (n < 4) {
+		cw_error("thumbprint prefix '%s' is too short (4 hex digits "
+			 "at least)",
+			 ref);
+		return CW_ERR_USAGE;
+	}
+	like = cw_printf("%s%%", ref);
+	st = store_prep(s, "SELECT " CERT_COLS " FROM certificates c WHERE "
+			   "sha256 LIKE ?1 ORDER BY c.id LIMIT 2");
+	if (st == NULL || like == NULL) {
+		sqlite3_finalize(st);
+		free(like);
+		return st ? CW_ERR_NOMEM : CW_ERR_STORE;
+	}
+	for (char *p = like; *p; p++)
+		*p = (char)(*p >= 'A' && *p <= 'F' ? *p + 32 : *p);
+	store_bind_text(st, 1, like);
+	free(like);
+	r = sqlite3_step(st);
+	if (r == SQLITE_DONE) {
+		rc = CW_ERR_NOT_FOUND;
+	} else if (r != SQLITE_ROW) {
+		rc = store_fail(s, "certificate");
+	} else if (!read_cert(st, 0, out)) {
+		rc = CW_ERR_NOMEM;
+	} else if (sqlite3_step(st) == SQLITE_ROW) {
+		cw_error("'%s' matches several certificates (%.16s..., "
+			 "%.16s...); give more of the thumbprint",
+			 ref, out->sha256,
+			 (const char *)sqlite3_column_text(st, 2));
+		store_cert_release(out);
+		rc = CW_ERR_AMBIGUOUS;
+	} else {
+		rc = CW_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+enum cw_err
+store_cert_set_token_state(struct store *s, int64_t id, const char *state)
+{
+	sqlite3_stmt *st = store_prep(s, "UPDATE certificates SET "
+					 "token_state=?2 WHERE id=?1");
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	sqlite3_bind_int64(st, 1, id);
+	store_bind_text(st, 2, state);
+	return store_exec_step(s, st, "certificate");
+}
+
+enum cw_err
+store_key_set_state(struct store *s, int64_t id, const char *state)
+{
+	sqlite3_stmt *st = store_prep(s, "UPDATE keys SET state=?2 WHERE id=?1");
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	sqlite3_bind_int64(st, 1, id);
+	store_bind_text(st, 2, state);
+	return store_exec_step(s, st, "key");
+}
+
+enum cw_err
+store_each_request(struct store *s, store_request_fn fn, void *user)
+{
+	return walk_requests(s,
+			     store_prep(s, "SELECT " REQUEST_COLS
+					   " FROM requests r ORDER BY r.id"),
+			     fn, user);
+}
+
+enum cw_err
+store_each_open_request(struct store *s, const char *host, const char *usage,
+			store_request_fn fn, void *user)
+{
+	sqlite3_stmt *st = store_prep(
+		s, "SELECT " REQUEST_COLS " FROM requests r WHERE host=?1 "
+		   "AND state NOT IN ('issued', 'rejected', 'failed') AND "
+		   "EXISTS (SELECT 1 FROM json_each(r.usages) WHERE "
+		   "value=?2) ORDER BY r.id");
+
+	if (st != NULL) {
+		store_bind_text(st, 1, host);
+		store_bind_text(st, 2, usage);
+	}
+	return walk_requests(s, st, fn, user);
 }

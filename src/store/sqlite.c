@@ -277,6 +277,16 @@ store_rollback(struct store *s)
 }
 
 enum cw_err
+store_end(struct store *s, enum cw_err rc)
+{
+	if (rc == CW_OK)
+		rc = store_commit(s);
+	if (rc != CW_OK)
+		store_rollback(s);
+	return rc;
+}
+
+enum cw_err
 store_check_integrity(struct store *s)
 {
 	char r[64];

@@ -36,4 +36,8 @@ bool store_col_blob(sqlite3_stmt *st, int i, struct cw_buf *out);
 enum cw_err store_exec_step(struct store *s, sqlite3_stmt *st,
 			    const char *what);
 
+/* JSON arrays of strings, for list columns. */
+bool store_strlist_from_json(const char *text, struct cw_strlist *out);
+char *store_strlist_to_json(const struct cw_strlist *l);
+
 #endif

@@ -154,6 +154,11 @@ bind_cert(struct imp *m, int64_t *cert_id)
 	c.key_id = m->key.id;
 	c.request_id = m->has_request ? m->req.id : 0;
 	c.origin = m->has_request ? "issued" : "imported";
+	c.names = m->leaf.names;
+	c.eku = m->leaf.eku;
+	c.eku_any = !m->leaf.has_eku;
+	c.key_alg = m->leaf.key_alg;
+	c.token_state = "present";
 	cw_buf_init(&c.chain);
 	rc = x509_chain_join(m->bundle.certs + 1, m->bundle.n - 1, &c.chain);
 	if (rc == CW_OK)

@@ -28,4 +28,30 @@ enum cw_err wiz_open_token(struct wiz *w, const char *uri,
 /* Copies a store token row into the URI of that token. */
 char *wiz_token_uri(const struct store_token *t);
 
+/*
+ * Why cert cannot serve usage u at now, one line per reason (expired, not
+ * yet valid, a name or EKU the usage needs and the certificate lacks);
+ * empty when it fits. Key and chain are checked elsewhere.
+ */
+enum cw_err wiz_fit_problems(const struct store_cert *cert,
+			     const struct topo_usage *u, time_t now,
+			     struct cw_strlist *out);
+
+/* The certificate's issuers as stored. */
+enum cw_err wiz_cert_chain(const struct store_cert *cert,
+			   struct x509_bundle *out);
+
+/* Checks the chain against [trust] anchors (CW_ERR_CONFIG when unset). */
+enum cw_err wiz_verify_chain(struct wiz *w, const struct store_cert *cert,
+			     time_t now);
+
+/* Opens the token of key and checks the key is there with the public key
+ * the store recorded. The session is the caller's. */
+enum cw_err wiz_key_on_token(struct wiz *w, const struct store_key *key,
+			     struct tok_session **out);
+
+/* The expanded topology usage of this host; CW_ERR_NOT_FOUND. */
+enum cw_err wiz_usage(struct wiz *w, const char *usage,
+		      struct topo_usage *out);
+
 #endif

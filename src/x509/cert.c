@@ -51,6 +51,7 @@ read_names(X509 *x, struct x509_info *i)
 						   NULL);
 	enum cw_err rc = CW_OK;
 
+	i->has_eku = eku != NULL;
 	for (int k = 0; gens && k < sk_GENERAL_NAME_num(gens) && !rc; k++) {
 		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, k);
 		char buf[64];

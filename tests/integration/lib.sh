@@ -133,6 +133,7 @@ setup_ca() {
 	printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' >"$d/int.ext"
 	openssl x509 -req -in "$d/int.csr" -CA "$d/root.pem" -CAkey "$d/root.key" \
 		-CAcreateserial -out "$d/int.pem" -days 3650 -extfile "$d/int.ext" 2>/dev/null
+	printf '[trust]\nanchors = ca/root.pem\n' >>"$WORK/certwiz.conf"
 }
 
 # sign_csr CSR OUT [DAYS] [EXTRA openssl x509 args]: the CA's answer (PEM

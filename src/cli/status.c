@@ -1,0 +1,147 @@
+/* certwiz status [--usage U]; certwiz refresh */
+#include "cli.h"
+
+#include <string.h>
+
+static json_t *
+cert_json(const struct store_cert *c)
+{
+	char t[32];
+
+	return json_pack("{s:I, s:s, s:s, s:s, s:I}", "id", (json_int_t)c->id,
+			 "subject", c->subject, "sha256", c->sha256,
+			 "not_after", cli_time(c->not_after, t), "days_left",
+			 (json_int_t)((c->not_after - time(NULL)) / 86400));
+}
+
+static json_t *
+status_json(const struct wiz_status *v)
+{
+	char t[32];
+	json_t *j = json_pack(
+		"{s:s, s:o, s:o, s:o, s:o, s:{s:b, s:b, s:b, s:b, s:b}}",
+		"usage", v->usage, "assigned",
+		v->assigned ? cert_json(&v->cert) : json_null(), "scheduled",
+		v->has_next ? json_pack("{s:o, s:s}", "certificate",
+					cert_json(&v->next_cert), "effective",
+					cli_time(v->next.effective_from, t))
+			    : json_null(),
+		"pending_requests", cli_strlist_json(&v->requests), "problems",
+		cli_strlist_json(&v->problems), "available", "request",
+		v->can_request, "assign", v->can_assign, "remove", v->can_remove,
+		"view", v->can_view, "process_pending", v->can_process_pending);
+
+	if (j != NULL && v->assigned && v->key_origin)
+		json_object_set_new(json_object_get(j, "assigned"), "key_origin",
+				    json_string(v->key_origin));
+	return j;
+}
+
+static void
+status_text(const struct wiz_status *v)
+{
+	char t[32];
+
+	printf("usage %s\n", v->usage);
+	if (v->assigned)
+		printf("  assigned     %lld %s (%.16s), expires %s, %lld days "
+		       "left\n",
+		       (long long)v->cert.id, v->cert.subject, v->cert.sha256,
+		       cli_time(v->cert.not_after, t),
+		       (long long)((v->cert.not_after - time(NULL)) / 86400));
+	else
+		printf("  assigned     none\n");
+	if (v->has_next)
+		printf("  scheduled    %lld %s from %s\n",
+		       (long long)v->next_cert.id, v->next_cert.subject,
+		       cli_time(v->next.effective_from, t));
+	for (size_t i = 0; i < v->requests.n; i++)
+		printf("  request      %s\n", v->requests.v[i]);
+	for (size_t i = 0; i < v->problems.n; i++)
+		printf("  problem      %s\n", v->problems.v[i]);
+	printf("  available    request%s%s%s%s\n",
+	       v->can_assign ? " assign" : "", v->can_remove ? " remove" : "",
+	       v->can_view ? " view" : "",
+	       v->can_process_pending ? " process-pending" : "");
+}
+
+enum cw_err
+cmd_status(int argc, char **argv, struct cli *c)
+{
+	enum { O_USAGE = 1 };
+	static const struct option longopts[] = {
+		{ "usage", required_argument, NULL, O_USAGE }, CLI_COMMON_LONG
+	};
+	struct wiz_status *v = NULL;
+	const char *usage = NULL;
+	struct wiz *w = NULL;
+	size_t n = 0;
+	enum cw_err rc;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (opt == O_USAGE)
+			usage = optarg;
+		else if (cli_common(c, opt, optarg, "status") != 1)
+			return cli_usage("status");
+	}
+	if (optind != argc)
+		return cli_usage("status");
+	rc = cli_wiz(c, &w);
+	if (rc == CW_OK)
+		rc = wiz_status(w, usage, &v, &n);
+	if (rc != CW_OK)
+		return rc;
+	if (c->json) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; a && i < n; i++)
+			json_array_append_new(a, status_json(&v[i]));
+		rc = cli_print_json(json_pack("{s:s, s:o}", "host", wiz_host(w),
+					      "usages", a));
+	} else {
+		printf("host %s\n", wiz_host(w));
+		for (size_t i = 0; i < n; i++)
+			status_text(&v[i]);
+	}
+	wiz_status_free(v, n);
+	return rc;
+}
+
+enum cw_err
+cmd_refresh(int argc, char **argv, struct cli *c)
+{
+	static const struct option longopts[] = { CLI_COMMON_LONG };
+	struct wiz_refresh_report r = { NULL, 0 };
+	struct wiz *w = NULL;
+	enum cw_err rc;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
+		if (cli_common(c, opt, optarg, "refresh") != 1)
+			return cli_usage("refresh");
+	if (optind != argc)
+		return cli_usage("refresh");
+	rc = cli_wiz(c, &w);
+	if (rc == CW_OK)
+		rc = wiz_refresh(w, &r);
+	if (rc != CW_OK)
+		return rc;
+	if (c->json) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; a && i < r.n; i++)
+			json_array_append_new(a, json_pack("{s:s, s:s}", "kind",
+							   r.v[i].kind,
+							   "detail",
+							   r.v[i].detail));
+		rc = cli_print_json(json_pack("{s:o}", "events", a));
+	} else {
+		for (size_t i = 0; i < r.n; i++)
+			printf("%s: %s\n", r.v[i].kind, r.v[i].detail);
+		if (r.n == 0)
+			printf("store and tokens agree\n");
+	}
+	wiz_refresh_report_release(&r);
+	return rc;
+}

@@ -1,0 +1,332 @@
+/* Refresh: the store reconciled with the tokens. */
+#include "wizard_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* An intent younger than this may belong to a request still running. */
+#define INTENT_GRACE_SECONDS 600
+
+void
+wiz_refresh_report_release(struct wiz_refresh_report *r)
+{
+	for (size_t i = 0; r && i < r->n; i++) {
+		free(r->v[i].kind);
+		free(r->v[i].detail);
+	}
+	if (r) {
+		free(r->v);
+		r->v = NULL;
+		r->n = 0;
+	}
+}
+
+static enum cw_err
+event(struct wiz_refresh_report *r, const char *kind, char *detail)
+{
+	struct wiz_event *v;
+
+	if (detail == NULL)
+		return CW_ERR_NOMEM;
+	v = realloc(r->v, (r->n + 1) * sizeof(*v));
+	if (v == NULL) {
+		free(detail);
+		return CW_ERR_NOMEM;
+	}
+	r->v = v;
+	v[r->n].kind = strdup(kind);
+	v[r->n].detail = detail;
+	r->n++;
+	return v[r->n - 1].kind ? CW_OK : CW_ERR_NOMEM;
+}
+
+/* Keys of the store, grouped by token in id order. */
+struct key_row {
+	struct store_key key;
+	struct store_token token;
+};
+
+struct keys {
+	struct key_row *v;
+	size_t n;
+};
+
+static enum cw_err
+collect_key(void *user, const struct store_key *k, const struct store_token *t)
+{
+	struct keys *ks = user;
+	struct key_row *v = realloc(ks->v, (ks->n + 1) * sizeof(*v));
+	struct key_row *r;
+
+	if (v == NULL)
+		return CW_ERR_NOMEM;
+	ks->v = v;
+	r = &v[ks->n++];
+	memset(r, 0, sizeof(*r));
+	r->key = *k;
+	r->key.cka_id = strdup(k->cka_id);
+	r->key.label = strdup(k->label);
+	r->key.algorithm = strdup(k->algorithm);
+	r->key.spki_sha256 = cw_strdup(k->spki_sha256);
+	r->key.origin = strdup(k->origin);
+	r->key.state = strdup(k->state);
+	cw_buf_init(&r->key.spki);
+	r->token = *t;
+	r->token.serial = strdup(t->serial);
+	r->token.label = strdup(t->label);
+	r->token.manufacturer = strdup(t->manufacturer);
+	r->token.model = strdup(t->model);
+	return r->key.cka_id && r->key.state && r->token.serial &&
+			       r->token.model
+		       ? CW_OK
+		       : CW_ERR_NOMEM;
+}
+
+/* One small write transaction around call (evaluated after BEGIN). */
+#define WRITE(s, call)                                                         \
+	store_end((s), store_begin(s) == CW_OK ? (call) : CW_ERR_STORE)
+
+struct certs_ctx {
+	struct store *s;
+	struct wiz_refresh_report *r;
+	const struct tok_objects *objs;
+	const struct cw_buf *token_der; /* the certificate on the token */
+	bool token_der_known;
+	const char *label;
+};
+
+static enum cw_err
+check_cert(void *user, const struct store_cert *c)
+{
+	struct certs_ctx *x = user;
+	bool present = !strcmp(c->token_state, "present");
+	bool missing = !strcmp(c->token_state, "missing");
+	bool same = x->token_der->len == c->der.len &&
+		    memcmp(x->token_der->data, c->der.data, c->der.len) == 0;
+
+	if (same)
+		x->token_der_known = true;
+	if (present && !x->objs->certificate) {
+		enum cw_err rc = WRITE(x->s, store_cert_set_token_state(
+						     x->s, c->id, "missing"));
+
+		return rc ? rc
+			  : event(x->r, "cert-missing",
+				  cw_printf("certificate %lld (%.16s) was "
+					    "deleted from token '%s'; its "
+					    "assignments are flagged",
+					    (long long)c->id, c->sha256,
+					    x->label));
+	}
+	if (missing && same) {
+		enum cw_err rc = WRITE(x->s, store_cert_set_token_state(
+						     x->s, c->id, "present"));
+
+		return rc ? rc
+			  : event(x->r, "cert-restored",
+				  cw_printf("certificate %lld is on token '%s' "
+					    "again",
+					    (long long)c->id, x->label));
+	}
+	return CW_OK;
+}
+
+/* A certificate under a known key that the store does not have. */
+static enum cw_err
+discover(struct store *s, const struct key_row *k, const struct cw_buf *der,
+	 struct wiz_refresh_report *r)
+{
+	struct x509_info i;
+	struct store_cert c;
+	enum cw_err rc = x509_info_parse(der->data, der->len, &i);
+
+	if (rc != CW_OK)
+		return event(r, "cert-discovered",
+			     cw_printf("token '%s' holds an unreadable "
+				       "certificate under key %s",
+				       k->token.label, k->key.cka_id));
+	if (k->key.spki_sha256 == NULL || strcmp(i.spki_sha256, k->key.spki_sha256)) {
+		rc = event(r, "cert-discovered",
+			   cw_printf("token '%s' holds certificate %.16s under "
+				     "key %s, but for another key; not "
+				     "recorded",
+				     k->token.label, i.sha256, k->key.cka_id));
+		x509_info_release(&i);
+		return rc;
+	}
+	memset(&c, 0, sizeof(c));
+	c.der = i.der;
+	c.sha256 = i.sha256;
+	c.sha1 = i.sha1;
+	c.subject = i.subject;
+	c.issuer = i.issuer;
+	c.serial = i.serial;
+	c.not_before = i.not_before;
+	c.not_after = i.not_after;
+	c.key_id = k->key.id;
+	c.origin = "imported";
+	c.names = i.names;
+	c.eku = i.eku;
+	c.eku_any = !i.has_eku;
+	c.key_alg = i.key_alg;
+	c.token_state = "present";
+	rc = WRITE(s, store_cert_add(s, &c));
+	if (rc == CW_OK)
+		rc = event(r, "cert-discovered",
+			   cw_printf("certificate %lld (%s) found on token "
+				     "'%s' under key %s; recorded, ready to "
+				     "assign",
+				     (long long)c.id, i.subject, k->token.label,
+				     k->key.cka_id));
+	x509_info_release(&i);
+	return rc;
+}
+
+static enum cw_err
+check_key(struct wiz *w, struct tok_session *tok, const struct key_row *k,
+	  struct wiz_refresh_report *r, time_t now)
+{
+	struct store *s = w->store;
+	struct tok_objects o;
+	struct cw_buf id, der;
+	const char *state = k->key.state;
+	enum cw_err rc;
+
+	cw_buf_init(&id);
+	cw_buf_init(&der);
+	rc = cw_unhex(k->key.cka_id, &id);
+	if (rc == CW_OK)
+		rc = tok_find(tok, &id, &o);
+	if (rc != CW_OK)
+		goto out;
+	if (!strcmp(state, "generating")) {
+		if (o.private_key || o.public_key)
+			rc = event(r, "interrupted-key",
+				   cw_printf("key %s on token '%s' was left by "
+					     "an interrupted request (state "
+					     "generating); delete it with "
+					     "pkcs11-tool if it is not wanted",
+					     k->key.cka_id, k->token.label));
+		else if (now - k->key.created > INTENT_GRACE_SECONDS &&
+			 (rc = WRITE(s, store_key_delete(s, k->key.id))) ==
+				 CW_OK)
+			rc = event(r, "intent-cleared",
+				   cw_printf("request intent for key %s never "
+					     "produced a key; cleared",
+					     k->key.cka_id));
+		goto out;
+	}
+	if (!strcmp(state, "ready") && !o.private_key) {
+		rc = WRITE(s, store_key_set_state(s, k->key.id, "gone"));
+		if (rc == CW_OK)
+			rc = event(r, "key-missing",
+				   cw_printf("key %s was deleted from token "
+					     "'%s'; its certificates cannot "
+					     "serve",
+					     k->key.cka_id, k->token.label));
+	} else if (!strcmp(state, "gone") && o.private_key) {
+		rc = WRITE(s, store_key_set_state(s, k->key.id, "ready"));
+		if (rc == CW_OK)
+			rc = event(r, "key-restored",
+				   cw_printf("key %s is on token '%s' again",
+					     k->key.cka_id, k->token.label));
+	}
+	if (rc == CW_OK && o.certificate)
+		rc = tok_read_cert(tok, &id, &der);
+	if (rc == CW_OK) {
+		struct certs_ctx x = { s, r, &o, &der, false, k->token.label };
+
+		rc = store_each_cert_of_key(s, k->key.id, check_cert, &x);
+		if (rc == CW_OK && o.certificate && !x.token_der_known)
+			rc = discover(s, k, &der, r);
+	}
+out:
+	cw_buf_release(&id);
+	cw_buf_release(&der);
+	return rc;
+}
+
+static enum cw_err
+on_activated(void *user, const struct store_assignment *a)
+{
+	char t[32];
+
+	cw_time_format(a->effective_from, t, sizeof(t));
+	return event(user, "assignment-activated",
+		     cw_printf("usage '%s' of '%s' is served by certificate "
+			       "%lld since %s",
+			       a->usage, a->host, (long long)a->cert_id, t));
+}
+
+static enum cw_err
+check_tokens(struct wiz *w, struct keys *ks, struct wiz_refresh_report *r,
+	     time_t now)
+{
+	enum cw_err rc = CW_OK;
+
+	for (size_t i = 0; i < ks->n && rc == CW_OK;) {
+		struct tok_session *tok = NULL;
+		int64_t token_id = ks->v[i].key.token_id;
+		char *uri = wiz_token_uri(&ks->v[i].token);
+		enum cw_err open_rc = uri ? wiz_open_token(w, uri, &tok)
+					  : CW_ERR_NOMEM;
+
+		if (open_rc == CW_ERR_PIN_INCORRECT ||
+		    open_rc == CW_ERR_PIN_LOCKED || open_rc == CW_ERR_NOMEM)
+			rc = open_rc; /* do not go on asking for PINs */
+		else if (open_rc != CW_OK)
+			rc = event(r, "token-unreachable",
+				   cw_printf("token '%s' (serial %s) could not "
+					     "be opened; its keys are left as "
+					     "they are",
+					     ks->v[i].token.label,
+					     ks->v[i].token.serial));
+		for (; i < ks->n && ks->v[i].key.token_id == token_id; i++)
+			if (rc == CW_OK && tok != NULL)
+				rc = check_key(w, tok, &ks->v[i], r, now);
+		tok_session_close(tok);
+		free(uri);
+	}
+	return rc;
+}
+
+static int
+by_token(const void *a, const void *b)
+{
+	const struct key_row *x = a, *y = b;
+
+	if (x->key.token_id != y->key.token_id)
+		return x->key.token_id < y->key.token_id ? -1 : 1;
+	return x->key.id < y->key.id ? -1 : x->key.id > y->key.id;
+}
+
+enum cw_err
+wiz_refresh(struct wiz *w, struct wiz_refresh_report *out)
+{
+	struct wiz_refresh_report r = { NULL, 0 };
+	struct keys ks = { NULL, 0 };
+	struct store *s = NULL;
+	time_t now = time(NULL);
+	enum cw_err rc;
+
+	rc = wiz_store(w, &s);
+	if (rc == CW_OK)
+		rc = WRITE(s, store_activate_due(s, now, on_activated, &r));
+	if (rc == CW_OK)
+		rc = store_each_key(s, collect_key, &ks);
+	if (rc == CW_OK && ks.n > 0) {
+		qsort(ks.v, ks.n, sizeof(ks.v[0]), by_token);
+		rc = check_tokens(w, &ks, &r, now);
+	}
+	for (size_t i = 0; i < ks.n; i++) {
+		store_key_release(&ks.v[i].key);
+		store_token_release(&ks.v[i].token);
+	}
+	free(ks.v);
+	if (rc != CW_OK) {
+		wiz_refresh_report_release(&r);
+		return rc;
+	}
+	*out = r;
+	return CW_OK;
+}

@@ -1,0 +1,192 @@
+/* Status: the wizard's screen for each usage, from the store alone. */
+#include "wizard_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Certificates expiring within this many days are reported. */
+#define EXPIRY_WARNING_DAYS 30
+
+static void
+status_release(struct wiz_status *v)
+{
+	free(v->usage);
+	store_cert_release(&v->cert);
+	store_assignment_release(&v->assignment);
+	free(v->key_origin);
+	store_cert_release(&v->next_cert);
+	store_assignment_release(&v->next);
+	cw_strlist_release(&v->requests);
+	cw_strlist_release(&v->problems);
+}
+
+void
+wiz_status_free(struct wiz_status *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		status_release(&v[i]);
+	free(v);
+}
+
+struct ctx {
+	struct wiz *w;
+	struct wiz_status *v;
+	const struct topo_usage *u;
+	time_t now;
+};
+
+static enum cw_err
+on_request(void *user, const struct store_request *r)
+{
+	struct ctx *c = user;
+	char *line = cw_printf("%lld %s %s", (long long)r->id, r->state,
+			       r->protocol);
+	enum cw_err rc = line ? cw_strlist_add(&c->v->requests, line)
+			      : CW_ERR_NOMEM;
+
+	if (strcmp(r->state, "pending") == 0)
+		c->v->can_process_pending = true;
+	free(line);
+	return rc;
+}
+
+/* Stops at the first certificate that could be assigned. */
+static enum cw_err
+on_candidate(void *user, const struct store_cert *cert)
+{
+	struct ctx *c = user;
+	struct cw_strlist why;
+	enum cw_err rc;
+
+	if (c->v->assigned && cert->id == c->v->cert.id)
+		return CW_OK;
+	cw_strlist_init(&why);
+	rc = wiz_fit_problems(cert, c->u, c->now, &why);
+	if (rc == CW_OK && why.n == 0 && c->w->cfg.trust_anchors != NULL) {
+		int level = cw_log_get_level();
+
+		cw_log_set_level(CW_LOG_QUIET); /* a misfit is not an error */
+		if (wiz_verify_chain(c->w, cert, c->now) != CW_OK)
+			rc = cw_strlist_add(&why, "chain");
+		cw_log_set_level((enum cw_log_level)level);
+	}
+	if (rc == CW_OK && why.n == 0) {
+		c->v->assign_candidate = cert->id;
+		rc = CW_ERR_EXISTS; /* found: stop the walk */
+	}
+	cw_strlist_release(&why);
+	return rc;
+}
+
+static enum cw_err
+add_problem(struct wiz_status *v, char *line)
+{
+	enum cw_err rc = line ? cw_strlist_add(&v->problems, line)
+			      : CW_ERR_NOMEM;
+
+	free(line);
+	return rc;
+}
+
+/* What is wrong with the serving certificate, as the store knows it. */
+static enum cw_err
+problems(struct store *s, struct ctx *c)
+{
+	struct wiz_status *v = c->v;
+	struct store_key key;
+	enum cw_err rc;
+	long days = (long)((v->cert.not_after - c->now) / 86400);
+
+	rc = wiz_fit_problems(&v->cert, c->u, c->now, &v->problems);
+	if (rc == CW_OK && v->cert.not_after > c->now &&
+	    days < EXPIRY_WARNING_DAYS)
+		rc = add_problem(v, cw_printf("expires in %ld days", days));
+	if (rc == CW_OK && strcmp(v->cert.token_state, "missing") == 0)
+		rc = add_problem(v, cw_printf("certificate missing from the "
+					      "token"));
+	if (rc != CW_OK || v->cert.key_id == 0)
+		return rc == CW_OK && v->cert.key_id == 0
+			       ? add_problem(v, cw_printf("key not known"))
+			       : rc;
+	rc = store_key_get(s, v->cert.key_id, &key);
+	if (rc != CW_OK)
+		return rc;
+	v->key_origin = strdup(key.origin);
+	if (strcmp(key.state, "gone") == 0)
+		rc = add_problem(v, cw_printf("key missing from the token"));
+	if (rc == CW_OK && strcmp(key.origin, "imported") == 0)
+		rc = add_problem(v, cw_printf("key was imported (it was "
+					      "outside the hardware once)"));
+	store_key_release(&key);
+	return rc;
+}
+
+static enum cw_err
+one_usage(struct wiz *w, struct store *s, const char *usage, time_t now,
+	  struct wiz_status *v)
+{
+	struct topo_usage u;
+	struct ctx c = { w, v, &u, now };
+	enum cw_err rc = wiz_usage(w, usage, &u);
+
+	if (rc != CW_OK)
+		return rc;
+	v->usage = strdup(usage);
+	v->can_request = true;
+	rc = store_assignment_serving(s, w->host, usage, now, &v->assignment);
+	if (rc == CW_OK) {
+		v->assigned = v->can_remove = v->can_view = true;
+		rc = store_cert_get(s, v->assignment.cert_id, &v->cert);
+		if (rc == CW_OK)
+			rc = problems(s, &c);
+	} else if (rc == CW_ERR_NOT_FOUND) {
+		rc = CW_OK;
+	}
+	if (rc == CW_OK &&
+	    store_assignment_next(s, w->host, usage, now, &v->next) == CW_OK) {
+		v->has_next = true;
+		rc = store_cert_get(s, v->next.cert_id, &v->next_cert);
+	}
+	if (rc == CW_OK)
+		rc = store_each_open_request(s, w->host, usage, on_request, &c);
+	if (rc == CW_OK) {
+		rc = store_each_valid_cert(s, now, on_candidate, &c);
+		if (rc == CW_ERR_EXISTS)
+			rc = CW_OK;
+		v->can_assign = v->assign_candidate != 0;
+	}
+	topo_usage_release(&u);
+	return rc;
+}
+
+enum cw_err
+wiz_status(struct wiz *w, const char *usage, struct wiz_status **out,
+	   size_t *n)
+{
+	const struct topo *t = NULL;
+	struct cw_strlist usages;
+	struct wiz_status *v = NULL;
+	struct store *s = NULL;
+	time_t now = time(NULL);
+	enum cw_err rc;
+
+	cw_strlist_init(&usages);
+	rc = wiz_topology(w, &t);
+	if (rc == CW_OK)
+		rc = usage ? cw_strlist_add(&usages, usage)
+			   : topo_host_usages(t, w->host, &usages);
+	if (rc == CW_OK)
+		rc = wiz_store(w, &s);
+	if (rc == CW_OK && (v = calloc(usages.n + 1, sizeof(*v))) == NULL)
+		rc = CW_ERR_NOMEM;
+	for (size_t i = 0; rc == CW_OK && i < usages.n; i++)
+		rc = one_usage(w, s, usages.v[i], now, &v[i]);
+	if (rc == CW_OK) {
+		*out = v;
+		*n = usages.n;
+	} else {
+		wiz_status_free(v, usages.n);
+	}
+	cw_strlist_release(&usages);
+	return rc;
+}
