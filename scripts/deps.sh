@@ -27,6 +27,6 @@ if [ ! -e $policy ]; then
 	$SUDO chmod 755 $policy
 	own_policy=1
 fi
-trap '[ -n "$own_policy" ] && $SUDO rm -f $policy' EXIT
+trap 'if [ -n "$own_policy" ]; then $SUDO rm -f $policy; fi' EXIT
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
