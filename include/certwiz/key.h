@@ -49,6 +49,20 @@ struct cw_pubkey {
 void cw_pubkey_init(struct cw_pubkey *k);
 void cw_pubkey_release(struct cw_pubkey *k);
 
+/*
+ * A private key on its way from a PKCS#12 file into a token, in plain
+ * bytes; cw_privkey_release wipes every buffer. EC: ec_params, ec_value
+ * (the scalar) and ec_point; RSA: all CRT components.
+ */
+struct cw_privkey {
+	enum cw_key_type type;
+	struct cw_buf ec_params, ec_value, ec_point;
+	struct cw_buf n, e, d, p, q, dp, dq, qinv;
+};
+
+void cw_privkey_init(struct cw_privkey *k);
+void cw_privkey_release(struct cw_privkey *k);
+
 /* Signature algorithms certwiz produces. */
 enum cw_sigalg {
 	CW_SIG_ECDSA_SHA256 = 1,

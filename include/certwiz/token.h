@@ -127,6 +127,23 @@ enum cw_err tok_find(struct tok_session *s, const struct cw_buf *id,
 enum cw_err tok_public_key(struct tok_session *s, const struct cw_buf *id,
 			   struct cw_pubkey *out);
 
+/*
+ * The key pair whose public key is pub: the token looks its public key
+ * objects up by CKA_EC_POINT or CKA_MODULUS (no enumeration by certwiz),
+ * then the private key under the same CKA_ID. CW_ERR_NO_KEY when there is
+ * none; id and objs describe the pair found.
+ */
+enum cw_err tok_find_key(struct tok_session *s, const struct cw_pubkey *pub,
+			 struct cw_buf *id, struct tok_objects *objs);
+
+/*
+ * Creates a private key (sensitive, not extractable, sign only) and its
+ * public key under id and label from k, and reads the private key back.
+ * Such a key is not LOCAL: it was outside the token once.
+ */
+enum cw_err tok_import_key(struct tok_session *s, const struct cw_privkey *k,
+			   const struct cw_buf *id, const char *label);
+
 /* Signs with the private key under id. See struct cw_sign_req. */
 enum cw_err tok_sign(struct tok_session *s, const struct cw_buf *id,
 		     const struct cw_sign_req *req, struct cw_buf *sig);

@@ -101,6 +101,13 @@ enum cw_err wiz_request_offline(struct wiz *w,
 				const struct wiz_request_opts *o,
 				struct wiz_request_result *out);
 
+struct wiz_import_opts {
+	const char *path;
+	const struct cw_strlist *usages; /* assign in the same step; may be
+					    NULL or empty */
+	const struct cw_secret_source *password; /* PKCS#12 */
+};
+
 struct wiz_import_result {
 	int64_t cert_id;
 	int64_t request_id; /* 0 when no request awaited this certificate */
@@ -111,19 +118,26 @@ struct wiz_import_result {
 	bool expired;
 	char *cka_id;
 	char *token_label;
+	char *key_origin;   /* "generated" | "imported" */
+	bool key_recorded;  /* the key was not in the store before */
 	size_t chain_len;   /* issuers stored with the certificate */
 };
 
 void wiz_import_result_release(struct wiz_import_result *r);
 
 /*
- * Import certificate: reads a CA response (PEM, DER, PKCS#7), finds the
- * leaf, matches it by public key to a key in the store and on its token,
- * writes the certificate object to the token under the key's CKA_ID and
- * label, and stores certificate and chain (marking the awaiting request
- * issued) in one store transaction.
+ * Import certificate: reads a CA response or a certificate made elsewhere
+ * (PEM, DER, PKCS#7), finds the leaf and its key by public key (in the
+ * store, else on the configured token), writes the certificate object to
+ * the token under the key's CKA_ID and label, and stores certificate and
+ * chain (marking an awaiting request issued) in one store transaction.
+ * A PKCS#12 file brings its key: allowed only with [policy]
+ * allow_key_import, the key is created on the token sensitive and not
+ * extractable and recorded with origin "imported". With usages, the
+ * certificate is checked as assign checks it before anything changes, and
+ * assigned in the same transaction.
  */
-enum cw_err wiz_import(struct wiz *w, const char *path,
+enum cw_err wiz_import(struct wiz *w, const struct wiz_import_opts *o,
 		       struct wiz_import_result *out);
 
 struct wiz_assign_opts {

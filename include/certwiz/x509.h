@@ -4,6 +4,7 @@
 
 #include "certwiz/err.h"
 #include "certwiz/key.h"
+#include "certwiz/secret.h"
 #include "certwiz/util.h"
 
 #include <stdbool.h>
@@ -16,6 +17,11 @@
 /* The DER SubjectPublicKeyInfo of a token public key. */
 enum cw_err x509_spki_from_pubkey(const struct cw_pubkey *k,
 				  struct cw_buf *spki);
+
+/* The token-shaped public key of a DER SubjectPublicKeyInfo (EC P-256 or
+ * P-384, RSA); CW_ERR_POLICY for other keys. */
+enum cw_err x509_pubkey_from_spki(const struct cw_buf *spki,
+				  struct cw_pubkey *out);
 
 /* Lowercase hex SHA-256 / SHA-1 of bytes; caller frees. */
 char *x509_sha256_hex(const void *p, size_t n);
@@ -112,6 +118,27 @@ enum cw_err x509_verify_chain(const struct cw_buf *leaf,
 
 /* Whether cert name pattern (possibly "*.example.test") covers name. */
 bool x509_name_covers(const char *pattern, const char *name);
+
+/* Whether data is a DER PKCS#12 (PFX) structure. */
+bool x509_is_pkcs12(const unsigned char *data, size_t n);
+
+/*
+ * A PKCS#12 file: its certificates (leaf first, as x509_bundle_parse
+ * orders them), its private key in plain bytes (wiped by
+ * x509_p12_release) and how many keys it holds. CW_ERR_CRYPTO for a wrong
+ * password, CW_ERR_PARSE for a malformed file, CW_ERR_POLICY for a key
+ * type certwiz does not take or a key that is not the leaf's.
+ */
+struct x509_p12 {
+	struct x509_bundle certs;
+	struct cw_privkey key;
+	size_t n_keys;
+};
+
+enum cw_err x509_pkcs12_parse(const unsigned char *data, size_t n,
+			      const struct cw_secret *password,
+			      struct x509_p12 *out);
+void x509_p12_release(struct x509_p12 *p);
 
 /* Concatenated DER of certs[from..] (a stored chain) and back. */
 enum cw_err x509_chain_join(const struct cw_buf *certs, size_t n,

@@ -62,16 +62,28 @@ static const struct verb_doc verbs[] = {
 	      "no slot-id" },
 	    { "--name DNS", "an extra DNS name or IP address; repeatable" },
 	    { NULL, NULL } } },
-	{ "import", "import FILE",
-	  "import a CA's response and bind it to its key on the token",
+	{ "import", "import FILE [--usage U]... [--password-file F]",
+	  "import a CA's response, or a certificate made elsewhere",
 	  "FILE is a certificate in PEM or DER, or PKCS#7 (.p7b/.p7c, PEM or "
-	  "DER), with or without intermediates, in any order. The leaf is "
-	  "matched by public key to a key certwiz generated; the certificate "
-	  "is written to the token under the key's CKA_ID and label and "
-	  "stored with its chain, and the awaiting request is marked issued, "
-	  "in one store transaction. An expired certificate is imported with "
+	  "DER), with or without intermediates, in any order; or PKCS#12 "
+	  "(.pfx/.p12) with its key. The leaf is matched by public key to a "
+	  "key certwiz knows, else to a key on the configured token; the "
+	  "certificate is written to the token under the key's CKA_ID and "
+	  "label and stored with its chain, and an awaiting request is "
+	  "marked issued, in one store transaction. A PKCS#12 key is created "
+	  "on the token sensitive and not extractable and recorded with "
+	  "origin imported (it was outside the hardware once: view and "
+	  "status say so); this needs [policy] allow_key_import = true. A "
+	  "PKCS#12 file without a key or with several is refused, as is a "
+	  "key already on the token. An expired certificate is imported with "
 	  "a warning.",
-	  { { NULL, NULL } } },
+	  { { "--usage U",
+	      "assign the certificate to U in the same step (checked as "
+	      "assign checks, before anything changes); repeatable" },
+	    { "--password-file F",
+	      "the PKCS#12 password (refused if group or world readable); "
+	      "else a prompt" },
+	    { NULL, NULL } } },
 	{ "status", "status [--usage U]",
 	  "show each usage of this host and what can be done with it",
 	  "For every usage the topology gives this host (or only U): the "

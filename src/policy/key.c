@@ -1,3 +1,4 @@
+#define _DEFAULT_SOURCE
 #include "certwiz/key.h"
 
 #include <string.h>
@@ -114,4 +115,37 @@ cw_eku_known(const char *name)
 		if (strcmp(known[i], name) == 0)
 			return true;
 	return false;
+}
+
+void
+cw_privkey_init(struct cw_privkey *k)
+{
+	memset(k, 0, sizeof(*k));
+}
+
+static void
+wipe(struct cw_buf *b)
+{
+	if (b->data != NULL)
+		explicit_bzero(b->data, b->cap);
+	cw_buf_release(b);
+}
+
+void
+cw_privkey_release(struct cw_privkey *k)
+{
+	if (k == NULL)
+		return;
+	wipe(&k->ec_params);
+	wipe(&k->ec_value);
+	wipe(&k->ec_point);
+	wipe(&k->n);
+	wipe(&k->e);
+	wipe(&k->d);
+	wipe(&k->p);
+	wipe(&k->q);
+	wipe(&k->dp);
+	wipe(&k->dq);
+	wipe(&k->qinv);
+	k->type = 0;
 }

@@ -267,7 +267,6 @@ x509_bundle_parse(const unsigned char *data, size_t n,
 	STACK_OF(X509) *sk = sk_X509_new_null();
 	struct x509_bundle b = { NULL, 0 };
 	enum cw_err rc;
-	int leaf;
 
 	if (sk == NULL)
 		return CW_ERR_NOMEM;
@@ -281,19 +280,7 @@ x509_bundle_parse(const unsigned char *data, size_t n,
 				: parse_der(data, n, sk);
 	if (rc != CW_OK)
 		goto out;
-	if (sk_X509_num(sk) == 0) {
-		cw_error("the response contains no certificate");
-		rc = CW_ERR_PARSE;
-		goto out;
-	}
-	leaf = find_leaf(sk);
-	if (leaf < 0) {
-		cw_error("the response holds several end-entity certificates; "
-			 "import them one at a time");
-		rc = CW_ERR_AMBIGUOUS;
-		goto out;
-	}
-	rc = order_chain(sk, leaf, &b);
+	rc = x509_bundle_from_stack(sk, &b);
 	if (rc != CW_OK)
 		goto out;
 	*out = b;
@@ -304,6 +291,32 @@ out:
 	x509_bundle_release(&b);
 	sk_X509_pop_free(sk, X509_free);
 	return rc;
+}
+
+enum cw_err
+x509_bundle_from_stack(STACK_OF(X509) *sk, struct x509_bundle *out)
+{
+	struct x509_bundle b = { NULL, 0 };
+	enum cw_err rc;
+	int leaf;
+
+	if (sk_X509_num(sk) == 0) {
+		cw_error("the response contains no certificate");
+		return CW_ERR_PARSE;
+	}
+	leaf = find_leaf(sk);
+	if (leaf < 0) {
+		cw_error("the response holds several end-entity certificates; "
+			 "import them one at a time");
+		return CW_ERR_AMBIGUOUS;
+	}
+	rc = order_chain(sk, leaf, &b);
+	if (rc != CW_OK) {
+		x509_bundle_release(&b);
+		return rc;
+	}
+	*out = b;
+	return CW_OK;
 }
 
 enum cw_err

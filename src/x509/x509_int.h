@@ -18,4 +18,7 @@ char *x509_name_string(const X509_NAME *name);
 /* i2d into a cw_buf. */
 enum cw_err x509_i2d_buf(int len, unsigned char *der, struct cw_buf *out);
 
+/* Orders sk (which it does not free) into a bundle, leaf first. */
+enum cw_err x509_bundle_from_stack(STACK_OF(X509) *sk, struct x509_bundle *out);
+
 #endif

@@ -38,7 +38,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 cat leaf.pem other.pem >two-leaves.pem
 refused 1 "several end-entity" cw import two-leaves.pem
 # A certificate whose key certwiz never generated.
-refused 1 "no key known to certwiz" cw import other.pem
+refused 1 "no key on token 'web-hsm' or in the store matches" cw import other.pem
 # Usage errors.
 refused 2 "usage:" cw import
 refused 2 "usage:" cw import a b
@@ -63,7 +63,7 @@ for t in privkey pubkey; do
 done
 snapshot gone
 expect_rc 1 cw import leaf2.pem
-expect_err "no longer on token"
+expect_err "is not on token"
 unchanged gone
 
 # An expired certificate is imported, and flagged.

@@ -215,6 +215,108 @@ test_cert_thumbprint_is_unique_and_rollback_keeps_nothing(void **state)
 	store_cert_release(&got);
 }
 
+static int64_t
+add_cert(struct store *s, const char *sha)
+{
+	struct store_cert c;
+	unsigned char der[] = { 0x30, 0x01, 0x00 };
+
+	memset(&c, 0, sizeof(c));
+	c.der = (struct cw_buf){ der, 3, 3 };
+	c.sha256 = (char *)sha;
+	c.sha1 = (char *)"cd";
+	c.subject = c.issuer = (char *)"CN=x";
+	c.serial = (char *)"01";
+	c.not_before = 1;
+	c.not_after = 2;
+	c.origin = (char *)"imported";
+	cw_strlist_init(&c.names);
+	cw_strlist_init(&c.eku);
+	c.eku_any = true;
+	assert_int_equal(store_cert_add(s, &c), CW_OK);
+	return c.id;
+}
+
+static void
+test_cert_find_by_id_prefix_and_ambiguity(void **state)
+{
+	struct store *s = *state;
+	int64_t a = add_cert(s, "ab12aa00"), b = add_cert(s, "ab12bb00");
+	struct store_cert got;
+
+	assert_int_equal(store_cert_find(s, "ab12a", &got), CW_OK);
+	assert_int_equal(got.id, a);
+	assert_true(got.names_known);
+	assert_true(got.eku_any);
+	assert_string_equal(got.token_state, "present");
+	store_cert_release(&got);
+	assert_int_equal(store_cert_find(s, "AB12BB", &got), CW_OK);
+	assert_int_equal(got.id, b);
+	store_cert_release(&got);
+	assert_int_equal(store_cert_find(s, "ab12", &got), CW_ERR_AMBIGUOUS);
+	assert_int_equal(store_cert_find(s, "ab1", &got), CW_ERR_USAGE);
+	assert_int_equal(store_cert_find(s, "ffff", &got), CW_ERR_NOT_FOUND);
+	assert_int_equal(store_cert_find(s, "xyz!", &got), CW_ERR_NOT_FOUND);
+	assert_int_equal(store_cert_find(s, "2", &got), CW_OK);
+	assert_int_equal(got.id, b);
+	store_cert_release(&got);
+}
+
+static enum cw_err
+count_assign(void *user, const struct store_assignment *a)
+{
+	(void)a;
+	(*(int *)user)++;
+	return CW_OK;
+}
+
+static void
+test_assignment_history_and_schedule(void **state)
+{
+	struct store *s = *state;
+	int64_t a = add_cert(s, "aa"), b = add_cert(s, "bb");
+	struct store_assignment cur;
+	int n = 0, ended = 0;
+
+	assert_int_equal(store_assignment_serving(s, "h", "U", 100, &cur),
+			 CW_ERR_NOT_FOUND);
+	assert_int_equal(store_assign_now(s, "h", "U", a, "root", 100), CW_OK);
+	assert_int_equal(store_assign_at(s, "h", "U", b, "root", 100, 200),
+			 CW_OK);
+	/* before its time the current one serves, after it the new one */
+	assert_int_equal(store_assignment_serving(s, "h", "U", 150, &cur),
+			 CW_OK);
+	assert_int_equal(cur.cert_id, a);
+	store_assignment_release(&cur);
+	assert_int_equal(store_assignment_next(s, "h", "U", 150, &cur), CW_OK);
+	assert_int_equal(cur.cert_id, b);
+	store_assignment_release(&cur);
+	assert_int_equal(store_assignment_serving(s, "h", "U", 250, &cur),
+			 CW_OK);
+	assert_int_equal(cur.cert_id, b);
+	store_assignment_release(&cur);
+	/* activation writes it: a becomes previous, ended when b began */
+	assert_int_equal(store_activate_due(s, 250, count_assign, &n), CW_OK);
+	assert_int_equal(n, 1);
+	n = 0;
+	assert_int_equal(store_activate_due(s, 300, count_assign, &n), CW_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_each_assignment(s, "h", "U", count_assign, &n),
+			 CW_OK);
+	assert_int_equal(n, 2);
+	/* another usage is independent */
+	assert_int_equal(store_assign_now(s, "h", "V", a, "root", 300), CW_OK);
+	assert_int_equal(store_unassign(s, "h", "U", 400, &ended), CW_OK);
+	assert_int_equal(ended, 1);
+	assert_int_equal(store_assignment_serving(s, "h", "U", 500, &cur),
+			 CW_ERR_NOT_FOUND);
+	assert_int_equal(store_assignment_serving(s, "h", "V", 500, &cur),
+			 CW_OK);
+	store_assignment_release(&cur);
+	assert_int_equal(store_unassign(s, "h", "U", 400, &ended), CW_OK);
+	assert_int_equal(ended, 0);
+}
+
 int
 main(void)
 {
@@ -230,6 +332,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			test_cert_thumbprint_is_unique_and_rollback_keeps_nothing,
 			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_cert_find_by_id_prefix_and_ambiguity, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_assignment_history_and_schedule, setup, teardown),
 	};
 
 	cw_log_set_level(CW_LOG_QUIET);
