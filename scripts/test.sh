@@ -1,9 +1,12 @@
 #!/bin/bash
 # The README's second command: installs what is missing, builds, and runs
-# the whole test suite (CTest: unit and softhsm labels).
+# the whole test suite (CTest: unit and softhsm labels), then the same
+# suite again on a build with AddressSanitizer and UndefinedBehaviorSanitizer.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh
-BUILD=${BUILD:-build} scripts/build.sh
-cd "${BUILD:-build}"
-ctest --output-on-failure -j"$(nproc)"
+jobs=$(nproc)
+BUILD=build scripts/build.sh
+(cd build && ctest --output-on-failure -j"$jobs")
+BUILD=build-asan scripts/build.sh -DCERTWIZ_SANITIZE=ON
+(cd build-asan && ctest --output-on-failure -j"$jobs")

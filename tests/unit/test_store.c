@@ -62,7 +62,7 @@ add_key(struct store *s, int64_t token, const char *cka, const char *hash)
 static void
 test_open_file_store_uses_wal_and_full_sync(void **state)
 {
-	char path[] = "/tmp/certwiz-store-XXXXXX";
+	char path[64] = "/tmp/certwiz-store-XXXXXX";
 	int fd = mkstemp(path);
 	struct store *s = NULL;
 	sqlite3 *db = NULL;
