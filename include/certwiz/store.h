@@ -210,10 +210,13 @@ enum cw_err store_each_cert_of_key(struct store *s, int64_t key_id,
 				   store_cert_fn fn, void *user);
 /*
  * Certificates that could serve at now: valid, key known and ready,
- * object on the token; newest expiry first.
+ * object on the token, and (when name is not NULL) carrying name or a
+ * wildcard that covers it; newest expiry first. The name is looked up in
+ * an index, so the walk does not grow with certificates of other hosts.
  */
 enum cw_err store_each_valid_cert(struct store *s, int64_t now,
-				  store_cert_fn fn, void *user);
+				  const char *name, store_cert_fn fn,
+				  void *user);
 /* Requests not yet issued, rejected or failed that name usage for host. */
 enum cw_err store_each_open_request(struct store *s, const char *host,
 				    const char *usage, store_request_fn fn,

@@ -1,18 +1,29 @@
 /* certwiz list [--requests|--keys|--certs] */
 #include "cli.h"
 
+#include <stdlib.h>
 #include <string.h>
 
+/* JSON rows are printed as they come, so that memory does not grow with
+ * the store. */
 struct list_out {
 	bool json;
-	json_t *arr;
+	size_t rows;
 };
 
 static enum cw_err
 add(struct list_out *o, json_t *j)
 {
-	if (j == NULL || json_array_append_new(o->arr, j) != 0)
+	char *text;
+
+	if (j == NULL)
 		return CW_ERR_NOMEM;
+	text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	if (text == NULL)
+		return CW_ERR_NOMEM;
+	printf("%s\n    %s", o->rows++ ? "," : "", text);
+	free(text);
 	return CW_OK;
 }
 
@@ -107,11 +118,11 @@ cmd_list(int argc, char **argv, struct cli *c)
 		{ "certs", no_argument, NULL, O_CERTS },
 		CLI_COMMON_LONG
 	};
-	struct list_out o = { c->json, NULL };
+	struct list_out o = { c->json, 0 };
 	struct store *s = NULL;
 	struct wiz *w = NULL;
-	json_t *root = NULL;
 	unsigned which = 0;
+	int printed = 0;
 	enum cw_err rc;
 	int opt;
 
@@ -131,30 +142,31 @@ cmd_list(int argc, char **argv, struct cli *c)
 		rc = wiz_store(w, &s);
 	if (rc != CW_OK)
 		return rc;
-	root = json_object();
-	if (rc == CW_OK && (which & 1u << O_REQ)) {
-		o.arr = json_array();
-		if (!c->json)
-			printf("requests:\n");
-		rc = store_each_request(s, on_request, &o);
-		json_object_set_new(root, "requests", o.arr);
+	if (c->json)
+		printf("{");
+	for (int section = O_REQ; section <= O_CERTS && rc == CW_OK;
+	     section++) {
+		static const char *const names[] = { NULL, "requests", "keys",
+						     "certificates" };
+
+		if (!(which & 1u << section))
+			continue;
+		o.rows = 0;
+		if (c->json)
+			printf("%s\n  \"%s\": [", printed++ ? "," : "",
+			       names[section]);
+		else
+			printf("%s:\n", names[section]);
+		if (section == O_REQ)
+			rc = store_each_request(s, on_request, &o);
+		else if (section == O_KEYS)
+			rc = store_each_key(s, on_key, &o);
+		else
+			rc = store_each_cert(s, on_cert, &o);
+		if (c->json)
+			printf("%s]", o.rows ? "\n  " : "");
 	}
-	if (rc == CW_OK && (which & 1u << O_KEYS)) {
-		o.arr = json_array();
-		if (!c->json)
-			printf("keys:\n");
-		rc = store_each_key(s, on_key, &o);
-		json_object_set_new(root, "keys", o.arr);
-	}
-	if (rc == CW_OK && (which & 1u << O_CERTS)) {
-		o.arr = json_array();
-		if (!c->json)
-			printf("certificates:\n");
-		rc = store_each_cert(s, on_cert, &o);
-		json_object_set_new(root, "certificates", o.arr);
-	}
-	if (rc == CW_OK && c->json)
-		return cli_print_json(root);
-	json_decref(root);
+	if (c->json)
+		printf("\n}\n");
 	return rc;
 }

@@ -82,6 +82,9 @@ store_cert_release(struct store_cert *c)
 	"c.not_before, c.not_after, c.key_id, c.request_id, c.chain, "         \
 	"c.origin, c.created, c.names, c.eku, c.key_alg, c.token_state"
 
+static enum cw_err add_names(struct store *s, int64_t id,
+			     const struct cw_strlist *names);
+
 static bool
 read_token(sqlite3_stmt *st, int c, struct store_token *t)
 {
@@ -427,6 +430,8 @@ store_cert_add(struct store *s, struct store_cert *c)
 	rc = store_exec_step(s, st, "certificate");
 	if (rc == CW_OK)
 		c->id = sqlite3_last_insert_rowid(s->db);
+	if (rc == CW_OK)
+		rc = add_names(s, c->id, &c->names);
 	return rc;
 }
 
@@ -536,18 +541,67 @@ store_each_cert_of_key(struct store *s, int64_t key_id, store_cert_fn fn,
 }
 
 enum cw_err
-store_each_valid_cert(struct store *s, int64_t now, store_cert_fn fn,
-		      void *user)
+store_each_valid_cert(struct store *s, int64_t now, const char *name,
+		      store_cert_fn fn, void *user)
 {
-	sqlite3_stmt *st = store_prep(
-		s, "SELECT " CERT_COLS " FROM certificates c JOIN keys k ON "
-		   "k.id = c.key_id WHERE c.not_after > ?1 AND "
-		   "c.not_before <= ?1 AND k.state = 'ready' AND "
-		   "c.token_state = 'present' ORDER BY c.not_after DESC");
+	const char *dot = name ? strchr(name, '.') : NULL;
+	char *lower = NULL, *wild = NULL;
+	sqlite3_stmt *st;
 
-	if (st != NULL)
+	if (name != NULL) {
+		lower = strdup(name);
+		for (char *p = lower; p && *p; p++)
+			*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+		wild = cw_printf("*%s", dot && lower ? lower + (dot - name)
+						      : "");
+		if (lower == NULL || wild == NULL) {
+			free(lower);
+			free(wild);
+			return CW_ERR_NOMEM;
+		}
+	}
+	st = store_prep(s, name ? "SELECT " CERT_COLS " FROM certificates c "
+				  "JOIN keys k ON k.id = c.key_id WHERE c.id "
+				  "IN (SELECT cert_id FROM cert_names WHERE "
+				  "name IN (?2, ?3)) AND c.not_after > ?1 AND "
+				  "c.not_before <= ?1 AND k.state = 'ready' "
+				  "AND c.token_state = 'present' ORDER BY "
+				  "c.not_after DESC"
+				: "SELECT " CERT_COLS " FROM certificates c "
+				  "JOIN keys k ON k.id = c.key_id WHERE "
+				  "c.not_after > ?1 AND c.not_before <= ?1 AND "
+				  "k.state = 'ready' AND c.token_state = "
+				  "'present' ORDER BY c.not_after DESC");
+	if (st != NULL) {
 		sqlite3_bind_int64(st, 1, now);
+		store_bind_text(st, 2, lower);
+		store_bind_text(st, 3, wild);
+	}
+	free(lower);
+	free(wild);
 	return walk_certs(s, st, fn, user);
+}
+
+/* Indexes the names of a new certificate (lowercase). */
+static enum cw_err
+add_names(struct store *s, int64_t id, const struct cw_strlist *names)
+{
+	sqlite3_stmt *st = store_prep(s, "INSERT OR IGNORE INTO cert_names "
+					 "(cert_id, name) VALUES (?1, "
+					 "lower(?2))");
+	enum cw_err rc = CW_OK;
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	for (size_t i = 0; i < names->n && rc == CW_OK; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, id);
+		store_bind_text(st, 2, names->v[i]);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = store_fail(s, "certificate names");
+	}
+	sqlite3_finalize(st);
+	return rc;
 }
 
 enum cw_err

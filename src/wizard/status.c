@@ -150,7 +150,11 @@ one_usage(struct wiz *w, struct store *s, const char *usage, time_t now,
 	if (rc == CW_OK)
 		rc = store_each_open_request(s, w->host, usage, on_request, &c);
 	if (rc == CW_OK) {
-		rc = store_each_valid_cert(s, now, on_candidate, &c);
+		/* Only certificates that carry the usage's first name can
+		 * fit: the index finds them. */
+		rc = store_each_valid_cert(s, now,
+					   u.names.n ? u.names.v[0] : NULL,
+					   on_candidate, &c);
 		if (rc == CW_ERR_EXISTS)
 			rc = CW_OK;
 		v->can_assign = v->assign_candidate != 0;
