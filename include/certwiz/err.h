@@ -80,6 +80,9 @@ void cw_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cw_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cw_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The text of the last error reported (empty when none), for the audit. */
+const char *cw_last_error(void);
+
 /* Reports the OpenSSL error queue under the name of the failed call. */
 void cw_error_openssl(const char *what);
 

@@ -191,6 +191,57 @@ enum cw_err store_each_assignment(struct store *s, const char *host,
 enum cw_err store_cert_usages(struct store *s, int64_t cert_id,
 			      store_assignment_fn fn, void *user);
 
+/* Audit rows (the audit layer computes the hashes). */
+struct store_audit {
+	int64_t seq;
+	char *time;
+	int64_t uid;
+	char *user;
+	char *host;
+	char *operation;
+	char *target;
+	char *outcome;
+	char *reason;
+	char *prev_hash;
+	char *hash;
+};
+
+struct store_checkpoint {
+	int64_t id;
+	int64_t seq;
+	char *hash;
+	char *time;
+	char *token_serial;
+	char *cka_id;
+	struct cw_buf public_key;
+	struct cw_buf signature;
+};
+
+void store_audit_release(struct store_audit *a);
+void store_checkpoint_release(struct store_checkpoint *c);
+
+/* The last event's seq and hash (0 and NULL when there is none). */
+enum cw_err store_audit_last(struct store *s, int64_t *seq, char **hash);
+/* Appends; must be inside the write transaction of the change. */
+enum cw_err store_audit_add(struct store *s, const struct store_audit *a);
+typedef enum cw_err (*store_audit_fn)(void *user, const struct store_audit *a);
+/* Events in seq order, those at or after since (RFC 3339) when given. */
+enum cw_err store_each_audit(struct store *s, const char *since,
+			     store_audit_fn fn, void *user);
+enum cw_err store_checkpoint_add(struct store *s, struct store_checkpoint *c);
+typedef enum cw_err (*store_checkpoint_fn)(void *user,
+					   const struct store_checkpoint *c);
+enum cw_err store_each_checkpoint(struct store *s, store_checkpoint_fn fn,
+				  void *user);
+/* CW_ERR_NOT_FOUND when there is no checkpoint. */
+enum cw_err store_checkpoint_last(struct store *s,
+				  struct store_checkpoint *out);
+
+/* meta: value NULL when absent. */
+enum cw_err store_meta_get(struct store *s, const char *key, char **value);
+enum cw_err store_meta_set(struct store *s, const char *key,
+			   const char *value);
+
 /*
  * Listings, oldest first. The callback's rows are borrowed for the call;
  * a callback error stops the walk and is returned.

@@ -79,6 +79,8 @@ char *tok_key_uri(const char *label, const char *serial,
 enum cw_err tok_open(struct tok_ctx *ctx, const char *uri,
 		     struct tok_session **out);
 void tok_session_close(struct tok_session *s);
+/* Whether the session's token is one uri selects (no I/O, no message). */
+bool tok_session_matches(const struct tok_session *s, const char *uri);
 const struct tok_info *tok_session_info(const struct tok_session *s);
 
 /*

@@ -90,8 +90,8 @@ char *cw_user_name(void);
 void cw_time_format(time_t t, char *buf, size_t size);
 /*
  * Parses RFC 3339 / ISO 8601 in UTC ("2026-11-22T10:00:00Z", also with a
- * space or without seconds, or a date alone) or "+Nd", "+Nh", "+Nm" relative
- * to now. CW_ERR_PARSE when unparsable.
+ * space or without seconds, or a date alone) or "+Nd", "-Nd", "+Nh", "+Nm",
+ * "+Ns" relative to now. CW_ERR_PARSE when unparsable.
  */
 enum cw_err cw_time_parse(const char *s, time_t now, time_t *out);
 

@@ -30,6 +30,13 @@ enum cw_err wiz_new(const char *config_path, const char *host,
 		    struct wiz **out);
 void wiz_free(struct wiz *w);
 
+/*
+ * The invocation changes state: configuration and topology changes since
+ * the last such run are recorded in the audit trail when the store opens.
+ * Read-only verbs leave it unset and never write.
+ */
+void wiz_set_changing(struct wiz *w, bool changing);
+
 /* Where the PIN comes from (borrowed for the wizard's lifetime). */
 void wiz_set_pin_source(struct wiz *w, const struct cw_secret_source *src);
 const struct cw_config *wiz_config(const struct wiz *w);
@@ -262,6 +269,58 @@ void wiz_refresh_report_release(struct wiz_refresh_report *r);
  * opened is reported and its keys are left as they are.
  */
 enum cw_err wiz_refresh(struct wiz *w, struct wiz_refresh_report *out);
+
+/*
+ * Records a refused or failed operation (outcome "denied" for
+ * CW_ERR_PERM, else "failure") with the last error message as the reason,
+ * in its own transaction; best effort: an unwritable store is reported,
+ * not fatal. target is a JSON object or NULL.
+ */
+void wiz_audit_failure(struct wiz *w, const char *operation,
+		       const char *target, enum cw_err rc);
+
+struct wiz_checkpoint {
+	int64_t seq;
+	char *hash;
+	char *time;
+	char *cka_id;
+	bool written; /* false: not due, or no token session at hand */
+};
+
+void wiz_checkpoint_release(struct wiz_checkpoint *c);
+
+/*
+ * Writes a checkpoint: the last event's seq and hash, signed (ECDSA P-256)
+ * by the audit key on the configured token, made on first use (label
+ * certwiz-audit). With only_if_due, only when 100 events or a day have
+ * passed since the last checkpoint, and only with a token session this
+ * process already opened (no second PIN).
+ */
+enum cw_err wiz_audit_checkpoint(struct wiz *w, bool only_if_due,
+				 struct wiz_checkpoint *out);
+
+struct wiz_audit_report {
+	int64_t events;
+	int64_t checkpoints;
+	int64_t broken_seq;  /* first event or checkpoint in question, 0 */
+	char *kind;          /* NULL when the trail verifies */
+	char *problem;
+};
+
+void wiz_audit_report_release(struct wiz_audit_report *r);
+
+/*
+ * Verifies the whole trail: every event's hash and link, no gap, every
+ * checkpoint's seq, hash, order and signature, and that each checkpoint's
+ * key is the audit key (on the token, or the PEM public key in key_file).
+ * CW_ERR_CRYPTO with the first broken link described in the report.
+ */
+enum cw_err wiz_audit_verify(struct wiz *w, const char *key_file,
+			     struct wiz_audit_report *out);
+
+/* Events (at or after since, RFC 3339, when given), in order. */
+enum cw_err wiz_audit_events(struct wiz *w, const char *since,
+			     store_audit_fn fn, void *user);
 
 /* The store, opened on first use (borrowed). */
 enum cw_err wiz_store(struct wiz *w, struct store **out);

@@ -23,6 +23,16 @@ enum cw_err x509_spki_from_pubkey(const struct cw_pubkey *k,
 enum cw_err x509_pubkey_from_spki(const struct cw_buf *spki,
 				  struct cw_pubkey *out);
 
+/* SHA-256 of bytes into out. */
+enum cw_err x509_sha256(const void *p, size_t n, unsigned char out[32]);
+
+/* Raw r||s (PKCS#11 ECDSA) to DER ECDSA-Sig-Value. */
+enum cw_err x509_ecdsa_raw_to_der(const struct cw_buf *raw, struct cw_buf *der);
+
+/* Verifies a DER ECDSA/RSA signature over msg (SHA-256) with spki. */
+enum cw_err x509_verify_sha256(const struct cw_buf *spki, const void *msg,
+			       size_t n, const struct cw_buf *sig);
+
 /* Lowercase hex SHA-256 / SHA-1 of bytes; caller frees. */
 char *x509_sha256_hex(const void *p, size_t n);
 char *x509_sha1_hex(const void *p, size_t n);

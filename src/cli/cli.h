@@ -14,6 +14,7 @@ struct cli {
 	const char *host;
 	bool json;
 	struct cw_secret_source pin;
+	bool changes; /* the verb changes state */
 	struct wiz *wiz;
 };
 
@@ -32,6 +33,7 @@ enum cw_err cmd_remove(int argc, char **argv, struct cli *c);
 enum cw_err cmd_view(int argc, char **argv, struct cli *c);
 enum cw_err cmd_refresh(int argc, char **argv, struct cli *c);
 enum cw_err cmd_export(int argc, char **argv, struct cli *c);
+enum cw_err cmd_audit(int argc, char **argv, struct cli *c);
 
 /* The wizard, created on first use from the global options. */
 enum cw_err cli_wiz(struct cli *c, struct wiz **out);

@@ -6,19 +6,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* CHANGES: the verb changes state; a failure is recorded in the audit
+ * trail, and a due checkpoint is written after a success. */
+enum { CHANGES = 1 };
+
 struct cmd {
 	const char *name;
 	cli_cmd_fn fn;
+	unsigned flags;
 };
 
 static const struct cmd cmds[] = {
-	{ "tokens", cmd_tokens },   { "topology", cmd_topology },
-	{ "request", cmd_request }, { "import", cmd_import },
-	{ "list", cmd_list },       { "status", cmd_status },
-	{ "assign", cmd_assign },   { "remove", cmd_remove },
-	{ "view", cmd_view },       { "refresh", cmd_refresh },
-	{ "export", cmd_export },   { "help", cmd_help },
+	{ "tokens", cmd_tokens, 0 },	    { "topology", cmd_topology, 0 },
+	{ "request", cmd_request, CHANGES }, { "import", cmd_import, CHANGES },
+	{ "list", cmd_list, 0 },	    { "status", cmd_status, 0 },
+	{ "assign", cmd_assign, CHANGES },   { "remove", cmd_remove, CHANGES },
+	{ "view", cmd_view, 0 },	    { "refresh", cmd_refresh, CHANGES },
+	{ "export", cmd_export, 0 },	    { "audit", cmd_audit, 0 },
+	{ "help", cmd_help, 0 },
 };
+
+/* After a state-changing verb: record a failure, or write a checkpoint
+ * when one is due and the token is already open. */
+static void
+after(struct cli *c, const struct cmd *cmd, enum cw_err rc)
+{
+	struct wiz_checkpoint cp;
+
+	if (!(cmd->flags & CHANGES) || c->wiz == NULL)
+		return;
+	if (rc == CW_OK) {
+		if (wiz_audit_checkpoint(c->wiz, true, &cp) == CW_OK &&
+		    cp.written)
+			cw_info("audit checkpoint written at event %lld",
+				(long long)cp.seq);
+		wiz_checkpoint_release(&cp);
+	} else if (rc != CW_ERR_USAGE && rc != CW_ERR_PENDING) {
+		wiz_audit_failure(c->wiz, cmd->name, NULL, rc);
+	}
+}
 
 enum cw_err
 cli_wiz(struct cli *c, struct wiz **out)
@@ -29,6 +55,7 @@ cli_wiz(struct cli *c, struct wiz **out)
 		if (rc != CW_OK)
 			return rc;
 		wiz_set_pin_source(c->wiz, &c->pin);
+		wiz_set_changing(c->wiz, c->changes);
 	}
 	*out = c->wiz;
 	return CW_OK;
@@ -128,7 +155,9 @@ main(int argc, char **argv)
 			/* each verb parses its own options; 0 makes GNU getopt
 			 * start over with the new vector */
 			optind = 0;
+			c.changes = (cmds[i].flags & CHANGES) != 0;
 			rc = cmds[i].fn(vargc, vargv, &c);
+			after(&c, &cmds[i], rc);
 			goto done;
 		}
 	}

@@ -73,6 +73,20 @@ matches(P11KitUri *uri, const struct tok_info *info)
 	return p11_kit_uri_match_token_info(uri, &ti) == 1;
 }
 
+bool
+tok_session_matches(const struct tok_session *s, const char *uri_str)
+{
+	P11KitUri *uri = p11_kit_uri_new();
+	bool yes = false;
+
+	if (uri != NULL &&
+	    p11_kit_uri_parse(uri_str, P11_KIT_URI_FOR_ANY, uri) ==
+		    P11_KIT_URI_OK)
+		yes = matches(uri, &s->info);
+	p11_kit_uri_free(uri);
+	return yes;
+}
+
 enum cw_err
 tok_select(const char *s, const struct tok_info *infos, size_t n,
 	   size_t *index)

@@ -66,6 +66,13 @@ cw_exit_code(enum cw_err err)
 }
 
 static enum cw_log_level log_level = CW_LOG_ERROR;
+static char last_error[512];
+
+const char *
+cw_last_error(void)
+{
+	return last_error;
+}
 
 void
 cw_log_set_level(enum cw_log_level level)
@@ -94,6 +101,10 @@ void
 cw_error(const char *fmt, ...)
 {
 	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
 	va_start(ap, fmt);
 	vlog(CW_LOG_ERROR, "", fmt, ap);
 	va_end(ap);

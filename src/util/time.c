@@ -36,7 +36,7 @@ parse_relative(const char *s, time_t now, time_t *out)
 		unit = 1;
 	else
 		return CW_ERR_PARSE;
-	*out = now + (time_t)(n * unit);
+	*out = s[0] == '-' ? now - (time_t)(n * unit) : now + (time_t)(n * unit);
 	return CW_OK;
 }
 
@@ -49,7 +49,7 @@ cw_time_parse(const char *s, time_t now, time_t *out)
 		"%Y-%m-%d",
 	};
 
-	if (s[0] == '+')
+	if (s[0] == '+' || s[0] == '-')
 		return parse_relative(s, now, out);
 	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
 		struct tm tm;

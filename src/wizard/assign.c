@@ -74,7 +74,6 @@ check_key(struct wiz *w, struct store *s, const struct store_cert *c)
 	} else {
 		rc = wiz_key_on_token(w, &key, &tok);
 	}
-	tok_session_close(tok);
 	store_key_release(&key);
 	return rc;
 }
@@ -87,7 +86,7 @@ record(struct wiz *w, struct store *s, const struct wiz_assign_opts *o,
 	enum cw_err rc = by ? store_begin(s) : CW_ERR_NOMEM;
 
 	if (rc == CW_OK)
-		rc = store_activate_due(s, now, NULL, NULL);
+		rc = store_activate_due(s, now, wiz_audit_activated, w);
 	for (size_t i = 0; i < o->usages->n && rc == CW_OK; i++) {
 		struct store_assignment cur;
 
@@ -110,6 +109,13 @@ record(struct wiz *w, struct store *s, const struct wiz_assign_opts *o,
 				  : store_assign_now(s, w->host,
 						     o->usages->v[i], c->id, by,
 						     now);
+		if (rc == CW_OK)
+			rc = wiz_audit_assignment(
+				w,
+				o->scheduled ? "assignment-scheduled"
+					     : "assignment-made",
+				o->usages->v[i], c->sha256,
+				o->scheduled ? o->at : now);
 	}
 	rc = store_end(s, rc);
 	free(by);
@@ -177,7 +183,7 @@ wiz_remove(struct wiz *w, const char *usage, int64_t *cert_id)
 		rc = store_begin(s);
 	if (rc != CW_OK)
 		return rc;
-	rc = store_activate_due(s, now, NULL, NULL);
+	rc = store_activate_due(s, now, wiz_audit_activated, w);
 	if (rc == CW_OK)
 		rc = store_assignment_serving(s, w->host, usage, now, &cur);
 	if (rc == CW_ERR_NOT_FOUND) {
@@ -186,9 +192,18 @@ wiz_remove(struct wiz *w, const char *usage, int64_t *cert_id)
 		rc = CW_ERR_UNAVAILABLE;
 	}
 	if (rc == CW_OK) {
+		struct store_cert c;
+
 		*cert_id = cur.cert_id;
 		store_assignment_release(&cur);
 		rc = store_unassign(s, w->host, usage, now, &ended);
+		if (rc == CW_OK)
+			rc = store_cert_get(s, *cert_id, &c);
+		if (rc == CW_OK) {
+			rc = wiz_audit_assignment(w, "assignment-removed", usage,
+						  c.sha256, now);
+			store_cert_release(&c);
+		}
 	}
 	return store_end(s, rc);
 }

@@ -70,10 +70,20 @@ wiz_free(struct wiz *w)
 		return;
 	store_close(w->store);
 	topo_free(w->topo);
+	for (size_t i = 0; i < w->n_sessions; i++)
+		tok_session_close(w->sessions[i]);
+	free(w->sessions);
 	tok_ctx_free(w->tokens);
+	free(w->user);
 	cw_config_release(&w->cfg);
 	free(w->host);
 	free(w);
+}
+
+void
+wiz_set_changing(struct wiz *w, bool changing)
+{
+	w->changing = changing;
 }
 
 void
@@ -120,17 +130,35 @@ enum cw_err
 wiz_open_token(struct wiz *w, const char *uri, struct tok_session **out)
 {
 	struct tok_ctx *m = NULL;
-	struct tok_session *s = NULL;
-	enum cw_err rc = wiz_modules(w, &m);
+	struct tok_session *s = NULL, **v;
+	enum cw_err rc;
 
+	for (size_t i = 0; i < w->n_sessions; i++) {
+		if (tok_session_matches(w->sessions[i], uri)) {
+			*out = w->sessions[i];
+			return CW_OK;
+		}
+	}
+	rc = wiz_modules(w, &m);
 	if (rc == CW_OK)
 		rc = tok_open(m, uri, &s);
 	if (rc == CW_OK)
 		rc = tok_login(s, uri, &w->pin);
+	if (rc == CW_OK) {
+		v = realloc(w->sessions, (w->n_sessions + 1) * sizeof(*v));
+		if (v == NULL)
+			rc = CW_ERR_NOMEM;
+		else
+			w->sessions = v;
+	}
 	if (rc != CW_OK) {
+		if (s != NULL && (rc == CW_ERR_PIN_INCORRECT ||
+				  rc == CW_ERR_PIN_LOCKED))
+			wiz_audit_token_failure(w, tok_session_info(s), rc);
 		tok_session_close(s);
 		return rc;
 	}
+	w->sessions[w->n_sessions++] = s;
 	*out = s;
 	return CW_OK;
 }
@@ -155,6 +183,8 @@ wiz_store(struct wiz *w, struct store **out)
 		rc = store_open(w->cfg.store_path, &w->store);
 		if (rc != CW_OK)
 			return rc;
+		if (w->changing)
+			wiz_audit_config_changes(w);
 	}
 	*out = w->store;
 	return CW_OK;

@@ -150,11 +150,8 @@ wiz_key_on_token(struct wiz *w, const struct store_key *key,
 			 key->cka_id, token.label);
 		rc = CW_ERR_CRYPTO;
 	}
-	if (rc == CW_OK) {
+	if (rc == CW_OK)
 		*out = tok;
-		tok = NULL;
-	}
-	tok_session_close(tok);
 	free(hash);
 	free(uri);
 	cw_buf_release(&spki);

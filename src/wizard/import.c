@@ -3,6 +3,7 @@
 #define _DEFAULT_SOURCE
 #include "wizard_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,10 +196,24 @@ open_configured(struct wiz *w, struct imp *m)
 	return rc;
 }
 
+static enum cw_err
+audit_key(struct wiz *w, struct imp *m, const char *op, const char *reason)
+{
+	char *t = audit_target("cka_id", m->key.cka_id, "token_serial",
+			       m->token.serial, "origin", m->key.origin,
+			       "algorithm", m->key.algorithm, NULL);
+	enum cw_err rc = t ? wiz_audit(w, op, t, "success", reason)
+			   : CW_ERR_NOMEM;
+
+	free(t);
+	return rc;
+}
+
 /* Records the key row: state generating for a key about to be imported
  * (so that a crash leaves a trace), ready for one already on the token. */
 static enum cw_err
-record_key(struct imp *m, const char *origin, const char *state)
+record_key(struct wiz *w, struct imp *m, const char *origin,
+	   const char *state)
 {
 	char *hex = cw_hex(m->id.data, m->id.len);
 	enum cw_err rc;
@@ -217,13 +232,15 @@ record_key(struct imp *m, const char *origin, const char *state)
 	if (rc == CW_OK && !strcmp(state, "ready"))
 		rc = store_key_set_ready(m->store, m->key.id, &m->leaf.spki,
 					 m->leaf.spki_sha256);
+	if (rc == CW_OK && !strcmp(state, "ready"))
+		rc = audit_key(w, m, "key-recorded", "found on the token");
 	rc = store_end(m->store, rc);
 	m->key_recorded = rc == CW_OK;
 	return rc;
 }
 
 static enum cw_err
-label_of_token_key(struct imp *m)
+label_of_token_key(struct wiz *w, struct imp *m)
 {
 	struct tok_objects o;
 	struct cw_pubkey pub;
@@ -239,15 +256,15 @@ label_of_token_key(struct imp *m)
 			 "public key of '%s'",
 			 m->token.label, m->leaf.subject);
 	if (rc == CW_OK)
-		rc = record_key(m, o.generated_on_token ? "generated"
-							: "imported",
+		rc = record_key(w, m, o.generated_on_token ? "generated"
+							   : "imported",
 				"ready");
 	return rc;
 }
 
 /* The PKCS#12 key goes onto the token, sensitive and not extractable. */
 static enum cw_err
-import_key(struct imp *m)
+import_key(struct wiz *w, struct imp *m)
 {
 	struct cw_pubkey pub;
 	struct tok_objects o;
@@ -279,19 +296,21 @@ import_key(struct imp *m)
 			rc = tok_id_in_use(m->tok, &m->id, &used);
 	}
 	if (rc == CW_OK)
-		rc = record_key(m, "imported", "generating");
+		rc = record_key(w, m, "imported", "generating");
 	if (rc == CW_OK) {
 		rc = tok_import_key(m->tok, &m->p12.key, &m->id, m->key.label);
 		m->key_imported = rc == CW_OK;
 	}
 	cw_privkey_release(&m->p12.key); /* not needed any more: wipe */
 	if (rc == CW_OK)
-		rc = store_end(m->store,
-			       store_begin(m->store) == CW_OK
-				       ? store_key_set_ready(m->store, m->key.id,
-							     &m->leaf.spki,
-							     m->leaf.spki_sha256)
-				       : CW_ERR_STORE);
+		rc = store_begin(m->store);
+	if (rc == CW_OK)
+		rc = store_key_set_ready(m->store, m->key.id, &m->leaf.spki,
+					 m->leaf.spki_sha256);
+	if (rc == CW_OK)
+		rc = audit_key(w, m, "key-imported",
+			       "from PKCS#12: sensitive, not extractable");
+	rc = store_end(m->store, rc); /* a no-op when nothing was begun */
 	cw_pubkey_release(&pub);
 	cw_buf_release(&found);
 	return rc;
@@ -321,7 +340,8 @@ find_key(struct wiz *w, struct imp *m)
 		store_key_release(&m->key);
 		rc = open_configured(w, m);
 		if (rc == CW_OK)
-			rc = m->is_p12 ? import_key(m) : label_of_token_key(m);
+			rc = m->is_p12 ? import_key(w, m)
+				       : label_of_token_key(w, m);
 	}
 	if (rc != CW_OK)
 		return rc;
@@ -353,15 +373,41 @@ assign_usages(struct wiz *w, struct imp *m, int64_t cert_id)
 {
 	time_t now = time(NULL);
 	char *by = cw_user_name();
-	enum cw_err rc = by ? store_activate_due(m->store, now, NULL, NULL)
+	enum cw_err rc = by ? store_activate_due(m->store, now,
+						 wiz_audit_activated, w)
 			    : CW_ERR_NOMEM;
 
 	for (size_t i = 0; rc == CW_OK && m->o->usages &&
 			   i < m->o->usages->n;
-	     i++)
+	     i++) {
 		rc = store_assign_now(m->store, w->host, m->o->usages->v[i],
 				      cert_id, by, now);
+		if (rc == CW_OK)
+			rc = wiz_audit_assignment(w, "assignment-made",
+						  m->o->usages->v[i],
+						  m->leaf.sha256, now);
+	}
 	free(by);
+	return rc;
+}
+
+static enum cw_err
+audit_import(struct wiz *w, struct imp *m)
+{
+	char req[24], *t;
+	enum cw_err rc;
+
+	snprintf(req, sizeof(req), "%lld", (long long)m->req.id);
+	t = audit_target("certificate", m->leaf.sha256, "subject",
+			 m->leaf.subject, "cka_id", m->key.cka_id,
+			 "token_serial", m->token.serial, "request",
+			 m->has_request ? req : NULL, NULL);
+	rc = t ? wiz_audit(w, "certificate-imported", t, "success",
+			   m->is_p12 ? "from PKCS#12" : NULL)
+	       : CW_ERR_NOMEM;
+	if (rc == CW_OK && m->has_request)
+		rc = wiz_audit(w, "request-issued", t, "success", NULL);
+	free(t);
 	return rc;
 }
 
@@ -383,6 +429,8 @@ bind_cert(struct wiz *w, struct imp *m, int64_t *cert_id)
 		rc = store_cert_add(m->store, &c);
 	if (rc == CW_OK && m->has_request)
 		rc = store_request_set_state(m->store, m->req.id, "issued");
+	if (rc == CW_OK)
+		rc = audit_import(w, m);
 	if (rc == CW_OK)
 		rc = assign_usages(w, m, c.id);
 	if (rc == CW_OK)
@@ -409,18 +457,26 @@ bind_cert(struct wiz *w, struct imp *m, int64_t *cert_id)
 /* A failed import takes back what it added: an imported key and the row
  * of a key it recorded. */
 static void
-undo(struct imp *m)
+undo(struct wiz *w, struct imp *m)
 {
+	enum cw_err rc;
+
 	if (m->key_imported && tok_destroy_keys(m->tok, &m->id) != CW_OK) {
 		cw_warn("imported key %s could not be removed; it stays "
 			"recorded (state %s) for 'certwiz refresh'",
 			m->key.cka_id, m->key.state);
 		return;
 	}
-	if (m->key_recorded &&
-	    store_end(m->store, store_begin(m->store) == CW_OK
-					? store_key_delete(m->store, m->key.id)
-					: CW_ERR_STORE) != CW_OK)
+	if (!m->key_recorded)
+		return;
+	rc = store_begin(m->store);
+	if (rc == CW_OK)
+		rc = store_key_delete(m->store, m->key.id);
+	if (rc == CW_OK)
+		rc = audit_key(w, m, m->key_imported ? "key-destroyed"
+						     : "key-forgotten",
+			       "the import failed");
+	if (store_end(m->store, rc) != CW_OK)
 		cw_warn("key row %lld could not be removed",
 			(long long)m->key.id);
 }
@@ -476,12 +532,11 @@ wiz_import(struct wiz *w, const struct wiz_import_opts *o,
 	if (rc == CW_OK)
 		rc = fill_result(&m, cert_id, out);
 	if (rc != CW_OK && m.store != NULL)
-		undo(&m);
+		undo(w, &m);
 	if (rc == CW_OK && out->expired)
 		cw_warn("certificate '%s' has expired; it is imported but "
 			"cannot be assigned",
 			m.leaf.subject);
-	tok_session_close(m.tok);
 	x509_bundle_release(&m.bundle);
 	x509_p12_release(&m.p12);
 	x509_info_release(&m.leaf);

@@ -1,6 +1,7 @@
 /* Refresh: the store reconciled with the tokens. */
 #include "wizard_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,11 +83,34 @@ collect_key(void *user, const struct store_key *k, const struct store_token *t)
 		       : CW_ERR_NOMEM;
 }
 
-/* One small write transaction around call (evaluated after BEGIN). */
-#define WRITE(s, call)                                                         \
-	store_end((s), store_begin(s) == CW_OK ? (call) : CW_ERR_STORE)
+/*
+ * Ends a repair's transaction: change is the result of the change made
+ * after BEGIN; the audit event goes into the same transaction, and the
+ * report gets the detail once it is committed.
+ */
+static enum cw_err
+repair(struct wiz *w, struct wiz_refresh_report *r, enum cw_err change,
+       const char *kind, char *detail)
+{
+	char op[64];
+	enum cw_err rc = detail ? change : CW_ERR_NOMEM;
+
+	snprintf(op, sizeof(op), "refresh-%s", kind);
+	if (rc == CW_OK)
+		rc = wiz_audit(w, op, NULL, "success", detail);
+	rc = store_end(w->store, rc);
+	if (rc != CW_OK) {
+		free(detail);
+		return rc;
+	}
+	return event(r, kind, detail);
+}
+
+/* BEGIN, then call: the change a repair makes. */
+#define CHANGE(s, call) (store_begin(s) == CW_OK ? (call) : CW_ERR_STORE)
 
 struct certs_ctx {
+	struct wiz *w;
 	struct store *s;
 	struct wiz_refresh_report *r;
 	const struct tok_objects *objs;
@@ -106,34 +130,29 @@ check_cert(void *user, const struct store_cert *c)
 
 	if (same)
 		x->token_der_known = true;
-	if (present && !x->objs->certificate) {
-		enum cw_err rc = WRITE(x->s, store_cert_set_token_state(
-						     x->s, c->id, "missing"));
-
-		return rc ? rc
-			  : event(x->r, "cert-missing",
-				  cw_printf("certificate %lld (%.16s) was "
-					    "deleted from token '%s'; its "
-					    "assignments are flagged",
-					    (long long)c->id, c->sha256,
-					    x->label));
-	}
-	if (missing && same) {
-		enum cw_err rc = WRITE(x->s, store_cert_set_token_state(
-						     x->s, c->id, "present"));
-
-		return rc ? rc
-			  : event(x->r, "cert-restored",
-				  cw_printf("certificate %lld is on token '%s' "
-					    "again",
-					    (long long)c->id, x->label));
-	}
+	if (present && !x->objs->certificate)
+		return repair(x->w, x->r,
+			      CHANGE(x->s, store_cert_set_token_state(
+						   x->s, c->id, "missing")),
+			      "cert-missing",
+			      cw_printf("certificate %lld (%.16s) was deleted "
+					"from token '%s'; its assignments are "
+					"flagged",
+					(long long)c->id, c->sha256, x->label));
+	if (missing && same)
+		return repair(x->w, x->r,
+			      CHANGE(x->s, store_cert_set_token_state(
+						   x->s, c->id, "present")),
+			      "cert-restored",
+			      cw_printf("certificate %lld is on token '%s' "
+					"again",
+					(long long)c->id, x->label));
 	return CW_OK;
 }
 
 /* A certificate under a known key that the store does not have. */
 static enum cw_err
-discover(struct store *s, const struct key_row *k, const struct cw_buf *der,
+discover(struct wiz *w, const struct key_row *k, const struct cw_buf *der,
 	 struct wiz_refresh_report *r)
 {
 	struct x509_info i;
@@ -170,14 +189,14 @@ discover(struct store *s, const struct key_row *k, const struct cw_buf *der,
 	c.eku_any = !i.has_eku;
 	c.key_alg = i.key_alg;
 	c.token_state = "present";
-	rc = WRITE(s, store_cert_add(s, &c));
+	rc = store_begin(w->store);
 	if (rc == CW_OK)
-		rc = event(r, "cert-discovered",
-			   cw_printf("certificate %lld (%s) found on token "
-				     "'%s' under key %s; recorded, ready to "
-				     "assign",
-				     (long long)c.id, i.subject, k->token.label,
-				     k->key.cka_id));
+		rc = store_cert_add(w->store, &c);
+	rc = repair(w, r, rc, "cert-discovered",
+		    cw_printf("certificate %lld (%s) found on token '%s' under "
+			      "key %s; recorded, ready to assign",
+			      (long long)c.id, i.subject, k->token.label,
+			      k->key.cka_id));
 	x509_info_release(&i);
 	return rc;
 }
@@ -207,38 +226,38 @@ check_key(struct wiz *w, struct tok_session *tok, const struct key_row *k,
 					     "generating); delete it with "
 					     "pkcs11-tool if it is not wanted",
 					     k->key.cka_id, k->token.label));
-		else if (now - k->key.created > INTENT_GRACE_SECONDS &&
-			 (rc = WRITE(s, store_key_delete(s, k->key.id))) ==
-				 CW_OK)
-			rc = event(r, "intent-cleared",
-				   cw_printf("request intent for key %s never "
-					     "produced a key; cleared",
-					     k->key.cka_id));
+		else if (now - k->key.created > INTENT_GRACE_SECONDS)
+			rc = repair(w, r,
+				    CHANGE(s, store_key_delete(s, k->key.id)),
+				    "intent-cleared",
+				    cw_printf("request intent for key %s never "
+					      "produced a key; cleared",
+					      k->key.cka_id));
 		goto out;
 	}
-	if (!strcmp(state, "ready") && !o.private_key) {
-		rc = WRITE(s, store_key_set_state(s, k->key.id, "gone"));
-		if (rc == CW_OK)
-			rc = event(r, "key-missing",
-				   cw_printf("key %s was deleted from token "
-					     "'%s'; its certificates cannot "
-					     "serve",
-					     k->key.cka_id, k->token.label));
-	} else if (!strcmp(state, "gone") && o.private_key) {
-		rc = WRITE(s, store_key_set_state(s, k->key.id, "ready"));
-		if (rc == CW_OK)
-			rc = event(r, "key-restored",
-				   cw_printf("key %s is on token '%s' again",
-					     k->key.cka_id, k->token.label));
-	}
+	if (!strcmp(state, "ready") && !o.private_key)
+		rc = repair(w, r,
+			    CHANGE(s, store_key_set_state(s, k->key.id, "gone")),
+			    "key-missing",
+			    cw_printf("key %s was deleted from token '%s'; its "
+				      "certificates cannot serve",
+				      k->key.cka_id, k->token.label));
+	else if (!strcmp(state, "gone") && o.private_key)
+		rc = repair(w, r,
+			    CHANGE(s, store_key_set_state(s, k->key.id,
+							  "ready")),
+			    "key-restored",
+			    cw_printf("key %s is on token '%s' again",
+				      k->key.cka_id, k->token.label));
 	if (rc == CW_OK && o.certificate)
 		rc = tok_read_cert(tok, &id, &der);
 	if (rc == CW_OK) {
-		struct certs_ctx x = { s, r, &o, &der, false, k->token.label };
+		struct certs_ctx x = { w, s, r, &o, &der, false,
+				       k->token.label };
 
 		rc = store_each_cert_of_key(s, k->key.id, check_cert, &x);
 		if (rc == CW_OK && o.certificate && !x.token_der_known)
-			rc = discover(s, k, &der, r);
+			rc = discover(w, k, &der, r);
 	}
 out:
 	cw_buf_release(&id);
@@ -246,13 +265,22 @@ out:
 	return rc;
 }
 
+struct activation {
+	struct wiz *w;
+	struct wiz_refresh_report *r;
+};
+
 static enum cw_err
 on_activated(void *user, const struct store_assignment *a)
 {
+	struct activation *x = user;
 	char t[32];
+	enum cw_err rc = wiz_audit_activated(x->w, a);
 
+	if (rc != CW_OK)
+		return rc;
 	cw_time_format(a->effective_from, t, sizeof(t));
-	return event(user, "assignment-activated",
+	return event(x->r, "assignment-activated",
 		     cw_printf("usage '%s' of '%s' is served by certificate "
 			       "%lld since %s",
 			       a->usage, a->host, (long long)a->cert_id, t));
@@ -284,7 +312,6 @@ check_tokens(struct wiz *w, struct keys *ks, struct wiz_refresh_report *r,
 		for (; i < ks->n && ks->v[i].key.token_id == token_id; i++)
 			if (rc == CW_OK && tok != NULL)
 				rc = check_key(w, tok, &ks->v[i], r, now);
-		tok_session_close(tok);
 		free(uri);
 	}
 	return rc;
@@ -309,9 +336,13 @@ wiz_refresh(struct wiz *w, struct wiz_refresh_report *out)
 	time_t now = time(NULL);
 	enum cw_err rc;
 
+	struct activation act = { w, &r };
+
 	rc = wiz_store(w, &s);
 	if (rc == CW_OK)
-		rc = WRITE(s, store_activate_due(s, now, on_activated, &r));
+		rc = store_end(s, CHANGE(s, store_activate_due(s, now,
+							       on_activated,
+							       &act)));
 	if (rc == CW_OK)
 		rc = store_each_key(s, collect_key, &ks);
 	if (rc == CW_OK && ks.n > 0) {

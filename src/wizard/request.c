@@ -1,6 +1,7 @@
 /* Request: key pair on the token, token-signed CSR, recorded request. */
 #include "wizard_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -173,6 +174,41 @@ out:
 	return rc;
 }
 
+/* The two events of a request: the key made on the token, the request. */
+static enum cw_err
+audit_request(struct wiz *w, const struct wiz_request_opts *o, struct job *j,
+	      int64_t id)
+{
+	const struct tok_info *ti = tok_session_info(j->tok);
+	char req[24], *usages = NULL, *t1, *t2;
+	enum cw_err rc;
+
+	snprintf(req, sizeof(req), "%lld", (long long)id);
+	for (size_t i = 0; i < o->usages->n; i++) {
+		char *u = cw_printf("%s%s%s", usages ? usages : "",
+				    usages ? "," : "", o->usages->v[i]);
+
+		free(usages);
+		usages = u;
+	}
+	t1 = audit_target("token", ti->label, "token_serial", ti->serial,
+			  "cka_id", j->key.cka_id, "algorithm", j->spec.name,
+			  NULL);
+	t2 = audit_target("request", req, "usages", usages, "cka_id",
+			  j->key.cka_id, "protocol", "offline", "out",
+			  o->out_path, NULL);
+	rc = t1 && t2 && usages ? wiz_audit(w, "key-generated", t1, "success",
+					    "generated on the token")
+				: CW_ERR_NOMEM;
+	if (rc == CW_OK)
+		rc = wiz_audit(w, "request-created", t2, "success",
+			       "awaiting-response");
+	free(t1);
+	free(t2);
+	free(usages);
+	return rc;
+}
+
 /* One transaction: the key becomes ready, the request is recorded, and the
  * CSR file is published just before the commit (removed if it fails). */
 static enum cw_err
@@ -208,6 +244,8 @@ record_request(struct wiz *w, const struct wiz_request_opts *o, struct job *j,
 	if (rc == CW_OK)
 		rc = store_request_add(j->store, &r);
 	if (rc == CW_OK)
+		rc = audit_request(w, o, j, r.id);
+	if (rc == CW_OK)
 		rc = cw_atomic_commit(&j->out);
 	published = rc == CW_OK;
 	cw_crashpoint("request:before-commit");
@@ -233,18 +271,27 @@ record_request(struct wiz *w, const struct wiz_request_opts *o, struct job *j,
  * it; if the token cannot be reached, the row stays so that the key is
  * listed for cleanup rather than left untracked. */
 static void
-undo(struct job *j)
+undo(struct wiz *w, struct job *j)
 {
+	char *target;
 	enum cw_err rc;
 
 	if (!j->key_recorded)
 		return;
 	rc = tok_destroy_keys(j->tok, &j->id);
-	if (rc == CW_OK && store_begin(j->store) == CW_OK &&
-	    store_key_delete(j->store, j->key.id) == CW_OK &&
-	    store_commit(j->store) == CW_OK)
+	target = audit_target("cka_id", j->key.cka_id, "token_serial",
+			      tok_session_info(j->tok)->serial, NULL);
+	if (rc == CW_OK)
+		rc = store_begin(j->store);
+	if (rc == CW_OK)
+		rc = store_key_delete(j->store, j->key.id);
+	if (rc == CW_OK && j->key_made)
+		rc = wiz_audit(w, "key-destroyed", target, "success",
+			       "the request failed after key generation");
+	rc = store_end(j->store, rc);
+	free(target);
+	if (rc == CW_OK)
 		return;
-	store_rollback(j->store);
 	if (j->key_made)
 		cw_warn("key %s could not be removed; it is recorded (state "
 			"generating) for 'certwiz refresh'",
@@ -302,9 +349,8 @@ wiz_request_offline(struct wiz *w, const struct wiz_request_opts *o,
 	if (rc == CW_OK)
 		out->request_id = id;
 	else if (id == 0)
-		undo(&j);
+		undo(w, &j);
 	cw_atomic_abort(&j.out);
-	tok_session_close(j.tok);
 	wiz_plan_release(&j.plan);
 	store_key_release(&j.key);
 	cw_buf_release(&j.id);

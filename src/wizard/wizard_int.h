@@ -2,6 +2,7 @@
 #ifndef CW_WIZARD_INT_H
 #define CW_WIZARD_INT_H
 
+#include "certwiz/audit.h"
 #include "certwiz/key.h"
 #include "certwiz/wizard.h"
 #include "certwiz/x509.h"
@@ -13,6 +14,10 @@ struct wiz {
 	struct topo *topo;
 	struct store *store;
 	struct tok_ctx *tokens;
+	struct tok_session **sessions; /* logged in, one per token */
+	size_t n_sessions;
+	char *user;                    /* from the password database */
+	bool changing;                 /* see wiz_set_changing */
 };
 
 /* The PKCS#11 modules, loaded on first use. */
@@ -21,7 +26,11 @@ enum cw_err wiz_modules(struct wiz *w, struct tok_ctx **out);
 /* The configured topology, loaded on first use. */
 enum cw_err wiz_topology(struct wiz *w, const struct topo **out);
 
-/* Opens the token uri names and logs in. */
+/*
+ * The logged-in session of the token uri names: opened and logged in on
+ * first use, then reused, so that a process logs in to a token once. The
+ * session belongs to the wizard (closed by wiz_free).
+ */
 enum cw_err wiz_open_token(struct wiz *w, const char *uri,
 			   struct tok_session **out);
 
@@ -46,12 +55,35 @@ enum cw_err wiz_verify_chain(struct wiz *w, const struct store_cert *cert,
 			     time_t now);
 
 /* Opens the token of key and checks the key is there with the public key
- * the store recorded. The session is the caller's. */
+ * the store recorded. The session is borrowed from the wizard. */
 enum cw_err wiz_key_on_token(struct wiz *w, const struct store_key *key,
 			     struct tok_session **out);
 
 /* The expanded topology usage of this host; CW_ERR_NOT_FOUND. */
 enum cw_err wiz_usage(struct wiz *w, const char *usage,
 		      struct topo_usage *out);
+
+/*
+ * Appends one audit event inside the open write transaction (the change
+ * and its record commit together). target is a JSON object (audit_target).
+ */
+enum cw_err wiz_audit(struct wiz *w, const char *operation,
+		      const char *target, const char *outcome,
+		      const char *reason);
+
+/* An assignment event: usage, certificate, time. */
+enum cw_err wiz_audit_assignment(struct wiz *w, const char *operation,
+				 const char *usage, const char *sha256,
+				 time_t at);
+
+/* store_activate_due callback (user is the wizard): audits each. */
+enum cw_err wiz_audit_activated(void *w, const struct store_assignment *a);
+
+/* A login refused by a token, recorded. */
+void wiz_audit_token_failure(struct wiz *w, const struct tok_info *t,
+			     enum cw_err rc);
+
+/* Records configuration and topology changes since the last run. */
+void wiz_audit_config_changes(struct wiz *w);
 
 #endif

@@ -33,6 +33,33 @@ digest_hex(const EVP_MD *md, const void *p, size_t n)
 	return cw_hex(d, len);
 }
 
+enum cw_err
+x509_sha256(const void *p, size_t n, unsigned char out[32])
+{
+	unsigned int len = 0;
+
+	return EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) && len == 32
+		       ? CW_OK
+		       : CW_ERR_CRYPTO;
+}
+
+enum cw_err
+x509_verify_sha256(const struct cw_buf *spki, const void *msg, size_t n,
+		   const struct cw_buf *sig)
+{
+	const unsigned char *q = spki->data;
+	EVP_PKEY *k = d2i_PUBKEY(NULL, &q, (long)spki->len);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int ok = k != NULL && md != NULL &&
+		 EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, k) == 1 &&
+		 EVP_DigestVerify(md, sig->data, sig->len, msg, n) == 1;
+
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(k);
+	ERR_clear_error();
+	return ok ? CW_OK : CW_ERR_CRYPTO;
+}
+
 char *
 x509_sha256_hex(const void *p, size_t n)
 {
@@ -321,8 +348,8 @@ out:
 }
 
 /* Raw r||s (PKCS#11 ECDSA) to the DER ECDSA-Sig-Value X.509 wants. */
-static enum cw_err
-ecdsa_raw_to_der(const struct cw_buf *raw, struct cw_buf *der)
+enum cw_err
+x509_ecdsa_raw_to_der(const struct cw_buf *raw, struct cw_buf *der)
 {
 	ECDSA_SIG *sig = ECDSA_SIG_new();
 	BIGNUM *r = NULL, *s = NULL;
@@ -364,7 +391,7 @@ x509_csr_finish(struct x509_csr *c, const struct cw_buf *sig,
 	if (c->alg == CW_SIG_RSA_PKCS1_SHA256)
 		rc = cw_buf_set(&encoded, sig->data, sig->len);
 	else
-		rc = ecdsa_raw_to_der(sig, &encoded);
+		rc = x509_ecdsa_raw_to_der(sig, &encoded);
 	if (rc != CW_OK)
 		goto out;
 	bits = ASN1_BIT_STRING_new();

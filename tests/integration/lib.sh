@@ -97,10 +97,18 @@ token_objects() {
 		sort
 }
 
+# The store without the audit trail (a refusal is recorded there, and that
+# is checked separately) and without the last-seen configuration hashes.
 store_dump() {
 	if [ -f "$WORK/state/store.db" ]; then
-		sqlite3 "$WORK/state/store.db" .dump
+		sqlite3 "$WORK/state/store.db" .dump |
+			grep -v -e '^INSERT INTO audit' -e '^INSERT INTO meta'
 	fi
+}
+
+# audit_ops: the operations of the audit trail, one per line.
+audit_ops() {
+	sqlite3 "$WORK/state/store.db" 'select operation || " " || outcome from audit order by seq'
 }
 
 # snapshot NAME / unchanged NAME: the token and the store as they were.

@@ -1,0 +1,200 @@
+/* certwiz audit show [--since T] | verify [--key PEM] | export [--out F]
+ * | checkpoint */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct show {
+	bool json;
+	FILE *out;
+	size_t n;
+	bool jsonl; /* export: one canonical event per line, with hashes */
+};
+
+static enum cw_err
+on_event(void *user, const struct store_audit *a)
+{
+	struct show *x = user;
+	json_t *target = json_loads(a->target, 0, NULL);
+	json_t *j;
+	char *text;
+
+	if (!x->json && !x->jsonl) {
+		fprintf(x->out, "%6lld %s %-8s %-24s %-8s %s%s%s\n",
+			(long long)a->seq, a->time, a->user, a->operation,
+			a->outcome, a->target, a->reason ? "  " : "",
+			a->reason ? a->reason : "");
+		json_decref(target);
+		return CW_OK;
+	}
+	j = json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:o, s:s, s:s?, s:s, "
+		      "s:s}",
+		      "seq", (json_int_t)a->seq, "time", a->time, "uid",
+		      (json_int_t)a->uid, "user", a->user, "host", a->host,
+		      "operation", a->operation, "target",
+		      target ? target : json_string(a->target), "outcome",
+		      a->outcome, "reason", a->reason, "prev_hash",
+		      a->prev_hash, "hash", a->hash);
+	text = j ? json_dumps(j, JSON_COMPACT | (x->jsonl ? JSON_SORT_KEYS
+							  : JSON_PRESERVE_ORDER))
+		 : NULL;
+	json_decref(j);
+	if (text == NULL)
+		return CW_ERR_NOMEM;
+	if (x->jsonl)
+		fprintf(x->out, "%s\n", text);
+	else
+		fprintf(x->out, "%s\n    %s", x->n ? "," : "", text);
+	x->n++;
+	free(text);
+	return CW_OK;
+}
+
+static enum cw_err
+show(struct cli *c, struct wiz *w, const char *since)
+{
+	struct show x = { c->json, stdout, 0, false };
+	enum cw_err rc;
+
+	if (c->json)
+		printf("{\n  \"events\": [");
+	rc = wiz_audit_events(w, since, on_event, &x);
+	if (c->json)
+		printf("%s]\n}\n", x.n ? "\n  " : "");
+	return rc;
+}
+
+static enum cw_err
+export(struct wiz *w, const char *path)
+{
+	struct show x = { false, stdout, 0, true };
+	char *tmp = NULL;
+	enum cw_err rc;
+
+	if (path != NULL) {
+		tmp = cw_printf("%s.partial", path);
+		x.out = tmp ? fopen(tmp, "wx") : NULL;
+		if (x.out == NULL) {
+			cw_error("cannot create '%s'", path);
+			free(tmp);
+			return CW_ERR_IO;
+		}
+	}
+	rc = wiz_audit_events(w, NULL, on_event, &x);
+	if (path != NULL) {
+		if (fclose(x.out) != 0 && rc == CW_OK)
+			rc = CW_ERR_IO;
+		if (rc == CW_OK && rename(tmp, path) != 0)
+			rc = CW_ERR_IO;
+		if (rc != CW_OK)
+			unlink(tmp);
+		free(tmp);
+	}
+	return rc;
+}
+
+static enum cw_err
+verify(struct cli *c, struct wiz *w, const char *key)
+{
+	struct wiz_audit_report r;
+	enum cw_err rc = wiz_audit_verify(w, key, &r);
+
+	if (rc != CW_OK && rc != CW_ERR_CRYPTO)
+		return rc;
+	if (c->json) {
+		json_t *j = json_pack("{s:b, s:I, s:I}", "ok", r.kind == NULL,
+				      "events", (json_int_t)r.events,
+				      "checkpoints", (json_int_t)r.checkpoints);
+
+		if (j && r.kind)
+			json_object_set_new(j, "broken",
+					    json_pack("{s:I, s:s, s:s}", "seq",
+						      (json_int_t)r.broken_seq,
+						      "kind", r.kind, "problem",
+						      r.problem));
+		cli_print_json(j);
+	} else if (r.kind == NULL) {
+		printf("audit trail verified: %lld events, %lld checkpoints\n",
+		       (long long)r.events, (long long)r.checkpoints);
+	} else {
+		printf("audit trail BROKEN at %lld (%s): %s\n",
+		       (long long)r.broken_seq, r.kind, r.problem);
+	}
+	wiz_audit_report_release(&r);
+	return rc;
+}
+
+static enum cw_err
+checkpoint(struct cli *c, struct wiz *w)
+{
+	struct wiz_checkpoint cp;
+	enum cw_err rc = wiz_audit_checkpoint(w, false, &cp);
+
+	if (rc != CW_OK)
+		return rc;
+	if (c->json)
+		rc = cli_print_json(json_pack("{s:I, s:s, s:s, s:s}", "seq",
+					      (json_int_t)cp.seq, "hash",
+					      cp.hash, "time", cp.time,
+					      "audit_key", cp.cka_id));
+	else
+		printf("checkpoint at event %lld (%.16s...) signed by audit "
+		       "key %s\n",
+		       (long long)cp.seq, cp.hash, cp.cka_id);
+	wiz_checkpoint_release(&cp);
+	return rc;
+}
+
+enum cw_err
+cmd_audit(int argc, char **argv, struct cli *c)
+{
+	enum { O_SINCE = 1, O_KEY, O_OUT };
+	static const struct option longopts[] = {
+		{ "since", required_argument, NULL, O_SINCE },
+		{ "key", required_argument, NULL, O_KEY },
+		{ "out", required_argument, NULL, O_OUT },
+		CLI_COMMON_LONG
+	};
+	const char *since = NULL, *key = NULL, *out = NULL, *sub;
+	struct wiz *w = NULL;
+	char since_buf[32];
+	time_t t;
+	enum cw_err rc;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (opt == O_SINCE)
+			since = optarg;
+		else if (opt == O_KEY)
+			key = optarg;
+		else if (opt == O_OUT)
+			out = optarg;
+		else if (cli_common(c, opt, optarg, "audit") != 1)
+			return cli_usage("audit");
+	}
+	if (optind + 1 != argc)
+		return cli_usage("audit");
+	sub = argv[optind];
+	if (since != NULL) {
+		if (cw_time_parse(since, time(NULL), &t) != CW_OK) {
+			cw_error("--since: cannot read '%s'", since);
+			return cli_usage("audit");
+		}
+		cw_time_format(t, since_buf, sizeof(since_buf));
+		since = since_buf;
+	}
+	rc = cli_wiz(c, &w);
+	if (rc != CW_OK)
+		return rc;
+	if (strcmp(sub, "show") == 0)
+		return show(c, w, since);
+	if (strcmp(sub, "verify") == 0)
+		return verify(c, w, key);
+	if (strcmp(sub, "export") == 0)
+		return export(w, out);
+	if (strcmp(sub, "checkpoint") == 0)
+		return checkpoint(c, w);
+	return cli_usage("audit");
+}
