@@ -48,14 +48,31 @@ CONF
 	trap 'cleanup_env' EXIT
 }
 
+# The canary secrets must appear in no output, log, store file or export:
+# only in the files the tests write them into (*pin, *.pw), the token
+# directory (SoftHSM2's own files) and pkcs11-spy's logs of C_Login.
+canary_check() {
+	local hits
+	hits=$(grep -rl --exclude-dir=tokens --exclude='*pin' --exclude='*.pw' \
+		--exclude='spy*.log' -e "$PIN" -e "$SO_PIN" -e CANARY-P12-PASSWORD \
+		"$WORK" 2>/dev/null || true)
+	if [ -n "$hits" ]; then
+		echo "FAIL: a canary secret leaked into: $hits" >&2
+		return 1
+	fi
+}
+
 cleanup_env() {
 	local rc=$?
+	if [ "$rc" -eq 0 ] && ! canary_check; then
+		rc=1
+	fi
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
 		echo "--- work directory kept: $WORK" >&2
 	elif [ -n "${WORK:-}" ] && [ -z "${KEEP_WORK:-}" ]; then
 		rm -rf "$WORK"
 	fi
-	return "$rc"
+	exit "$rc"
 }
 
 cw() {
