@@ -26,6 +26,7 @@ struct cw_ca_profile {
 struct cw_config {
 	char *path;          /* the file read, or NULL for defaults */
 	char *store_path;
+	char *spool_dir;     /* default: "spool" beside the store */
 	char *token_uri;
 	char *token_module;
 	char *topology_file;

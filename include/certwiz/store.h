@@ -237,6 +237,11 @@ enum cw_err store_each_checkpoint(struct store *s, store_checkpoint_fn fn,
 enum cw_err store_checkpoint_last(struct store *s,
 				  struct store_checkpoint *out);
 
+/* Spool files taken in (see schema 5). */
+enum cw_err store_spool_seen(struct store *s, const char *name, bool *seen);
+enum cw_err store_spool_mark(struct store *s, const char *name,
+			     const char *sha256, int64_t owner_uid);
+
 /* meta: value NULL when absent. */
 enum cw_err store_meta_get(struct store *s, const char *key, char **value);
 enum cw_err store_meta_set(struct store *s, const char *key,

@@ -44,6 +44,11 @@ char *cw_hex(const unsigned char *p, size_t n);
 /* Decodes hex (either case); CW_ERR_PARSE on odd length or bad digit. */
 enum cw_err cw_unhex(const char *hex, struct cw_buf *out);
 
+/* Standard base64 (RFC 4648 section 4). cw_base64 returns a new string or
+ * NULL; cw_unbase64 gives CW_ERR_PARSE for bad input. */
+char *cw_base64(const unsigned char *p, size_t n);
+enum cw_err cw_unbase64(const char *s, struct cw_buf *out);
+
 /* strdup that reports failure as NULL; NULL in gives NULL out. */
 char *cw_strdup(const char *s);
 /* asprintf-like; returns NULL on failure. */

@@ -37,6 +37,18 @@ void wiz_free(struct wiz *w);
  */
 void wiz_set_changing(struct wiz *w, bool changing);
 
+/* Whether the caller is an administrator (root or [policy] admin_group,
+ * from the kernel). */
+bool wiz_is_admin(const struct wiz *w);
+const char *wiz_admin_group(const struct wiz *w);
+
+/*
+ * Refuses verb for a caller who is not an administrator: reports it and
+ * records the denial (in the spool: such a caller cannot write the store).
+ * CW_ERR_PERM, or CW_OK for an administrator.
+ */
+enum cw_err wiz_require_admin(struct wiz *w, const char *verb);
+
 /* Where the PIN comes from (borrowed for the wizard's lifetime). */
 void wiz_set_pin_source(struct wiz *w, const struct cw_secret_source *src);
 const struct cw_config *wiz_config(const struct wiz *w);
@@ -83,7 +95,9 @@ struct wiz_request_opts {
 };
 
 struct wiz_request_result {
-	int64_t request_id;
+	int64_t request_id; /* 0 when spooled */
+	char *spool_name;   /* set when the caller is not an administrator:
+			       the request waits in the spool */
 	char *cka_id;     /* lowercase hex */
 	char *key_label;
 	char *key_alg;

@@ -70,6 +70,9 @@ enum cw_err x509_csr_finish(struct x509_csr *csr, const struct cw_buf *sig,
 			    struct cw_buf *der);
 void x509_csr_free(struct x509_csr *csr);
 
+/* Checks a DER CSR's self-signature and returns its public key (SPKI). */
+enum cw_err x509_csr_check(const struct cw_buf *der, struct cw_buf *spki);
+
 /* PEM armour of DER with the given label ("CERTIFICATE REQUEST"). */
 enum cw_err x509_pem(const char *label, const struct cw_buf *der,
 		     struct cw_buf *pem);

@@ -194,7 +194,9 @@ cmd_audit(int argc, char **argv, struct cli *c)
 		return verify(c, w, key);
 	if (strcmp(sub, "export") == 0)
 		return export(w, out);
-	if (strcmp(sub, "checkpoint") == 0)
-		return checkpoint(c, w);
+	if (strcmp(sub, "checkpoint") == 0) {
+		rc = wiz_require_admin(w, "audit checkpoint");
+		return rc == CW_OK ? checkpoint(c, w) : rc;
+	}
 	return cli_usage("audit");
 }

@@ -49,7 +49,10 @@ static const struct verb_doc verbs[] = {
 	  "plus --name extras, and is signed by the token. It is written "
 	  "atomically to FILE (PEM) and the request is recorded as "
 	  "awaiting-response; the request id is printed. Nothing is left "
-	  "behind when a step fails.",
+	  "behind when a step fails. Anyone may make an offline request: "
+	  "for a user outside the admin group the request waits in the "
+	  "spool until an administrator's next command records it (the "
+	  "requester is the spool file's owner).",
 	  { { "--usage U", "usage (role) from the topology; repeatable" },
 	    { "--offline", "write the CSR to a file for an offline or public CA" },
 	    { "--out FILE", "where the CSR goes (refused if it exists)" },
@@ -220,6 +223,14 @@ static const struct opt_doc exit_codes[] = {
 	{ NULL, NULL },
 };
 
+static const char *perm_text =
+	"Only root and members of [policy] admin_group (default "
+	"certwiz-admins) may import, assign, remove, refresh or write audit "
+	"checkpoints; anyone else gets exit 5, and the refusal is recorded. "
+	"The operating system enforces it: install the store's folder as "
+	"root:certwiz-admins mode 2771; certwiz (run as root) keeps the store "
+	"file root:certwiz-admins 0660 and its spool folder mode 3773.";
+
 static const char *pin_text =
 	"The PIN is read from the URI's pin-source, --pin-file, --pin-fd, "
 	"or a prompt on the terminal with echo off; never from the command "
@@ -266,7 +277,7 @@ cli_help_verb(FILE *f, const char *name)
 		fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
 	fputs("\nglobal options (also accepted after the verb):\n", f);
 	print_opts(f, global_opts);
-	fprintf(f, "\n%s\n\nexit codes:\n", pin_text);
+	fprintf(f, "\n%s\n\n%s\n\nexit codes:\n", pin_text, perm_text);
 	print_opts(f, exit_codes);
 	fputs("\n'certwiz help VERB' or 'certwiz VERB --help' for a verb.\n", f);
 }
@@ -348,13 +359,15 @@ man(FILE *f)
 	}
 	fputs(".SH PIN\n", f);
 	roff(f, pin_text);
+	fputs("\n.SH PERMISSIONS\n", f);
+	roff(f, perm_text);
 	fputs("\n.SH EXIT STATUS\n", f);
 	man_opts(f, exit_codes);
 	fputs(".SH FILES\n.TP\n.B /etc/certwiz/certwiz.conf\n", f);
 	roff(f, "configuration (INI): [store] path, [token] uri and module, "
 		"[topology] file, [trust] anchors, [policy] admin_group and "
-		"allow_key_import; relative paths are relative to the file's "
-		"folder");
+		"allow_key_import, [store] spool (default: spool beside the "
+		"store); relative paths are relative to the file's folder");
 	fputs("\n.SH SEE ALSO\n.BR pkcs11-tool (1),\n.BR p11tool (1),\n"
 	      ".BR openssl-req (1)\n",
 	      f);

@@ -7,8 +7,9 @@
 #include <string.h>
 
 /* CHANGES: the verb changes state; a failure is recorded in the audit
- * trail, and a due checkpoint is written after a success. */
-enum { CHANGES = 1 };
+ * trail, and a due checkpoint is written after a success. ADMIN: only
+ * root and the admin group may run it. */
+enum { CHANGES = 1, ADMIN = 2 };
 
 struct cmd {
 	const char *name;
@@ -18,10 +19,14 @@ struct cmd {
 
 static const struct cmd cmds[] = {
 	{ "tokens", cmd_tokens, 0 },	    { "topology", cmd_topology, 0 },
-	{ "request", cmd_request, CHANGES }, { "import", cmd_import, CHANGES },
-	{ "list", cmd_list, 0 },	    { "status", cmd_status, 0 },
-	{ "assign", cmd_assign, CHANGES },   { "remove", cmd_remove, CHANGES },
-	{ "view", cmd_view, 0 },	    { "refresh", cmd_refresh, CHANGES },
+	{ "request", cmd_request, CHANGES },
+	{ "import", cmd_import, CHANGES | ADMIN },
+	{ "list", cmd_list, 0 },
+	{ "status", cmd_status, 0 },
+	{ "assign", cmd_assign, CHANGES | ADMIN },
+	{ "remove", cmd_remove, CHANGES | ADMIN },
+	{ "view", cmd_view, 0 },
+	{ "refresh", cmd_refresh, CHANGES | ADMIN },
 	{ "export", cmd_export, 0 },	    { "audit", cmd_audit, 0 },
 	{ "help", cmd_help, 0 },
 };
@@ -59,6 +64,20 @@ cli_wiz(struct cli *c, struct wiz **out)
 	}
 	*out = c->wiz;
 	return CW_OK;
+}
+
+/* Refuses an administrators' verb to anyone else (help stays open). */
+static enum cw_err
+admin_only(struct cli *c, const struct cmd *cmd, int argc, char **argv)
+{
+	struct wiz *w = NULL;
+	enum cw_err rc;
+
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return CW_OK;
+	rc = cli_wiz(c, &w);
+	return rc == CW_OK ? wiz_require_admin(w, cmd->name) : rc;
 }
 
 static bool
@@ -156,8 +175,13 @@ main(int argc, char **argv)
 			 * start over with the new vector */
 			optind = 0;
 			c.changes = (cmds[i].flags & CHANGES) != 0;
-			rc = cmds[i].fn(vargc, vargv, &c);
-			after(&c, &cmds[i], rc);
+			rc = (cmds[i].flags & ADMIN) ? admin_only(&c, &cmds[i],
+								  vargc, vargv)
+						     : CW_OK;
+			if (rc == CW_OK)
+				rc = cmds[i].fn(vargc, vargv, &c);
+			if (rc != CW_ERR_PERM)
+				after(&c, &cmds[i], rc);
 			goto done;
 		}
 	}

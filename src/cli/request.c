@@ -6,16 +6,33 @@
 static enum cw_err
 print_result(const struct cli *c, const struct wiz_request_result *r)
 {
-	if (c->json)
-		return cli_print_json(json_pack(
-			"{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s}",
-			"request_id", (json_int_t)r->request_id, "state",
+	if (c->json) {
+		json_t *j = json_pack(
+			"{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s}", "state",
 			"awaiting-response", "out", r->out_path, "subject",
 			r->subject, "key_alg", r->key_alg, "cka_id", r->cka_id,
 			"key_uri", r->key_uri, "names",
-			cli_strlist_json(&r->names), "token", r->token_label));
-	printf("request %lld: CSR written to %s\n", (long long)r->request_id,
-	       r->out_path);
+			cli_strlist_json(&r->names), "token", r->token_label);
+
+		if (j != NULL) {
+			json_object_set_new(j, "request_id",
+					    r->request_id
+						    ? json_integer(r->request_id)
+						    : json_null());
+			json_object_set_new(j, "spooled",
+					    r->spool_name
+						    ? json_string(r->spool_name)
+						    : json_null());
+		}
+		return cli_print_json(j);
+	}
+	if (r->spool_name)
+		printf("request spooled for an administrator (%s): CSR "
+		       "written to %s\n",
+		       r->spool_name, r->out_path);
+	else
+		printf("request %lld: CSR written to %s\n",
+		       (long long)r->request_id, r->out_path);
 	printf("  subject  %s\n", r->subject);
 	for (size_t i = 0; i < r->names.n; i++)
 		printf("  name     %s\n", r->names.v[i]);

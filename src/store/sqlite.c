@@ -206,7 +206,7 @@ create_file(const char *path)
 	if (errno == EEXIST)
 		return CW_OK;
 	cw_error("cannot create store '%s': %s", path, strerror(errno));
-	return CW_ERR_STORE;
+	return errno == EACCES ? CW_ERR_PERM : CW_ERR_STORE;
 }
 
 enum cw_err
@@ -224,6 +224,14 @@ store_open(const char *path, struct store **out)
 	if (!memory && stat(path, &st) == 0 && (st.st_mode & S_IWOTH)) {
 		cw_error("store '%s' is writable by others; refusing it", path);
 		rc = CW_ERR_STORE;
+		goto fail;
+	}
+	if (!memory && stat(path, &st) == 0 && access(path, R_OK | W_OK) != 0) {
+		/* Not ours to write: say so rather than fail inside SQLite. */
+		cw_error("permission denied: the store '%s' is not writable "
+			 "by this user",
+			 path);
+		rc = CW_ERR_PERM;
 		goto fail;
 	}
 	if (!memory && (rc = create_file(path)) != CW_OK)

@@ -155,6 +155,7 @@ handler(void *user, const char *section, const char *key, const char *value)
 		bool path;
 	} keys[] = {
 		{ "store", "path", offsetof(struct cw_config, store_path), true },
+		{ "store", "spool", offsetof(struct cw_config, spool_dir), true },
 		{ "token", "uri", offsetof(struct cw_config, token_uri), false },
 		{ "token", "module", offsetof(struct cw_config, token_module),
 		  true },
@@ -236,6 +237,16 @@ cw_config_parse(const char *text, const char *name, const char *dir,
 		cw_config_release(&c);
 		return CW_ERR_NOMEM;
 	}
+	if (c.spool_dir == NULL && c.store_path != NULL) {
+		char *copy = strdup(c.store_path);
+
+		c.spool_dir = copy ? cw_printf("%s/spool", dirname(copy)) : NULL;
+		free(copy);
+		if (c.spool_dir == NULL) {
+			cw_config_release(&c);
+			return CW_ERR_NOMEM;
+		}
+	}
 	if (check(&c, name) != CW_OK) {
 		cw_config_release(&c);
 		return CW_ERR_CONFIG;
@@ -300,6 +311,7 @@ cw_config_release(struct cw_config *c)
 	free(c->cas);
 	free(c->path);
 	free(c->store_path);
+	free(c->spool_dir);
 	free(c->token_uri);
 	free(c->token_module);
 	free(c->topology_file);

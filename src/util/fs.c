@@ -85,6 +85,9 @@ fsync_dir(const char *path)
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0 && fsync(fd) == 0)
 		rc = CW_OK;
+	else if (fd < 0 && errno == EACCES)
+		rc = CW_OK; /* a write-only folder (the spool): the file itself
+			       was synced before it was linked */
 	else
 		cw_error("cannot sync directory '%s': %s", dir,
 			 strerror(errno));

@@ -16,6 +16,17 @@ enum cw_err
 wiz_audit(struct wiz *w, const char *operation, const char *target,
 	  const char *outcome, const char *reason)
 {
+	if (w->user == NULL && (w->user = cw_user_name()) == NULL)
+		return CW_ERR_NOMEM;
+	return wiz_audit_as(w, (unsigned)getuid(), w->user, operation, target,
+			    outcome, reason);
+}
+
+enum cw_err
+wiz_audit_as(struct wiz *w, unsigned uid, const char *user,
+	     const char *operation, const char *target, const char *outcome,
+	     const char *reason)
+{
 	struct audit_event e;
 	struct store_audit row;
 	char hash[65];
@@ -23,16 +34,14 @@ wiz_audit(struct wiz *w, const char *operation, const char *target,
 	int64_t seq = 0;
 	enum cw_err rc;
 
-	if (w->user == NULL && (w->user = cw_user_name()) == NULL)
-		return CW_ERR_NOMEM;
 	rc = store_audit_last(w->store, &seq, &prev);
 	if (rc != CW_OK)
 		return rc;
 	memset(&e, 0, sizeof(e));
 	e.seq = seq + 1;
 	cw_time_format(time(NULL), e.time, sizeof(e.time));
-	e.uid = (unsigned)getuid();
-	e.user = w->user;
+	e.uid = uid;
+	e.user = user;
 	e.host = w->host;
 	e.operation = operation;
 	e.target = target ? target : "{}";
@@ -99,6 +108,11 @@ wiz_audit_failure(struct wiz *w, const char *operation, const char *target,
 	int level = cw_log_get_level();
 	enum cw_err r;
 
+	if (!wiz_is_admin(w)) {
+		wiz_spool_event(w, operation,
+				rc == CW_ERR_PERM ? "denied" : "failure");
+		return;
+	}
 	cw_log_set_level(CW_LOG_QUIET); /* the failure is already reported */
 	r = wiz_store(w, &s);
 	if (r == CW_OK)

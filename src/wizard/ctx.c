@@ -183,8 +183,11 @@ wiz_store(struct wiz *w, struct store **out)
 		rc = store_open(w->cfg.store_path, &w->store);
 		if (rc != CW_OK)
 			return rc;
-		if (w->changing)
+		wiz_secure_files(w);
+		if (w->changing && wiz_is_admin(w)) {
 			wiz_audit_config_changes(w);
+			wiz_spool_ingest(w);
+		}
 	}
 	*out = w->store;
 	return CW_OK;

@@ -19,6 +19,7 @@ wiz_request_result_release(struct wiz_request_result *r)
 	free(r->subject);
 	cw_strlist_release(&r->names);
 	free(r->out_path);
+	free(r->spool_name);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -57,6 +58,9 @@ struct job {
 	struct cw_buf csr;
 	bool key_recorded;
 	bool key_made;
+	json_t *spooled;   /* not an administrator: the request goes to the
+			      spool (see spool.c) instead of the store */
+	char *spool_name;
 };
 
 static enum cw_err
@@ -86,11 +90,79 @@ prepare(struct wiz *w, const struct wiz_request_opts *o, struct job *j)
 	rc = cw_atomic_open(&j->out, o->out_path, 0644, o->force);
 	if (rc != CW_OK)
 		return rc;
-	rc = wiz_store(w, &j->store);
+	/* Anyone may make an offline request; those who may not write the
+	 * store leave it in the spool for an administrator. */
+	if (wiz_is_admin(w))
+		rc = wiz_store(w, &j->store);
+	else if ((j->spooled = json_object()) == NULL)
+		rc = CW_ERR_NOMEM;
 	if (rc == CW_OK)
 		rc = wiz_open_token(w, uri, &j->tok);
 	if (rc == CW_OK)
 		rc = tok_check_mechanism(j->tok, &j->spec);
+	return rc;
+}
+
+static enum cw_err
+spool_intent(struct wiz *w, const struct wiz_request_opts *o, struct job *j)
+{
+	const struct tok_info *ti = tok_session_info(j->tok);
+	json_t *usages = json_array();
+	char *out = cw_abspath(o->out_path);
+	enum cw_err rc;
+
+	for (size_t i = 0; usages && i < o->usages->n; i++)
+		json_array_append_new(usages, json_string(o->usages->v[i]));
+	if (usages == NULL || out == NULL ||
+	    json_object_set_new(
+		    j->spooled, "token",
+		    json_pack("{s:s, s:s, s:s, s:s}", "label", ti->label,
+			      "serial", ti->serial, "manufacturer",
+			      ti->manufacturer, "model", ti->model)) ||
+	    json_object_set_new(j->spooled, "usages", usages) ||
+	    json_object_set_new(j->spooled, "host", json_string(w->host)) ||
+	    json_object_set_new(j->spooled, "cka_id",
+				json_string(j->key.cka_id)) ||
+	    json_object_set_new(j->spooled, "label", json_string(j->key.label)) ||
+	    json_object_set_new(j->spooled, "algorithm",
+				json_string(j->spec.name)) ||
+	    json_object_set_new(j->spooled, "out", json_string(out))) {
+		free(out);
+		return CW_ERR_NOMEM;
+	}
+	free(out);
+	rc = wiz_spool_request(w, "generating", j->spooled, &j->spool_name);
+	j->key_recorded = rc == CW_OK;
+	return rc;
+}
+
+/* The CSR goes into the spool entry; then the file is published. */
+static enum cw_err
+spool_request(struct wiz *w, struct job *j)
+{
+	struct cw_buf pem;
+	char *b64 = cw_base64(j->csr.data, j->csr.len);
+	enum cw_err rc = b64 ? CW_OK : CW_ERR_NOMEM;
+
+	cw_buf_init(&pem);
+	if (rc == CW_OK)
+		rc = json_object_set_new(j->spooled, "csr", json_string(b64))
+			     ? CW_ERR_NOMEM
+			     : CW_OK;
+	if (rc == CW_OK)
+		rc = x509_pem("CERTIFICATE REQUEST", &j->csr, &pem);
+	if (rc == CW_OK)
+		rc = cw_atomic_write(&j->out, pem.data, pem.len);
+	if (rc == CW_OK)
+		rc = wiz_spool_request(w, "awaiting-response", j->spooled,
+				       &j->spool_name);
+	if (rc == CW_OK) {
+		rc = cw_atomic_commit(&j->out);
+		if (rc != CW_OK)
+			wiz_spool_remove(w, j->spool_name);
+	}
+	free(b64);
+	cw_buf_release(&pem);
 	return rc;
 }
 
@@ -117,6 +189,8 @@ record_intent(struct wiz *w, const struct wiz_request_opts *o, struct job *j)
 	if (!j->key.cka_id || !j->key.label || !j->key.algorithm ||
 	    !j->key.origin || !j->key.state)
 		return CW_ERR_NOMEM;
+	if (j->spooled != NULL)
+		return spool_intent(w, o, j);
 	rc = store_begin(j->store);
 	if (rc == CW_OK)
 		rc = store_token_ensure(j->store, &t, &j->key.token_id);
@@ -279,6 +353,11 @@ undo(struct wiz *w, struct job *j)
 	if (!j->key_recorded)
 		return;
 	rc = tok_destroy_keys(j->tok, &j->id);
+	if (j->spooled != NULL) {
+		if (rc == CW_OK)
+			wiz_spool_remove(w, j->spool_name);
+		return;
+	}
 	target = audit_target("cka_id", j->key.cka_id, "token_serial",
 			      tok_session_info(j->tok)->serial, NULL);
 	if (rc == CW_OK)
@@ -342,7 +421,9 @@ wiz_request_offline(struct wiz *w, const struct wiz_request_opts *o,
 	cw_crashpoint("request:after-intent");
 	if (rc == CW_OK)
 		rc = make_csr(&j);
-	if (rc == CW_OK)
+	if (rc == CW_OK && j.spooled != NULL)
+		rc = spool_request(w, &j);
+	else if (rc == CW_OK)
 		rc = record_request(w, o, &j, &id);
 	if (rc == CW_OK)
 		rc = fill_result(w, o, &j, out);
@@ -350,6 +431,12 @@ wiz_request_offline(struct wiz *w, const struct wiz_request_opts *o,
 		out->request_id = id;
 	else if (id == 0)
 		undo(w, &j);
+	if (rc == CW_OK && j.spooled != NULL) {
+		out->spool_name = j.spool_name;
+		j.spool_name = NULL;
+	}
+	json_decref(j.spooled);
+	free(j.spool_name);
 	cw_atomic_abort(&j.out);
 	wiz_plan_release(&j.plan);
 	store_key_release(&j.key);

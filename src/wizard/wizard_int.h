@@ -3,6 +3,9 @@
 #define CW_WIZARD_INT_H
 
 #include "certwiz/audit.h"
+#include "certwiz/policy.h"
+
+#include <jansson.h>
 #include "certwiz/key.h"
 #include "certwiz/wizard.h"
 #include "certwiz/x509.h"
@@ -71,7 +74,28 @@ enum cw_err wiz_audit(struct wiz *w, const char *operation,
 		      const char *target, const char *outcome,
 		      const char *reason);
 
-/* An assignment event: usage, certificate, time. */
+/* The same, for an actor other than the caller: a spooled request or
+ * denial, whose uid comes from the spool file's owner. */
+enum cw_err wiz_audit_as(struct wiz *w, unsigned uid, const char *user,
+			 const char *operation, const char *target,
+			 const char *outcome, const char *reason);
+
+/* Records a refusal (outcome "denied") or a failure ("failure") of a
+ * caller who cannot write the store, in the spool. */
+void wiz_spool_event(struct wiz *w, const char *verb, const char *outcome);
+
+/* An offline request of a non-administrator, in the spool: written when
+ * the key is about to be made (state generating) and again with the CSR
+ * (state awaiting-response). *name is the file's name. */
+enum cw_err wiz_spool_request(struct wiz *w, const char *state,
+			      const json_t *request, char **name);
+void wiz_spool_remove(struct wiz *w, const char *name);
+
+/* Takes in what the spool holds (administrators, changing verbs). */
+void wiz_spool_ingest(struct wiz *w);
+
+/* Sets the store's file modes and the spool directory (root only). */
+void wiz_secure_files(struct wiz *w);
 enum cw_err wiz_audit_assignment(struct wiz *w, const char *operation,
 				 const char *usage, const char *sha256,
 				 time_t at);

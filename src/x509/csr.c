@@ -436,3 +436,25 @@ x509_pem(const char *label, const struct cw_buf *der, struct cw_buf *pem)
 	BIO_free(bio);
 	return rc;
 }
+
+enum cw_err
+x509_csr_check(const struct cw_buf *der, struct cw_buf *spki)
+{
+	const unsigned char *p = der->data;
+	X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)der->len);
+	EVP_PKEY *pub = req ? X509_REQ_get0_pubkey(req) : NULL;
+	unsigned char *out = NULL;
+	enum cw_err rc = CW_ERR_PARSE;
+	int len;
+
+	if (req != NULL && p == der->data + der->len && pub != NULL &&
+	    X509_REQ_verify(req, pub) == 1) {
+		len = i2d_PUBKEY(pub, &out);
+		rc = x509_i2d_buf(len, out, spki);
+	} else {
+		cw_error("the CSR is malformed or its signature does not verify");
+	}
+	ERR_clear_error();
+	X509_REQ_free(req);
+	return rc;
+}
