@@ -1,0 +1,138 @@
+#!/bin/bash
+# Token faults SoftHSM2 cannot produce on demand, injected by faulty_p11.so
+# (it forwards to SoftHSM2): the verbs named as arguments (request, import,
+# assign, refresh, pin) run with each CKR_* code at each position of their
+# PKCS#11 calls. The t_faults_*.sh tests call this with one part each, so
+# that CTest runs the parts in parallel. Every run ends
+# with a clear message and a documented exit code (or succeeds, where the
+# fault was tolerated), the store passes its integrity check, and no object
+# is left on the token that the store does not know about.
+source "$(dirname "$0")/lib.sh"
+[ -n "${FAULTY_P11_SO:-}" ] && [ -f "$FAULTY_P11_SO" ] || exit 77
+PARTS=" $* "
+setup_env "faults-${1:-all}"
+setup_ca
+cd "$WORK"
+sed -i "s|^module = .*|module = $FAULTY_P11_SO|" certwiz.conf
+export FAULTY_P11_MODULE=$MODULE
+CODES="CKR_PIN_INCORRECT CKR_PIN_LOCKED CKR_TOKEN_NOT_PRESENT CKR_DEVICE_REMOVED
+CKR_SESSION_HANDLE_INVALID CKR_DEVICE_ERROR CKR_FUNCTION_FAILED CKR_GENERAL_ERROR"
+
+calls() { # calls CMD...: how many wrapped PKCS#11 calls CMD makes
+	rm -f calls.log
+	FAULTY_P11_LOG=$WORK/calls.log "$@" >/dev/null 2>&1 || true
+	wc -l <calls.log
+}
+
+consistent() { # the store is sound and knows every object on the token
+	sqlite3 state/store.db 'PRAGMA integrity_check' | grep -qx ok || fail "integrity after $1"
+	token_objects | sed -n 's/.*ID: *\([0-9a-f]*\).*/\1/p' | sort -u >ids.token
+	sqlite3 state/store.db "select cka_id from keys union select value from meta
+		where key='audit_key_id'" | sort -u >ids.store
+	[ -z "$(comm -23 ids.token ids.store)" ] ||
+		fail "objects $(comm -23 ids.token ids.store | tr '\n' ' ')untracked after $1"
+}
+
+RUNS=0 OK=0 FAILED=0
+faulted() { # faulted LABEL SPEC CMD...: one run with a fault
+	local label=$1 spec=$2 rc=0
+	shift 2
+	FAULTY_P11="$spec" "$@" >out 2>err || rc=$?
+	RUNS=$((RUNS + 1))
+	case $rc in
+	0) OK=$((OK + 1)) ;;
+	1 | 6)
+		FAILED=$((FAILED + 1))
+		grep -q "^certwiz: " err || fail "$label ($spec): no message"
+		;;
+	*) cat err >&2; fail "$label ($spec): exit $rc" ;;
+	esac
+	if [ $rc = 6 ]; then
+		grep -Eq "C_[A-Za-z]+[(:]|PIN|token" err || fail "$label ($spec): unclear: $(cat err)"
+	fi
+	consistent "$label ($spec)"
+}
+
+new_response() { # a fresh CA answer to a new request: response.pem
+	rm -f next.csr
+	cw request --usage Default --offline --out next.csr >/dev/null 2>&1 || fail "setup request"
+	sign_csr next.csr next.pem 90
+	cat next.pem ca/int.pem >response.pem
+}
+
+# Certificates to assign back and forth.
+for n in a b; do
+	new_response
+	cw import response.pem >/dev/null 2>&1 || fail "setup import"
+done
+
+want() { [ "$PARTS" = "  " ] || [[ $PARTS == *" $1 "* ]]; }
+
+if want refresh; then
+N_REF=$(calls cw refresh)
+for n in $(seq 1 "$N_REF"); do
+	for code in $CODES; do
+		faulted refresh "*:$n:$code" cw refresh
+	done
+done
+fi
+if want assign; then
+N_ASG=$(calls cw assign 1 --usage Default)
+for n in $(seq 1 "$N_ASG"); do
+	for code in $CODES; do
+		cur=$(sqlite3 state/store.db "select cert_id from assignments where usage='Default' and state='current'")
+		next=1
+		[ "$cur" = 1 ] && next=2
+		faulted assign "*:$n:$code" cw assign "$next" --usage Default
+	done
+done
+fi
+
+if want import; then
+new_response
+N_IMP=$(calls cw import response.pem)
+new_response
+for n in $(seq 1 "$N_IMP"); do
+	for code in $CODES; do
+		faulted import "*:$n:$code" cw import response.pem
+		# only an import that went through needs a new response
+		if grep -q "certificate .* imported" out; then new_response; fi
+	done
+done
+fi
+
+if want request; then
+N_REQ=$(calls cw request --usage Default --offline --out probe.csr)
+rm -f probe.csr
+for n in $(seq 1 "$N_REQ"); do
+	for code in $CODES; do
+		rm -f f.csr
+		faulted request "*:$n:$code" cw request --usage Default --offline --out f.csr
+	done
+done
+fi
+
+# A refresh that fails midway marks nothing gone that is there.
+expect_rc 0 cw refresh --json
+jq -e '[.events[] | select(.kind=="key-missing" or .kind=="cert-missing")] | length == 0' \
+	<<<"$OUT" >/dev/null || fail "a fault made refresh mark objects missing: $OUT"
+
+if want pin; then
+# PIN flags: a final try or a locked PIN is never tried; a low count warns.
+rm -f calls.log
+FAULTY_P11_FLAGS=final_try FAULTY_P11_LOG=$WORK/calls.log expect_rc 6 \
+	cw request --usage Default --offline --out ft.csr
+expect_err "the next wrong PIN locks it"
+grep -q C_Login calls.log && fail "C_Login attempted at the final try"
+FAULTY_P11_FLAGS=locked expect_rc 6 cw request --usage Default --offline --out lk.csr
+expect_err "is locked"
+FAULTY_P11_FLAGS=count_low expect_rc 0 cw request --usage Default --offline --out low.csr
+expect_err "a wrong PIN was given recently"
+# A wrong PIN at login: exit 6, one C_Login, audited.
+rm -f calls.log
+FAULTY_P11="C_Login:1:CKR_PIN_INCORRECT" FAULTY_P11_LOG=$WORK/calls.log expect_rc 6 \
+	cw request --usage Default --offline --out pin.csr
+[ "$(grep -c C_Login calls.log)" = 1 ] || fail "PIN retried"
+fi
+expect_rc 0 cw audit verify
+echo "token faults ($*): $RUNS runs ($OK tolerated, $FAILED refused cleanly), calls per run: request ${N_REQ:--}, import ${N_IMP:--}, assign ${N_ASG:--}, refresh ${N_REF:--}"
