@@ -5,6 +5,7 @@
 #include "certwiz/err.h"
 #include "certwiz/util.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct store;
@@ -65,6 +66,10 @@ struct store_request {
 	int64_t created;
 	int64_t updated;
 	char *out_path;
+	char *ca_ref;       /* online: the order URL, once submitted */
+	int64_t next_attempt; /* online: not before this time; 0: any time */
+	char *problem;      /* what the CA or the network last said */
+	int64_t attempts;   /* times taken up */
 };
 
 struct store_cert {
@@ -131,6 +136,20 @@ enum cw_err store_key_by_spki(struct store *s, const char *spki_sha256,
 enum cw_err store_request_add(struct store *s, struct store_request *r);
 enum cw_err store_request_set_state(struct store *s, int64_t id,
 				    const char *state);
+enum cw_err store_request_get(struct store *s, int64_t id,
+			      struct store_request *out);
+
+/* What a run of an online request changes. */
+struct store_request_update {
+	const char *state;
+	const char *ca_ref;   /* NULL: kept */
+	int64_t next_attempt; /* 0: cleared */
+	const char *problem;  /* NULL: cleared */
+	bool attempted;       /* count one more attempt */
+};
+
+enum cw_err store_request_update(struct store *s, int64_t id,
+				 const struct store_request_update *u);
 /* The newest request awaiting a response for key_id; CW_ERR_NOT_FOUND. */
 enum cw_err store_request_awaiting(struct store *s, int64_t key_id,
 				   struct store_request *out);
@@ -242,6 +261,59 @@ enum cw_err store_spool_seen(struct store *s, const char *name, bool *seen);
 enum cw_err store_spool_mark(struct store *s, const char *name,
 			     const char *sha256, int64_t owner_uid);
 
+/*
+ * ACME accounts: one per CA profile and directory, its key on a token.
+ * store_account_add writes the row (state generating) before the key
+ * exists; store_account_update sets the public key (state ready) when spki
+ * is given, and the account URL (NULL: not registered).
+ */
+struct store_account {
+	int64_t id;
+	char *ca;
+	char *directory;
+	int64_t token_id;
+	char *cka_id;
+	struct cw_buf spki;
+	char *url;
+	char *state;     /* "generating" | "ready" */
+	int64_t created;
+};
+
+void store_account_release(struct store_account *a);
+enum cw_err store_account_get(struct store *s, const char *ca,
+			      const char *directory,
+			      struct store_account *out);
+enum cw_err store_account_add(struct store *s, struct store_account *a);
+enum cw_err store_account_update(struct store *s, int64_t id,
+				 const struct cw_buf *spki, const char *url);
+typedef enum cw_err (*store_account_fn)(void *user,
+					const struct store_account *a);
+enum cw_err store_each_account(struct store *s, store_account_fn fn,
+			       void *user);
+
+/* Challenge responses published outside certwiz (webroot, DNS), until
+ * they are removed. */
+struct store_challenge {
+	int64_t id;
+	int64_t request_id;
+	char *authz;
+	char *type;   /* "http-01" | "dns-01" */
+	char *name;
+	char *token;
+	char *value;
+	int64_t published;
+};
+
+void store_challenge_release(struct store_challenge *c);
+/* Records one (or refreshes the row of the same authorization). */
+enum cw_err store_challenge_add(struct store *s, struct store_challenge *c);
+enum cw_err store_challenge_removed(struct store *s, int64_t id);
+typedef enum cw_err (*store_challenge_fn)(void *user,
+					  const struct store_challenge *c);
+enum cw_err store_each_published_challenge(struct store *s,
+					   int64_t request_id,
+					   store_challenge_fn fn, void *user);
+
 /* meta: value NULL when absent. */
 enum cw_err store_meta_get(struct store *s, const char *key, char **value);
 enum cw_err store_meta_set(struct store *s, const char *key,
@@ -273,6 +345,9 @@ enum cw_err store_each_cert_of_key(struct store *s, int64_t key_id,
 enum cw_err store_each_valid_cert(struct store *s, int64_t now,
 				  const char *name, store_cert_fn fn,
 				  void *user);
+/* Online requests still open (created, submitted, pending), oldest first. */
+enum cw_err store_each_pending_request(struct store *s, store_request_fn fn,
+				       void *user);
 /* Requests not yet issued, rejected or failed that name usage for host. */
 enum cw_err store_each_open_request(struct store *s, const char *host,
 				    const char *usage, store_request_fn fn,

@@ -34,22 +34,6 @@ store_key_release(struct store_key *k)
 }
 
 void
-store_request_release(struct store_request *r)
-{
-	if (r == NULL)
-		return;
-	free(r->host);
-	cw_strlist_release(&r->usages);
-	cw_buf_release(&r->csr);
-	free(r->protocol);
-	free(r->ca);
-	free(r->state);
-	free(r->created_by);
-	free(r->out_path);
-	memset(r, 0, sizeof(*r));
-}
-
-void
 store_cert_release(struct store_cert *c)
 {
 	if (c == NULL)
@@ -74,9 +58,6 @@ store_cert_release(struct store_cert *c)
 #define KEY_COLS                                                              \
 	"k.id, k.token_id, k.cka_id, k.label, k.algorithm, k.spki, "           \
 	"k.spki_sha256, k.origin, k.state, k.created"
-#define REQUEST_COLS                                                          \
-	"r.id, r.host, r.usages, r.key_id, r.csr, r.protocol, r.ca, r.state, " \
-	"r.created_by, r.created, r.updated, r.out_path"
 #define CERT_COLS                                                             \
 	"c.id, c.der, c.sha256, c.sha1, c.subject, c.issuer, c.serial, "       \
 	"c.not_before, c.not_after, c.key_id, c.request_id, c.chain, "         \
@@ -143,25 +124,6 @@ store_strlist_to_json(const struct cw_strlist *l)
 }
 
 static bool
-read_request(sqlite3_stmt *st, int c, struct store_request *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->id = sqlite3_column_int64(st, c);
-	r->key_id = sqlite3_column_int64(st, c + 3);
-	r->created = sqlite3_column_int64(st, c + 9);
-	r->updated = sqlite3_column_int64(st, c + 10);
-	return store_col_text(st, c + 1, &r->host) &&
-	       store_strlist_from_json((const char *)sqlite3_column_text(st, c + 2),
-				&r->usages) &&
-	       store_col_blob(st, c + 4, &r->csr) &&
-	       store_col_text(st, c + 5, &r->protocol) &&
-	       store_col_text(st, c + 6, &r->ca) &&
-	       store_col_text(st, c + 7, &r->state) &&
-	       store_col_text(st, c + 8, &r->created_by) &&
-	       store_col_text(st, c + 11, &r->out_path);
-}
-
-static bool
 read_cert(sqlite3_stmt *st, int c, struct store_cert *x)
 {
 	memset(x, 0, sizeof(*x));
@@ -189,22 +151,6 @@ read_cert(sqlite3_stmt *st, int c, struct store_cert *x)
 	       store_col_blob(st, c + 11, &x->chain) &&
 	       store_col_text(st, c + 12, &x->origin);
 }
-
-/* Steps a one-row query and reads the row with read; CW_ERR_NOT_FOUND when
- * there is none. */
-#define QUERY_ONE(s, st, read, out, what)                                      \
-	do {                                                                   \
-		int r_ = sqlite3_step(st);                                     \
-		enum cw_err rc_ = CW_OK;                                       \
-		if (r_ == SQLITE_DONE)                                         \
-			rc_ = CW_ERR_NOT_FOUND;                                \
-		else if (r_ != SQLITE_ROW)                                     \
-			rc_ = store_fail(s, what);                             \
-		else if (!read(st, 0, out))                                    \
-			rc_ = CW_ERR_NOMEM;                                    \
-		sqlite3_finalize(st);                                          \
-		return rc_;                                                    \
-	} while (0)
 
 enum cw_err
 store_token_ensure(struct store *s, const struct store_token *t, int64_t *id)
@@ -327,68 +273,6 @@ store_key_by_spki(struct store *s, const char *spki_sha256,
 }
 
 enum cw_err
-store_request_add(struct store *s, struct store_request *r)
-{
-	sqlite3_stmt *st = store_prep(
-		s, "INSERT INTO requests (host, usages, key_id, csr, protocol, "
-		   "ca, state, created_by, created, updated, out_path) VALUES "
-		   "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)");
-	char *usages = store_strlist_to_json(&r->usages);
-	enum cw_err rc;
-
-	if (st == NULL || usages == NULL) {
-		sqlite3_finalize(st);
-		free(usages);
-		return st ? CW_ERR_NOMEM : CW_ERR_STORE;
-	}
-	r->created = r->updated = time(NULL);
-	store_bind_text(st, 1, r->host);
-	store_bind_text(st, 2, usages);
-	sqlite3_bind_int64(st, 3, r->key_id);
-	store_bind_blob(st, 4, &r->csr);
-	store_bind_text(st, 5, r->protocol);
-	store_bind_text(st, 6, r->ca);
-	store_bind_text(st, 7, r->state);
-	store_bind_text(st, 8, r->created_by);
-	sqlite3_bind_int64(st, 9, r->created);
-	store_bind_text(st, 10, r->out_path);
-	free(usages);
-	rc = store_exec_step(s, st, "request");
-	if (rc == CW_OK)
-		r->id = sqlite3_last_insert_rowid(s->db);
-	return rc;
-}
-
-enum cw_err
-store_request_set_state(struct store *s, int64_t id, const char *state)
-{
-	sqlite3_stmt *st = store_prep(s, "UPDATE requests SET state=?2, "
-					 "updated=?3 WHERE id=?1");
-
-	if (st == NULL)
-		return CW_ERR_STORE;
-	sqlite3_bind_int64(st, 1, id);
-	store_bind_text(st, 2, state);
-	sqlite3_bind_int64(st, 3, time(NULL));
-	return store_exec_step(s, st, "request");
-}
-
-enum cw_err
-store_request_awaiting(struct store *s, int64_t key_id,
-		       struct store_request *out)
-{
-	sqlite3_stmt *st = store_prep(
-		s, "SELECT " REQUEST_COLS " FROM requests r WHERE key_id=?1 "
-		   "AND state IN ('awaiting-response', 'submitted', 'pending') "
-		   "ORDER BY id DESC");
-
-	if (st == NULL)
-		return CW_ERR_STORE;
-	sqlite3_bind_int64(st, 1, key_id);
-	QUERY_ONE(s, st, read_request, out, "request");
-}
-
-enum cw_err
 store_cert_add(struct store *s, struct store_cert *c)
 {
 	sqlite3_stmt *st = store_prep(
@@ -472,27 +356,6 @@ store_each_key(struct store *s, store_key_fn fn, void *user)
 	}
 	if (rc == CW_OK && r != SQLITE_DONE)
 		rc = store_fail(s, "keys");
-	sqlite3_finalize(st);
-	return rc;
-}
-
-static enum cw_err
-walk_requests(struct store *s, sqlite3_stmt *st, store_request_fn fn,
-	      void *user)
-{
-	enum cw_err rc = CW_OK;
-	int r = SQLITE_DONE;
-
-	if (st == NULL)
-		return CW_ERR_STORE;
-	while (rc == CW_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_request q;
-
-		rc = read_request(st, 0, &q) ? fn(user, &q) : CW_ERR_NOMEM;
-		store_request_release(&q);
-	}
-	if (rc == CW_OK && r != SQLITE_DONE)
-		rc = store_fail(s, "requests");
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -705,28 +568,3 @@ store_key_set_state(struct store *s, int64_t id, const char *state)
 	return store_exec_step(s, st, "key");
 }
 
-enum cw_err
-store_each_request(struct store *s, store_request_fn fn, void *user)
-{
-	return walk_requests(s,
-			     store_prep(s, "SELECT " REQUEST_COLS
-					   " FROM requests r ORDER BY r.id"),
-			     fn, user);
-}
-
-enum cw_err
-store_each_open_request(struct store *s, const char *host, const char *usage,
-			store_request_fn fn, void *user)
-{
-	sqlite3_stmt *st = store_prep(
-		s, "SELECT " REQUEST_COLS " FROM requests r WHERE host=?1 "
-		   "AND state NOT IN ('issued', 'rejected', 'failed') AND "
-		   "EXISTS (SELECT 1 FROM json_each(r.usages) WHERE "
-		   "value=?2) ORDER BY r.id");
-
-	if (st != NULL) {
-		store_bind_text(st, 1, host);
-		store_bind_text(st, 2, usage);
-	}
-	return walk_requests(s, st, fn, user);
-}

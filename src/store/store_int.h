@@ -36,6 +36,22 @@ bool store_col_blob(sqlite3_stmt *st, int i, struct cw_buf *out);
 enum cw_err store_exec_step(struct store *s, sqlite3_stmt *st,
 			    const char *what);
 
+/* Steps a one-row query and reads the row with read; CW_ERR_NOT_FOUND when
+ * there is none. */
+#define QUERY_ONE(s, st, read, out, what)                                      \
+	do {                                                                   \
+		int r_ = sqlite3_step(st);                                     \
+		enum cw_err rc_ = CW_OK;                                       \
+		if (r_ == SQLITE_DONE)                                         \
+			rc_ = CW_ERR_NOT_FOUND;                                \
+		else if (r_ != SQLITE_ROW)                                     \
+			rc_ = store_fail(s, what);                             \
+		else if (!read(st, 0, out))                                    \
+			rc_ = CW_ERR_NOMEM;                                    \
+		sqlite3_finalize(st);                                          \
+		return rc_;                                                    \
+	} while (0)
+
 /* JSON arrays of strings, for list columns. */
 bool store_strlist_from_json(const char *text, struct cw_strlist *out);
 char *store_strlist_to_json(const struct cw_strlist *l);
