@@ -16,6 +16,13 @@ struct cw_ca_profile {
 	char *contact;
 	char *eab_kid;
 	char *eab_hmac_file;
+	char *roots;      /* what issued chains must verify to; NULL: [trust]
+			     anchors */
+	char *challenge;  /* "http-01" (default) | "dns-01" */
+	char *http01_listen;  /* built-in responder, "ADDR:PORT" (":80") */
+	char *http01_webroot; /* instead: files under this document root */
+	char *dns01_hook;     /* dns-01: HOOK add|del NAME VALUE */
+	long timeout;     /* seconds per HTTP exchange; 0: 30 */
 };
 
 /*

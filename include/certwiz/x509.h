@@ -72,6 +72,8 @@ void x509_csr_free(struct x509_csr *csr);
 
 /* Checks a DER CSR's self-signature and returns its public key (SPKI). */
 enum cw_err x509_csr_check(const struct cw_buf *der, struct cw_buf *spki);
+/* The subjectAltNames (DNS, IP) a CSR asks for. */
+enum cw_err x509_csr_names(const struct cw_buf *der, struct cw_strlist *names);
 
 /* PEM armour of DER with the given label ("CERTIFICATE REQUEST"). */
 enum cw_err x509_pem(const char *label, const struct cw_buf *der,

@@ -1,3 +1,4 @@
+#define _DEFAULT_SOURCE
 #include "certwiz/util.h"
 
 #include <ctype.h>
@@ -244,6 +245,7 @@ cw_unbase64(const char *s, struct cw_buf *out)
 		return CW_ERR_NOMEM;
 	n = EVP_DecodeBlock(d, (const unsigned char *)s, (int)len);
 	rc = n < 0 ? CW_ERR_PARSE : cw_buf_set(out, d, (size_t)n - pad);
+	explicit_bzero(d, len / 4 * 3 + 1); /* it may have held a key */
 	free(d);
 	return rc;
 }

@@ -127,6 +127,13 @@ handle_ca(struct parse_state *ps, const char *section, const char *key,
 		{ "eab_kid", offsetof(struct cw_ca_profile, eab_kid), false },
 		{ "eab_hmac_file", offsetof(struct cw_ca_profile, eab_hmac_file),
 		  true },
+		{ "roots", offsetof(struct cw_ca_profile, roots), true },
+		{ "challenge", offsetof(struct cw_ca_profile, challenge), false },
+		{ "http01_listen", offsetof(struct cw_ca_profile, http01_listen),
+		  false },
+		{ "http01_webroot",
+		  offsetof(struct cw_ca_profile, http01_webroot), true },
+		{ "dns01_hook", offsetof(struct cw_ca_profile, dns01_hook), true },
 	};
 
 	if (name == NULL) {
@@ -136,6 +143,16 @@ handle_ca(struct parse_state *ps, const char *section, const char *key,
 	free(name);
 	if (p == NULL)
 		return fail(ps, "out of memory");
+	if (strcmp(key, "timeout") == 0) {
+		char *end = NULL;
+
+		p->timeout = strtol(value, &end, 10);
+		if (end == value || *end || p->timeout < 1 || p->timeout > 600)
+			return fail(ps, "timeout: '%s' is not a number of "
+					"seconds (1 to 600)",
+				    value);
+		return 1;
+	}
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		if (strcmp(key, keys[i].key) == 0)
 			return set_str(ps, (char **)((char *)p + keys[i].off),
@@ -192,6 +209,37 @@ handler(void *user, const char *section, const char *key, const char *value)
 }
 
 static enum cw_err
+check_acme(const struct cw_ca_profile *p, const char *name)
+{
+	const char *ch = p->challenge ? p->challenge : "http-01";
+
+	if (p->directory == NULL || strncmp(p->directory, "https://", 8)) {
+		cw_error("%s: [ca \"%s\"]: directory must be the https URL of "
+			 "the ACME directory",
+			 name, p->name);
+		return CW_ERR_CONFIG;
+	}
+	if (strcmp(ch, "http-01") && strcmp(ch, "dns-01")) {
+		cw_error("%s: [ca \"%s\"]: challenge '%s' is not supported "
+			 "(http-01, dns-01)",
+			 name, p->name, ch);
+		return CW_ERR_CONFIG;
+	}
+	if (!strcmp(ch, "dns-01") && p->dns01_hook == NULL) {
+		cw_error("%s: [ca \"%s\"]: challenge dns-01 needs dns01_hook",
+			 name, p->name);
+		return CW_ERR_CONFIG;
+	}
+	if ((p->eab_kid == NULL) != (p->eab_hmac_file == NULL)) {
+		cw_error("%s: [ca \"%s\"]: eab_kid and eab_hmac_file go "
+			 "together",
+			 name, p->name);
+		return CW_ERR_CONFIG;
+	}
+	return CW_OK;
+}
+
+static enum cw_err
 check(const struct cw_config *c, const char *name)
 {
 	for (size_t i = 0; i < c->n_cas; i++) {
@@ -208,6 +256,8 @@ check(const struct cw_config *c, const char *name)
 				 name, p->name, p->protocol);
 			return CW_ERR_CONFIG;
 		}
+		if (check_acme(p, name) != CW_OK)
+			return CW_ERR_CONFIG;
 	}
 	return CW_OK;
 }
@@ -307,6 +357,11 @@ cw_config_release(struct cw_config *c)
 		free(p->contact);
 		free(p->eab_kid);
 		free(p->eab_hmac_file);
+		free(p->roots);
+		free(p->challenge);
+		free(p->http01_listen);
+		free(p->http01_webroot);
+		free(p->dns01_hook);
 	}
 	free(c->cas);
 	free(c->path);

@@ -42,16 +42,11 @@ asn1_time(const ASN1_TIME *t, time_t *out)
 	return CW_OK;
 }
 
-static enum cw_err
-read_names(X509 *x, struct x509_info *i)
+enum cw_err
+x509_general_names(const GENERAL_NAMES *gens, struct cw_strlist *out)
 {
-	GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
-					       NULL);
-	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL,
-						   NULL);
 	enum cw_err rc = CW_OK;
 
-	i->has_eku = eku != NULL;
 	for (int k = 0; gens && k < sk_GENERAL_NAME_num(gens) && !rc; k++) {
 		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, k);
 		char buf[64];
@@ -61,7 +56,7 @@ read_names(X509 *x, struct x509_info *i)
 			char *v = strndup((const char *)ASN1_STRING_get0_data(s),
 					  (size_t)ASN1_STRING_length(s));
 
-			rc = v ? cw_strlist_add(&i->names, v) : CW_ERR_NOMEM;
+			rc = v ? cw_strlist_add(out, v) : CW_ERR_NOMEM;
 			free(v);
 		} else if (g->type == GEN_IPADD) {
 			const ASN1_OCTET_STRING *s = g->d.iPAddress;
@@ -72,9 +67,22 @@ read_names(X509 *x, struct x509_info *i)
 						   sizeof(buf))) ||
 			    (len == 16 && inet_ntop(AF_INET6, d, buf,
 						    sizeof(buf))))
-				rc = cw_strlist_add(&i->names, buf);
+				rc = cw_strlist_add(out, buf);
 		}
 	}
+	return rc;
+}
+
+static enum cw_err
+read_names(X509 *x, struct x509_info *i)
+{
+	GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
+					       NULL);
+	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL,
+						   NULL);
+	enum cw_err rc = x509_general_names(gens, &i->names);
+
+	i->has_eku = eku != NULL;
 	for (int k = 0; eku && k < sk_ASN1_OBJECT_num(eku) && !rc; k++) {
 		const ASN1_OBJECT *o = sk_ASN1_OBJECT_value(eku, k);
 		const char *n = x509_eku_name(OBJ_obj2nid(o));

@@ -458,3 +458,26 @@ x509_csr_check(const struct cw_buf *der, struct cw_buf *spki)
 	X509_REQ_free(req);
 	return rc;
 }
+
+enum cw_err
+x509_csr_names(const struct cw_buf *der, struct cw_strlist *names)
+{
+	const unsigned char *p = der->data;
+	X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)der->len);
+	STACK_OF(X509_EXTENSION) *exts = req ? X509_REQ_get_extensions(req)
+					     : NULL;
+	GENERAL_NAMES *gens = exts ? X509V3_get_d2i(exts, NID_subject_alt_name,
+						    NULL, NULL)
+				   : NULL;
+	enum cw_err rc = CW_ERR_PARSE;
+
+	if (req == NULL || p != der->data + der->len)
+		cw_error("the stored CSR is malformed");
+	else
+		rc = x509_general_names(gens, names);
+	GENERAL_NAMES_free(gens);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	X509_REQ_free(req);
+	ERR_clear_error();
+	return rc;
+}

@@ -18,6 +18,10 @@ char *x509_name_string(const X509_NAME *name);
 /* i2d into a cw_buf. */
 enum cw_err x509_i2d_buf(int len, unsigned char *der, struct cw_buf *out);
 
+/* Appends the DNS and IP names of gens (NULL: none) to out. */
+enum cw_err x509_general_names(const GENERAL_NAMES *gens,
+			       struct cw_strlist *out);
+
 /* Orders sk (which it does not free) into a bundle, leaf first. */
 enum cw_err x509_bundle_from_stack(STACK_OF(X509) *sk, struct x509_bundle *out);
 
