@@ -1,0 +1,240 @@
+/* certwiz: online certificate authorities (ACME, RFC 8555). The only layer
+ * that includes curl. */
+#ifndef CW_CA_H
+#define CW_CA_H
+
+#include "certwiz/err.h"
+#include "certwiz/secret.h"
+#include "certwiz/util.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+/*
+ * What crosses this interface is plain data: names and a DER CSR in, PEM
+ * certificates out. Signatures are made by a callback, so that the account
+ * key can stay on a token this layer never sees.
+ */
+
+/* What a CA said when it did not do what was asked (all owned). */
+struct ca_problem {
+	char *type;         /* ACME error type ("urn:...:badNonce") or NULL */
+	char *detail;       /* the CA's words (subproblems appended), or what
+			       failed on this side */
+	long status;        /* HTTP status; 0 when no answer came */
+	time_t retry_after; /* when to try again, absolute; 0: not said */
+};
+
+void ca_problem_release(struct ca_problem *p);
+
+/* Retry-After values are clamped to at most a day from now. */
+#define CA_RETRY_AFTER_MAX (24 * 3600)
+
+/*
+ * Parses a Retry-After header value: delta-seconds or an HTTP-date (RFC
+ * 9110 section 10.2.3), clamped to [now, now + CA_RETRY_AFTER_MAX].
+ * CW_ERR_PARSE when it is neither.
+ */
+enum cw_err ca_retry_after_parse(const char *value, time_t now, time_t *out);
+
+/*
+ * The target of the first Link header value with rel=REL ("up",
+ * "alternate", "index") in one header line's value; CW_ERR_NOT_FOUND.
+ * *out is a new string.
+ */
+enum cw_err ca_link_parse(const char *value, const char *rel, char **out);
+
+/* base64url without padding (RFC 7515 section 2); NULL on failure. */
+char *ca_base64url(const unsigned char *p, size_t n);
+/* Decodes base64url (padding optional); CW_ERR_PARSE. */
+enum cw_err ca_unbase64url(const char *s, size_t len, struct cw_buf *out);
+
+/*
+ * Signs the JWS signing input with the account key (ES256: SHA-256 and
+ * ECDSA P-256, the signature as raw r||s, 64 bytes).
+ */
+typedef enum cw_err (*acme_sign_fn)(void *user, const unsigned char *data,
+				    size_t len, struct cw_buf *sig);
+
+struct acme_opts {
+	const char *directory;   /* https URL of the ACME directory */
+	const char *trust;       /* PEM bundle that verifies the CA's TLS
+				    certificate; NULL: the system's */
+	const struct cw_buf *account_point; /* uncompressed P-256 point */
+	acme_sign_fn sign;
+	void *sign_user;
+	long timeout;            /* seconds per HTTP exchange; 0: 30 */
+};
+
+/* An ACME client for one directory and one account key. */
+struct acme;
+
+/*
+ * Checks the options (https only) without any network I/O; the directory
+ * is fetched on first use.
+ */
+enum cw_err acme_new(const struct acme_opts *o, struct acme **out);
+void acme_free(struct acme *a);
+
+/*
+ * The CA's last problem: set when a call returns CW_ERR_REJECTED,
+ * CW_ERR_UNREACHABLE, CW_ERR_NOT_FOUND (account unknown to the CA) or
+ * CW_ERR_CONFIG (TLS verification, scheme); borrowed until the next call.
+ */
+const struct ca_problem *acme_problem(const struct acme *a);
+
+/* How many badNonce answers were retried so far (diagnostics, tests). */
+unsigned acme_nonce_retries(const struct acme *a);
+
+/*
+ * Every call below returns CW_OK, or: CW_ERR_UNREACHABLE (no answer,
+ * timeout, 5xx, 429, or badNonce six times in a row: try later; the
+ * problem's retry_after says when if the CA did), CW_ERR_REJECTED (the CA
+ * refused: its problem document is in acme_problem), CW_ERR_NOT_FOUND (the
+ * account is unknown to the CA: register again), CW_ERR_CONFIG (the CA's
+ * TLS certificate does not verify, a URL is not https), CW_ERR_PARSE (an
+ * answer that is not what RFC 8555 says).
+ */
+
+/* External account binding (RFC 8555 section 7.3.4): the key id and the
+ * MAC key as the CA hands it out (base64url text, in a secret). */
+struct acme_eab {
+	const char *kid;
+	const struct cw_secret *hmac;
+};
+
+/*
+ * Registers the account key (newAccount; an account that exists for this
+ * key is returned as it is) with an optional contact ("mailto:...") and
+ * EAB; afterwards the client signs with the account URL. *url is new.
+ */
+enum cw_err acme_register(struct acme *a, const char *contact,
+			  const struct acme_eab *eab, char **url);
+/* Uses an account registered earlier. */
+enum cw_err acme_use_account(struct acme *a, const char *url);
+
+enum acme_status {
+	ACME_UNKNOWN = 0,
+	ACME_PENDING,
+	ACME_READY,
+	ACME_PROCESSING,
+	ACME_VALID,
+	ACME_INVALID,
+	ACME_EXPIRED,
+	ACME_DEACTIVATED,
+	ACME_REVOKED,
+};
+
+const char *acme_status_name(enum acme_status s);
+
+struct acme_order {
+	char *url;
+	enum acme_status status;
+	char *finalize;
+	char *certificate;          /* when valid */
+	struct cw_strlist authorizations;
+	struct cw_strlist identifiers;
+	struct ca_problem error;    /* when invalid, if the CA said why */
+	time_t retry_after;         /* from the answer's header, or 0 */
+};
+
+void acme_order_release(struct acme_order *o);
+
+/* newOrder for these DNS names; out->url is the order's URL. */
+enum cw_err acme_order_new(struct acme *a, const struct cw_strlist *names,
+			   struct acme_order *out);
+/* POST-as-GET of an order. */
+enum cw_err acme_order_get(struct acme *a, const char *url,
+			   struct acme_order *out);
+/* Sends the CSR (DER) to the order's finalize URL. */
+enum cw_err acme_finalize(struct acme *a, const struct acme_order *o,
+			  const struct cw_buf *csr, struct acme_order *out);
+
+struct acme_challenge {
+	char *type;   /* "http-01", "dns-01", ... */
+	char *url;
+	char *token;
+	enum acme_status status;
+	char *error;  /* the CA's detail when invalid */
+};
+
+struct acme_authz {
+	char *url;
+	char *identifier;
+	bool wildcard;
+	enum acme_status status;
+	struct acme_challenge *v;
+	size_t n;
+	time_t retry_after;
+};
+
+void acme_authz_release(struct acme_authz *z);
+
+enum cw_err acme_authz_get(struct acme *a, const char *url,
+			   struct acme_authz *out);
+/* Tells the CA the challenge is ready to be validated (POST {}). */
+enum cw_err acme_challenge_respond(struct acme *a, const char *url);
+
+/*
+ * What a challenge needs published: the key authorization (http-01 file
+ * content) and the dns-01 TXT value. New strings, NULL on failure.
+ */
+char *acme_key_authorization(const struct acme *a, const char *token);
+char *acme_dns01_value(const struct acme *a, const char *token);
+
+/*
+ * Downloads a certificate chain (application/pem-certificate-chain).
+ * alternates receives the URLs of alternate chains (Link rel=alternate).
+ */
+enum cw_err acme_certificate(struct acme *a, const char *url,
+			     struct cw_buf *pem, struct cw_strlist *alternates);
+
+/*
+ * Parsers of the CA's JSON, pure (no I/O): used by the client and by the
+ * fuzz target. CW_ERR_PARSE for anything RFC 8555 does not allow.
+ */
+enum cw_err acme_parse_order(const char *json, size_t len,
+			     struct acme_order *out);
+enum cw_err acme_parse_authz(const char *json, size_t len,
+			     struct acme_authz *out);
+enum cw_err acme_parse_problem(const char *json, size_t len,
+			       struct ca_problem *out);
+
+/*
+ * Challenge responders.
+ *
+ * The built-in http-01 responder listens on ADDR:PORT ("127.0.0.1:5002",
+ * "[::1]:80", ":80" for every address) in a thread of its own and answers
+ * GET /.well-known/acme-challenge/TOKEN with the key authorization of the
+ * tokens added; it stops with ca_http01_stop (NULL is fine).
+ * CW_ERR_UNAVAILABLE when it cannot listen (the port is taken).
+ */
+struct ca_http01;
+
+enum cw_err ca_http01_start(const char *listen, struct ca_http01 **out);
+enum cw_err ca_http01_add(struct ca_http01 *s, const char *token,
+			  const char *keyauth);
+void ca_http01_stop(struct ca_http01 *s);
+/* Requests answered so far (diagnostics, tests). */
+unsigned ca_http01_served(const struct ca_http01 *s);
+
+/*
+ * http-01 through a web server's document root: writes (atomically, mode
+ * 0644) or removes DIR/.well-known/acme-challenge/TOKEN. Removing a file
+ * that is not there is not an error.
+ */
+enum cw_err ca_webroot_put(const char *dir, const char *token,
+			   const char *keyauth);
+enum cw_err ca_webroot_remove(const char *dir, const char *token);
+
+/*
+ * dns-01 through a hook: runs HOOK ACTION NAME VALUE (ACTION "add" or
+ * "del", NAME "_acme-challenge.example.test") with posix_spawn (never
+ * fork: the process holds PKCS#11 sessions) and waits for it, at most
+ * timeout seconds. A non-zero exit or a timeout is CW_ERR_UNAVAILABLE.
+ */
+enum cw_err ca_hook_run(const char *hook, const char *action,
+			const char *name, const char *value, int timeout);
+
+#endif
