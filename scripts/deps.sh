@@ -5,9 +5,9 @@ set -eu
 packages=(
 	build-essential cmake pkg-config
 	libp11-kit-dev libssl-dev libsqlite3-dev libjansson-dev libinih-dev
-	libcmocka-dev
+	libcmocka-dev libcurl4-openssl-dev
 	p11-kit softhsm2 opensc gnutls-bin openssl sqlite3 jq faketime bsdutils
-	libengine-pkcs11-openssl nginx-light curl
+	libengine-pkcs11-openssl nginx-light curl pebble
 )
 missing=()
 for p in "${packages[@]}"; do

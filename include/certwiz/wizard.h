@@ -90,9 +90,33 @@ struct wiz_request_opts {
 	const struct cw_strlist *extra_names;
 	const char *token_uri; /* NULL: [token] uri of the configuration */
 	const char *key;       /* NULL: the topology's, else ec:P-256 */
-	const char *out_path;
+	const char *out_path;  /* offline */
 	bool force;            /* replace out_path */
+	const char *ca;        /* online: the CA profile ([ca "NAME"]) */
+	int wait;              /* online: seconds to wait for the CA */
+	bool assign;           /* online: assign to the usages once issued */
+	const char *eab_kid;   /* online: alternate credentials (external */
+	const char *eab_hmac_file; /* account binding), else the profile's */
 };
+
+/* What a run of an online request came to (strings owned). */
+struct wiz_acme_outcome {
+	int64_t request_id;
+	char *state;         /* created submitted pending issued rejected
+				failed */
+	char *ca;
+	char *order_url;
+	int64_t next_attempt; /* when a later run may go on; 0: any time */
+	char *problem;       /* why it is not issued, in the CA's words */
+	int64_t cert_id;     /* issued: the certificate */
+	char *sha256;
+	char *subject;
+	int64_t not_after;
+	struct cw_strlist assigned; /* usages assigned at issuance */
+	unsigned nonce_retries;     /* badNonce answers retried */
+};
+
+void wiz_acme_outcome_release(struct wiz_acme_outcome *o);
 
 struct wiz_request_result {
 	int64_t request_id; /* 0 when spooled */
@@ -106,6 +130,7 @@ struct wiz_request_result {
 	char *subject;
 	struct cw_strlist names;
 	char *out_path;
+	struct wiz_acme_outcome online; /* online requests */
 };
 
 void wiz_request_result_release(struct wiz_request_result *r);
@@ -121,6 +146,50 @@ void wiz_request_result_release(struct wiz_request_result *r);
 enum cw_err wiz_request_offline(struct wiz *w,
 				const struct wiz_request_opts *o,
 				struct wiz_request_result *out);
+
+/*
+ * Request, online (administrators only): key pair and token-signed CSR as
+ * offline, the request recorded (state created), then taken to the CA
+ * profile o->ca over ACME: account (its key on the token, registered once
+ * per profile), order, challenges, finalization, download, checks (the
+ * leaf's key is the request's, its names are the ones asked for, its chain
+ * verifies to the profile's roots), import onto the token and into the
+ * store, and with o->assign the assignment to the usages. Waits for the CA
+ * at most o->wait seconds. Returns CW_OK (issued), CW_ERR_PENDING (the CA
+ * has not finished: saved with its order and next attempt time),
+ * CW_ERR_UNREACHABLE (saved as it stood), CW_ERR_REJECTED (the CA's
+ * problem recorded); for these four out is filled, out->online says where
+ * the request stands. Other errors are as for offline requests.
+ */
+enum cw_err wiz_request_online(struct wiz *w,
+			       const struct wiz_request_opts *o,
+			       struct wiz_request_result *out);
+
+/* How a run of pending requests goes. */
+struct wiz_process_opts {
+	int wait;              /* seconds to wait for the CA, per request */
+	bool only_due;         /* skip requests whose next attempt is later */
+	const char *eab_kid;   /* alternate credentials, as for request */
+	const char *eab_hmac_file;
+};
+
+typedef enum cw_err (*wiz_outcome_fn)(void *user,
+				      const struct wiz_acme_outcome *o,
+				      enum cw_err rc);
+
+/*
+ * Process pending request: takes each open online request (ids, or every
+ * one when n is 0) up where it stands, with POST-as-GET on its saved order
+ * (never a new order or key), and calls fn with each outcome. Returns
+ * CW_ERR_UNAVAILABLE when there is nothing to process, else the most
+ * serious outcome: another error, then rejected, unreachable, pending, OK.
+ */
+enum cw_err wiz_pending_process(struct wiz *w, const int64_t *ids, size_t n,
+				const struct wiz_process_opts *o,
+				wiz_outcome_fn fn, void *user);
+
+/* Open online requests (created, submitted, pending), oldest first. */
+enum cw_err wiz_pending_list(struct wiz *w, store_request_fn fn, void *user);
 
 struct wiz_import_opts {
 	const char *path;

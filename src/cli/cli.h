@@ -34,6 +34,7 @@ enum cw_err cmd_view(int argc, char **argv, struct cli *c);
 enum cw_err cmd_refresh(int argc, char **argv, struct cli *c);
 enum cw_err cmd_export(int argc, char **argv, struct cli *c);
 enum cw_err cmd_audit(int argc, char **argv, struct cli *c);
+enum cw_err cmd_pending(int argc, char **argv, struct cli *c);
 
 /* The wizard, created on first use from the global options. */
 enum cw_err cli_wiz(struct cli *c, struct wiz **out);
@@ -78,5 +79,12 @@ enum cw_err cli_print_json(json_t *j);
 /* RFC 3339 UTC, in a static buffer of the caller's. */
 const char *cli_time(time_t t, char buf[32]);
 json_t *cli_strlist_json(const struct cw_strlist *l);
+
+/* A whole number of seconds, 0 to 86400 (--wait). */
+bool cli_parse_seconds(const char *s, int *out);
+
+/* An online request's outcome: JSON object, or text on stdout. */
+json_t *cli_outcome_json(const struct wiz_acme_outcome *o);
+void cli_print_outcome(const struct wiz_acme_outcome *o);
 
 #endif

@@ -16,7 +16,7 @@ struct verb_doc {
 	const char *synopsis;
 	const char *summary;
 	const char *details;
-	struct opt_doc opts[12];
+	struct opt_doc opts[16];
 };
 
 static const struct verb_doc verbs[] = {
@@ -38,9 +38,11 @@ static const struct verb_doc verbs[] = {
 	  { { "--all", "show every host of the document" },
 	    { NULL, NULL } } },
 	{ "request",
-	  "request --usage U [--usage U2]... --offline --out FILE [--key SPEC] "
-	  "[--token URI] [--name DNS]... [--force]",
-	  "generate a key pair on the token and a token-signed CSR",
+	  "request --usage U [--usage U2]... (--offline --out FILE [--force] | "
+	  "--ca NAME [--wait SEC] [--assign] [--eab-kid KID --eab-hmac-file "
+	  "F]) [--key SPEC] [--token URI] [--name DNS]...",
+	  "generate a key pair on the token and a token-signed CSR, for a "
+	  "file or an online CA",
 	  "The key pair is generated inside the token (private key: "
 	  "sensitive, never extractable, sign only; checked after "
 	  "generation) with a fresh random 16-byte CKA_ID. The CSR carries "
@@ -52,11 +54,38 @@ static const struct verb_doc verbs[] = {
 	  "behind when a step fails. Anyone may make an offline request: "
 	  "for a user outside the admin group the request waits in the "
 	  "spool until an administrator's next command records it (the "
-	  "requester is the spool file's owner).",
+	  "requester is the spool file's owner). With --ca the CSR goes to "
+	  "the CA profile [ca \"NAME\"] over ACME (RFC 8555; administrators "
+	  "only): the account key is generated on the token on first use "
+	  "(EC P-256, sign only, never a certificate's key) and the account "
+	  "registered once per profile, with external account binding when "
+	  "the CA wants it; an order is created for the CSR's names, the "
+	  "challenges answered (http-01 through the built-in responder or "
+	  "files under a web root, dns-01 through a hook command), the order "
+	  "finalized, and the chain downloaded, checked (the leaf's key is "
+	  "the request's, its names are the ones asked for, its chain "
+	  "verifies to the profile's roots) and imported onto the token and "
+	  "into the store. Each step is recorded before the next, so a "
+	  "request the CA has not finished within --wait is kept with its "
+	  "order (exit 3), as is one the CA could not be reached for (exit "
+	  "8); 'certwiz pending process' takes it up where it stood, never "
+	  "with a new order or key. A rejection is recorded with the CA's "
+	  "words (exit 7).",
 	  { { "--usage U", "usage (role) from the topology; repeatable" },
 	    { "--offline", "write the CSR to a file for an offline or public CA" },
 	    { "--out FILE", "where the CSR goes (refused if it exists)" },
 	    { "--force", "replace FILE if it exists" },
+	    { "--ca NAME", "send the request to the CA profile [ca \"NAME\"]" },
+	    { "--wait SEC",
+	      "how long to wait for the CA before leaving the request "
+	      "pending (default 60)" },
+	    { "--assign", "assign the certificate to the usages once issued" },
+	    { "--eab-kid KID",
+	      "alternate credentials: the external account binding key id "
+	      "(with --eab-hmac-file), instead of the profile's" },
+	    { "--eab-hmac-file F",
+	      "the EAB MAC key, base64url (refused if group or world "
+	      "readable)" },
 	    { "--key SPEC",
 	      "ec:P-256, ec:P-384, rsa:2048, rsa:3072 or rsa:4096 (default: "
 	      "the topology's, else ec:P-256)" },
@@ -140,16 +169,34 @@ static const struct verb_doc verbs[] = {
 	  { { "--usage U", "the usage" },
 	    { "--out DIR", "the folder to write to" },
 	    { NULL, NULL } } },
+	{ "pending", "pending list | pending process [ID]... [--wait SEC]",
+	  "show or take up requests an online CA has not finished",
+	  "'list' shows the open online requests (created, submitted, "
+	  "pending) with their CA, order, next attempt time and what the CA "
+	  "or the network last said. 'process' takes each one (or the IDs "
+	  "given) up where it stands, with POST-as-GET on its saved order, "
+	  "never a new order or key: answers what the CA still asks, waits "
+	  "up to --wait seconds, and imports the certificate once issued. "
+	  "A request stays pending until the CA issues or rejects it. "
+	  "Nothing pending: exit 4. Otherwise the exit code is the most "
+	  "serious outcome (rejected 7, unreachable 8, pending 3).",
+	  { { "--wait SEC",
+	      "process: how long to wait for the CA per request (default 60)" },
+	    { "--eab-kid KID", "process: alternate credentials, as for request" },
+	    { "--eab-hmac-file F", "process: the EAB MAC key" },
+	    { NULL, NULL } } },
 	{ "refresh", "refresh",
-	  "reconcile the store with the tokens",
+	  "reconcile the store with the tokens and the CAs",
 	  "Looks every known key up on its token by CKA_ID: a key or "
 	  "certificate deleted outside certwiz is marked (its assignments "
 	  "stay, flagged by status), a certificate placed on the token under "
 	  "a known key is recorded, a key left by an interrupted request is "
 	  "listed, an intent that never produced a key is cleared after ten "
 	  "minutes, and scheduled assignments whose time has come are "
-	  "activated. Each change is reported. A token that cannot be opened "
-	  "is reported and its keys are left as they are.",
+	  "activated. Open online requests whose next attempt time has come "
+	  "are taken up once, without waiting. Each change is reported. A "
+	  "token that cannot be opened is reported and its keys are left as "
+	  "they are.",
 	  { { NULL, NULL } } },
 	{ "audit",
 	  "audit show [--since TIME] | verify [--key PEM] | export [--out FILE] "
@@ -225,8 +272,9 @@ static const struct opt_doc exit_codes[] = {
 
 static const char *perm_text =
 	"Only root and members of [policy] admin_group (default "
-	"certwiz-admins) may import, assign, remove, refresh or write audit "
-	"checkpoints; anyone else gets exit 5, and the refusal is recorded. "
+	"certwiz-admins) may import, assign, remove, refresh, send requests "
+	"to a CA (request --ca, pending process) or write audit checkpoints; "
+	"anyone else gets exit 5, and the refusal is recorded. "
 	"The operating system enforces it: install the store's folder as "
 	"root:certwiz-admins mode 2771; certwiz (run as root) keeps the store "
 	"file root:certwiz-admins 0660 and its spool folder mode 3773.";
@@ -367,7 +415,17 @@ man(FILE *f)
 	roff(f, "configuration (INI): [store] path, [token] uri and module, "
 		"[topology] file, [trust] anchors, [policy] admin_group and "
 		"allow_key_import, [store] spool (default: spool beside the "
-		"store); relative paths are relative to the file's folder");
+		"store); relative paths are relative to the file's folder. "
+		"Each [ca \"NAME\"] section is an online CA: protocol acme, "
+		"directory (https URL), trust (PEM bundle for the CA's TLS "
+		"certificate; default: the system's), roots (what issued "
+		"chains must verify to; default: [trust] anchors), contact "
+		"(mailto: URL), eab_kid and eab_hmac_file (external account "
+		"binding), challenge (http-01 or dns-01), http01_listen "
+		"(ADDRESS:PORT of the built-in responder, default :80), "
+		"http01_webroot (write the responses under this document "
+		"root instead), dns01_hook (run as HOOK add|del NAME VALUE), "
+		"timeout (seconds per HTTP exchange, default 30).");
 	fputs("\n.SH SEE ALSO\n.BR pkcs11-tool (1),\n.BR p11tool (1),\n"
 	      ".BR openssl-req (1)\n",
 	      f);

@@ -28,6 +28,7 @@ static const struct cmd cmds[] = {
 	{ "view", cmd_view, 0 },
 	{ "refresh", cmd_refresh, CHANGES | ADMIN },
 	{ "export", cmd_export, 0 },	    { "audit", cmd_audit, 0 },
+	{ "pending", cmd_pending, CHANGES },
 	{ "help", cmd_help, 0 },
 };
 
@@ -38,7 +39,7 @@ after(struct cli *c, const struct cmd *cmd, enum cw_err rc)
 {
 	struct wiz_checkpoint cp;
 
-	if (!(cmd->flags & CHANGES) || c->wiz == NULL)
+	if (!(cmd->flags & CHANGES) || !c->changes || c->wiz == NULL)
 		return;
 	if (rc == CW_OK) {
 		if (wiz_audit_checkpoint(c->wiz, true, &cp) == CW_OK &&
@@ -46,7 +47,10 @@ after(struct cli *c, const struct cmd *cmd, enum cw_err rc)
 			cw_info("audit checkpoint written at event %lld",
 				(long long)cp.seq);
 		wiz_checkpoint_release(&cp);
-	} else if (rc != CW_ERR_USAGE && rc != CW_ERR_PENDING) {
+	} else if (rc != CW_ERR_USAGE && rc != CW_ERR_PENDING &&
+		   rc != CW_ERR_UNREACHABLE && rc != CW_ERR_REJECTED) {
+		/* pending, unreachable and rejected requests are recorded
+		 * by the wizard with the CA's words */
 		wiz_audit_failure(c->wiz, cmd->name, NULL, rc);
 	}
 }

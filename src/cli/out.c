@@ -1,6 +1,9 @@
 /* Output helpers shared by the verbs. */
 #include "cli.h"
 
+#include <errno.h>
+#include <stdlib.h>
+
 enum cw_err
 cli_print_json(json_t *j)
 {
@@ -58,4 +61,20 @@ cli_parse_usage(int argc, char **argv, struct cli *c, const char *verb,
 	if (optind != argc || *usage == NULL || (out != NULL && *out == NULL))
 		return cli_usage(verb);
 	return CW_OK;
+}
+
+bool
+cli_parse_seconds(const char *s, int *out)
+{
+	char *end = NULL;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 0 || v > 86400) {
+		cw_error("'%s' is not a number of seconds (0 to 86400)", s);
+		return false;
+	}
+	*out = (int)v;
+	return true;
 }

@@ -23,6 +23,7 @@ wiz_import_result_release(struct wiz_import_result *r)
 
 struct imp {
 	const struct wiz_import_opts *o;
+	const struct store_request *issued_for; /* online: the request */
 	struct x509_bundle bundle;
 	struct x509_p12 p12;
 	bool is_p12;
@@ -345,6 +346,17 @@ find_key(struct wiz *w, struct imp *m)
 	}
 	if (rc != CW_OK)
 		return rc;
+	if (m->issued_for != NULL) {
+		if (m->key.id != m->issued_for->key_id) {
+			cw_error("the CA's certificate is not for the key of "
+				 "request %lld",
+				 (long long)m->issued_for->id);
+			return CW_ERR_CRYPTO;
+		}
+		rc = store_request_get(m->store, m->issued_for->id, &m->req);
+		m->has_request = rc == CW_OK;
+		return rc;
+	}
 	rc = store_request_awaiting(m->store, m->key.id, &m->req);
 	m->has_request = rc == CW_OK;
 	return rc == CW_ERR_NOT_FOUND ? CW_OK : rc;
@@ -508,41 +520,78 @@ fill_result(struct imp *m, int64_t cert_id, struct wiz_import_result *out)
 	return CW_OK;
 }
 
+/* Everything after the input is read: checks, key, binding. */
+static enum cw_err
+import_read(struct wiz *w, struct imp *m, struct wiz_import_result *out)
+{
+	int64_t cert_id = 0;
+	enum cw_err rc = CW_OK;
+
+	if (m->o->usages && m->o->usages->n > 0)
+		rc = precheck_usages(w, m);
+	if (rc == CW_OK)
+		rc = wiz_store(w, &m->store);
+	if (rc == CW_OK)
+		rc = not_known_yet(m);
+	if (rc == CW_OK)
+		rc = find_key(w, m);
+	if (rc == CW_OK)
+		rc = bind_cert(w, m, &cert_id);
+	if (rc == CW_OK)
+		rc = fill_result(m, cert_id, out);
+	if (rc != CW_OK && m->store != NULL)
+		undo(w, m);
+	if (rc == CW_OK && out->expired)
+		cw_warn("certificate '%s' has expired; it is imported but "
+			"cannot be assigned",
+			m->leaf.subject);
+	x509_bundle_release(&m->bundle);
+	x509_p12_release(&m->p12);
+	x509_info_release(&m->leaf);
+	store_key_release(&m->key);
+	store_token_release(&m->token);
+	store_request_release(&m->req);
+	cw_buf_release(&m->id);
+	return rc;
+}
+
 enum cw_err
 wiz_import(struct wiz *w, const struct wiz_import_opts *o,
 	   struct wiz_import_result *out)
 {
 	struct imp m;
-	int64_t cert_id = 0;
 	enum cw_err rc;
 
 	memset(&m, 0, sizeof(m));
 	m.o = o;
 	rc = read_input(w, &m);
-	if (rc == CW_OK && o->usages && o->usages->n > 0)
-		rc = precheck_usages(w, &m);
-	if (rc == CW_OK)
-		rc = wiz_store(w, &m.store);
-	if (rc == CW_OK)
-		rc = not_known_yet(&m);
-	if (rc == CW_OK)
-		rc = find_key(w, &m);
-	if (rc == CW_OK)
-		rc = bind_cert(w, &m, &cert_id);
-	if (rc == CW_OK)
-		rc = fill_result(&m, cert_id, out);
-	if (rc != CW_OK && m.store != NULL)
-		undo(w, &m);
-	if (rc == CW_OK && out->expired)
-		cw_warn("certificate '%s' has expired; it is imported but "
-			"cannot be assigned",
-			m.leaf.subject);
-	x509_bundle_release(&m.bundle);
-	x509_p12_release(&m.p12);
-	x509_info_release(&m.leaf);
-	store_key_release(&m.key);
-	store_token_release(&m.token);
-	store_request_release(&m.req);
-	cw_buf_release(&m.id);
-	return rc;
+	if (rc != CW_OK) {
+		x509_bundle_release(&m.bundle);
+		x509_p12_release(&m.p12);
+		x509_info_release(&m.leaf);
+		return rc;
+	}
+	return import_read(w, &m, out);
+}
+
+enum cw_err
+wiz_import_issued(struct wiz *w, const struct store_request *req,
+		  struct x509_bundle *bundle, struct wiz_import_result *out)
+{
+	struct wiz_import_opts o = { "the CA's answer", NULL, NULL };
+	struct imp m;
+	enum cw_err rc;
+
+	memset(&m, 0, sizeof(m));
+	m.o = &o;
+	m.issued_for = req;
+	m.bundle = *bundle;
+	memset(bundle, 0, sizeof(*bundle));
+	rc = x509_info_parse(m.bundle.certs[0].data, m.bundle.certs[0].len,
+			     &m.leaf);
+	if (rc != CW_OK) {
+		x509_bundle_release(&m.bundle);
+		return rc;
+	}
+	return import_read(w, &m, out);
 }

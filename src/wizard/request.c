@@ -20,6 +20,7 @@ wiz_request_result_release(struct wiz_request_result *r)
 	cw_strlist_release(&r->names);
 	free(r->out_path);
 	free(r->spool_name);
+	wiz_acme_outcome_release(&r->online);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -63,6 +64,32 @@ struct job {
 	char *spool_name;
 };
 
+/* An online request: a known CA profile, an administrator (talking to the
+ * organisation's CA), something to verify the issued chain with, and EAB
+ * options that go together. */
+static enum cw_err
+check_online(struct wiz *w, const struct wiz_request_opts *o)
+{
+	const struct cw_ca_profile *p = cw_config_ca(&w->cfg, o->ca);
+
+	if (p == NULL) {
+		cw_error("no CA profile '%s' in the configuration ([ca \"%s\"])",
+			 o->ca, o->ca);
+		return CW_ERR_NOT_FOUND;
+	}
+	if ((o->eab_kid == NULL) != (o->eab_hmac_file == NULL)) {
+		cw_error("--eab-kid and --eab-hmac-file go together");
+		return CW_ERR_USAGE;
+	}
+	if (p->roots == NULL && w->cfg.trust_anchors == NULL) {
+		cw_error("nothing to verify the chain of CA '%s' with: set roots "
+			 "in its profile or [trust] anchors",
+			 o->ca);
+		return CW_ERR_CONFIG;
+	}
+	return wiz_require_admin(w, "request --ca");
+}
+
 static enum cw_err
 prepare(struct wiz *w, const struct wiz_request_opts *o, struct job *j)
 {
@@ -85,14 +112,16 @@ prepare(struct wiz *w, const struct wiz_request_opts *o, struct job *j)
 	}
 	if ((rc = tok_uri_check(uri)) != CW_OK)
 		return rc;
-	/* Output first: an existing or unwritable file is refused before
-	 * anything is created. */
-	rc = cw_atomic_open(&j->out, o->out_path, 0644, o->force);
+	if (o->ca != NULL)
+		rc = check_online(w, o);
+	else /* an existing or unwritable file is refused before anything
+		is created */
+		rc = cw_atomic_open(&j->out, o->out_path, 0644, o->force);
 	if (rc != CW_OK)
 		return rc;
 	/* Anyone may make an offline request; those who may not write the
 	 * store leave it in the spool for an administrator. */
-	if (wiz_is_admin(w))
+	if (wiz_is_admin(w) || o->ca != NULL)
 		rc = wiz_store(w, &j->store);
 	else if ((j->spooled = json_object()) == NULL)
 		rc = CW_ERR_NOMEM;
@@ -269,14 +298,15 @@ audit_request(struct wiz *w, const struct wiz_request_opts *o, struct job *j,
 			  "cka_id", j->key.cka_id, "algorithm", j->spec.name,
 			  NULL);
 	t2 = audit_target("request", req, "usages", usages, "cka_id",
-			  j->key.cka_id, "protocol", "offline", "out",
-			  o->out_path, NULL);
+			  j->key.cka_id, "protocol", o->ca ? "acme" : "offline",
+			  o->ca ? "ca" : "out", o->ca ? o->ca : o->out_path,
+			  NULL);
 	rc = t1 && t2 && usages ? wiz_audit(w, "key-generated", t1, "success",
 					    "generated on the token")
 				: CW_ERR_NOMEM;
 	if (rc == CW_OK)
 		rc = wiz_audit(w, "request-created", t2, "success",
-			       "awaiting-response");
+			       o->ca ? "created" : "awaiting-response");
 	free(t1);
 	free(t2);
 	free(usages);
@@ -301,14 +331,16 @@ record_request(struct wiz *w, const struct wiz_request_opts *o, struct job *j,
 	r.usages = *o->usages;
 	r.key_id = j->key.id;
 	r.csr = j->csr;
-	r.protocol = "offline";
-	r.state = "awaiting-response";
+	r.protocol = o->ca ? "acme" : "offline";
+	r.ca = (char *)o->ca;
+	r.state = o->ca ? "created" : "awaiting-response";
 	r.created_by = cw_user_name();
-	r.out_path = cw_abspath(o->out_path);
-	rc = spki_hash && r.created_by ? CW_OK : CW_ERR_NOMEM;
-	if (rc == CW_OK)
+	r.out_path = o->ca ? NULL : cw_abspath(o->out_path);
+	rc = spki_hash && r.created_by && (o->ca || r.out_path) ? CW_OK
+								: CW_ERR_NOMEM;
+	if (rc == CW_OK && o->ca == NULL)
 		rc = x509_pem("CERTIFICATE REQUEST", &j->csr, &pem);
-	if (rc == CW_OK)
+	if (rc == CW_OK && o->ca == NULL)
 		rc = cw_atomic_write(&j->out, pem.data, pem.len);
 	if (rc == CW_OK)
 		rc = store_begin(j->store);
@@ -319,7 +351,7 @@ record_request(struct wiz *w, const struct wiz_request_opts *o, struct job *j,
 		rc = store_request_add(j->store, &r);
 	if (rc == CW_OK)
 		rc = audit_request(w, o, j, r.id);
-	if (rc == CW_OK)
+	if (rc == CW_OK && o->ca == NULL)
 		rc = cw_atomic_commit(&j->out);
 	published = rc == CW_OK;
 	cw_crashpoint("request:before-commit");
@@ -329,7 +361,7 @@ record_request(struct wiz *w, const struct wiz_request_opts *o, struct job *j,
 		rc = store_commit(j->store);
 	if (rc != CW_OK) {
 		store_rollback(j->store);
-		if (published)
+		if (published && o->ca == NULL)
 			unlink(o->out_path);
 	} else {
 		*request_id = r.id;
@@ -393,11 +425,11 @@ fill_result(struct wiz *w, const struct wiz_request_opts *o, struct job *j,
 				ti->model, &j->id);
 	r.token_label = strdup(ti->label);
 	r.subject = strdup(j->plan.subject);
-	r.out_path = strdup(o->out_path);
+	r.out_path = o->out_path ? strdup(o->out_path) : NULL;
 	r.names = j->plan.names;
 	cw_strlist_init(&j->plan.names);
 	if (!r.cka_id || !r.key_label || !r.key_alg || !r.key_uri ||
-	    !r.token_label || !r.subject || !r.out_path) {
+	    !r.token_label || !r.subject || (o->out_path && !r.out_path)) {
 		wiz_request_result_release(&r);
 		return CW_ERR_NOMEM;
 	}
@@ -405,12 +437,13 @@ fill_result(struct wiz *w, const struct wiz_request_opts *o, struct job *j,
 	return CW_OK;
 }
 
-enum cw_err
-wiz_request_offline(struct wiz *w, const struct wiz_request_opts *o,
-		    struct wiz_request_result *out)
+/* The steps both kinds of request share: the key pair, the CSR, the
+ * record; *id is the request (0 when spooled). */
+static enum cw_err
+create(struct wiz *w, const struct wiz_request_opts *o,
+       struct wiz_request_result *out, int64_t *id)
 {
 	struct job j;
-	int64_t id = 0;
 	enum cw_err rc;
 
 	memset(&j, 0, sizeof(j));
@@ -424,12 +457,12 @@ wiz_request_offline(struct wiz *w, const struct wiz_request_opts *o,
 	if (rc == CW_OK && j.spooled != NULL)
 		rc = spool_request(w, &j);
 	else if (rc == CW_OK)
-		rc = record_request(w, o, &j, &id);
+		rc = record_request(w, o, &j, id);
 	if (rc == CW_OK)
 		rc = fill_result(w, o, &j, out);
 	if (rc == CW_OK)
-		out->request_id = id;
-	else if (id == 0)
+		out->request_id = *id;
+	else if (*id == 0)
 		undo(w, &j);
 	if (rc == CW_OK && j.spooled != NULL) {
 		out->spool_name = j.spool_name;
@@ -443,5 +476,35 @@ wiz_request_offline(struct wiz *w, const struct wiz_request_opts *o,
 	cw_buf_release(&j.id);
 	cw_buf_release(&j.spki);
 	cw_buf_release(&j.csr);
+	return rc;
+}
+
+enum cw_err
+wiz_request_offline(struct wiz *w, const struct wiz_request_opts *o,
+		    struct wiz_request_result *out)
+{
+	int64_t id = 0;
+
+	CW_RETURN_IF_FAIL(o->ca == NULL && o->out_path, CW_ERR_INTERNAL);
+	return create(w, o, out, &id);
+}
+
+enum cw_err
+wiz_request_online(struct wiz *w, const struct wiz_request_opts *o,
+		   struct wiz_request_result *out)
+{
+	struct wiz_acme_opts ao = { o->wait, o->assign, o->eab_kid,
+				    o->eab_hmac_file };
+	int64_t id = 0;
+	enum cw_err rc;
+
+	CW_RETURN_IF_FAIL(o->ca != NULL, CW_ERR_INTERNAL);
+	rc = create(w, o, out, &id);
+	if (rc != CW_OK)
+		return rc;
+	rc = wiz_acme_run(w, id, &ao, &out->online);
+	if (rc != CW_OK && rc != CW_ERR_PENDING && rc != CW_ERR_UNREACHABLE &&
+	    rc != CW_ERR_REJECTED)
+		wiz_request_result_release(out);
 	return rc;
 }

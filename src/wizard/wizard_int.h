@@ -3,6 +3,7 @@
 #define CW_WIZARD_INT_H
 
 #include "certwiz/audit.h"
+#include "certwiz/ca.h"
 #include "certwiz/policy.h"
 
 #include <jansson.h>
@@ -109,5 +110,58 @@ void wiz_audit_token_failure(struct wiz *w, const struct tok_info *t,
 
 /* Records configuration and topology changes since the last run. */
 void wiz_audit_config_changes(struct wiz *w);
+
+/* Options of one run of an online request (request --ca, pending
+ * process, refresh). */
+struct wiz_acme_opts {
+	int wait;                 /* seconds to wait for the CA */
+	bool assign;              /* assign to the request's usages */
+	const char *eab_kid;      /* alternate credentials, else the */
+	const char *eab_hmac_file; /* profile's */
+};
+
+/* The ACME account of a CA profile, ready to sign with its key on the
+ * token (account.c). */
+struct wiz_account {
+	struct acme *acme;
+	struct tok_session *tok;  /* borrowed from the wizard */
+	struct cw_buf key_id;
+	struct cw_buf spki;
+	struct store_account row;
+};
+
+/*
+ * Opens the account of profile p: its key is found on the token (made on
+ * first use: EC P-256, sign only, recorded before it is generated), and the
+ * account registered with the CA once (with the EAB of o, else of p).
+ */
+enum cw_err wiz_account_open(struct wiz *w, const struct cw_ca_profile *p,
+			     const struct wiz_acme_opts *o,
+			     struct wiz_account *out);
+/* Registers again (the CA forgot the account). */
+enum cw_err wiz_account_register(struct wiz *w,
+				 const struct cw_ca_profile *p,
+				 const struct wiz_acme_opts *o,
+				 struct wiz_account *a);
+void wiz_account_close(struct wiz_account *a);
+
+/*
+ * Takes online request id from where it stands towards issued (acme.c);
+ * the outcome is filled for CW_OK, CW_ERR_PENDING, CW_ERR_UNREACHABLE and
+ * CW_ERR_REJECTED, and every state change is written before the next
+ * step.
+ */
+enum cw_err wiz_acme_run(struct wiz *w, int64_t id,
+			 const struct wiz_acme_opts *o,
+			 struct wiz_acme_outcome *out);
+
+/*
+ * Imports a chain an online CA issued for req (its leaf first): the leaf's
+ * key must be the request's key. Marks the request issued in the same
+ * transaction. Takes the bundle's certificates (bundle left empty).
+ */
+enum cw_err wiz_import_issued(struct wiz *w, const struct store_request *req,
+			      struct x509_bundle *bundle,
+			      struct wiz_import_result *out);
 
 #endif

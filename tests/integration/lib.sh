@@ -51,10 +51,14 @@ CONF
 # The canary secrets must appear in no output, log, store file or export:
 # only in the files the tests write them into (*pin, *.pw), the token
 # directory (SoftHSM2's own files) and pkcs11-spy's logs of C_Login.
+# Tests add their own secrets to EXTRA_CANARIES (one per line); servers
+# the tests run keep their files under $WORK/servers.
 canary_check() {
 	local hits
-	hits=$(grep -rl --exclude-dir=tokens --exclude='*pin' --exclude='*.pw' \
-		--exclude='spy*.log' -e "$PIN" -e "$SO_PIN" -e CANARY-P12-PASSWORD \
+	hits=$(grep -rlF --exclude-dir=tokens --exclude-dir=servers \
+		--exclude='*pin' --exclude='*.pw' --exclude='spy*.log' \
+		-e "$PIN" -e "$SO_PIN" -e CANARY-P12-PASSWORD \
+		${EXTRA_CANARIES:+-e "$EXTRA_CANARIES"} \
 		"$WORK" 2>/dev/null || true)
 	if [ -n "$hits" ]; then
 		echo "FAIL: a canary secret leaked into: $hits" >&2
@@ -62,8 +66,14 @@ canary_check() {
 	fi
 }
 
+# Background servers the test started (PIDs), stopped at exit.
+BG_PIDS=""
+
 cleanup_env() {
 	local rc=$?
+	local p
+	for p in $BG_PIDS; do kill "$p" 2>/dev/null || true; done
+	for p in $BG_PIDS; do wait "$p" 2>/dev/null || true; done
 	if [ "$rc" -eq 0 ] && ! canary_check; then
 		rc=1
 	fi

@@ -28,7 +28,8 @@ consistent() { # the store is sound and knows every object on the token
 	sqlite3 state/store.db 'PRAGMA integrity_check' | grep -qx ok || fail "integrity after $1"
 	token_objects | sed -n 's/.*ID: *\([0-9a-f]*\).*/\1/p' | sort -u >ids.token
 	sqlite3 state/store.db "select cka_id from keys union select value from meta
-		where key='audit_key_id'" | sort -u >ids.store
+		where key='audit_key_id' union select cka_id from acme_accounts" |
+		sort -u >ids.store
 	[ -z "$(comm -23 ids.token ids.store)" ] ||
 		fail "objects $(comm -23 ids.token ids.store | tr '\n' ' ')untracked after $1"
 }
