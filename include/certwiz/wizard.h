@@ -180,7 +180,9 @@ typedef enum cw_err (*wiz_outcome_fn)(void *user,
 /*
  * Process pending request: takes each open online request (ids, or every
  * one when n is 0) up where it stands, with POST-as-GET on its saved order
- * (never a new order or key), and calls fn with each outcome. Returns
+ * (never a new order or key), and calls fn with each outcome and its code
+ * (for codes other than the four of wiz_request_online, only request_id
+ * is set and the error has been reported). Returns
  * CW_ERR_UNAVAILABLE when there is nothing to process, else the most
  * serious outcome: another error, then rejected, unreachable, pending, OK.
  */
@@ -331,7 +333,9 @@ enum cw_err wiz_status(struct wiz *w, const char *usage,
 struct wiz_event {
 	char *kind;   /* key-missing key-restored cert-missing cert-restored
 			 cert-discovered interrupted-key intent-cleared
-			 assignment-activated token-unreachable */
+			 assignment-activated token-unreachable
+			 request-issued request-pending request-rejected
+			 ca-unreachable request-error */
 	char *detail;
 };
 
@@ -349,7 +353,9 @@ void wiz_refresh_report_release(struct wiz_refresh_report *r);
  * recorded, keys left by an interrupted request are listed, intents that
  * never produced a key (older than ten minutes) are cleared, and scheduled
  * assignments whose time has come are activated. A token that cannot be
- * opened is reported and its keys are left as they are.
+ * opened is reported and its keys are left as they are. Open online
+ * requests whose next attempt time has come are taken up once (at most 10
+ * seconds each); what the CA says is reported as events.
  */
 enum cw_err wiz_refresh(struct wiz *w, struct wiz_refresh_report *out);
 

@@ -194,7 +194,8 @@ static const struct verb_doc verbs[] = {
 	  "listed, an intent that never produced a key is cleared after ten "
 	  "minutes, and scheduled assignments whose time has come are "
 	  "activated. Open online requests whose next attempt time has come "
-	  "are taken up once, without waiting. Each change is reported. A "
+	  "are taken up once, waiting at most 10 seconds each. Each change "
+	  "is reported. A "
 	  "token that cannot be opened is reported and its keys are left as "
 	  "they are.",
 	  { { NULL, NULL } } },

@@ -68,13 +68,22 @@ static enum cw_err
 print_outcome(void *user, const struct wiz_acme_outcome *o, enum cw_err rc)
 {
 	json_t *arr = user;
+	bool outcome = rc == CW_OK || rc == CW_ERR_PENDING ||
+		       rc == CW_ERR_UNREACHABLE || rc == CW_ERR_REJECTED;
 
-	(void)rc;
 	if (arr != NULL)
-		return json_array_append_new(arr, cli_outcome_json(o))
+		return json_array_append_new(
+			       arr, outcome ? cli_outcome_json(o)
+					    : json_pack("{s:I, s:s}", "request_id",
+							(json_int_t)o->request_id,
+							"error", cw_strerror(rc)))
 			       ? CW_ERR_NOMEM
 			       : CW_OK;
-	cli_print_outcome(o);
+	if (outcome)
+		cli_print_outcome(o);
+	else
+		printf("request %lld: %s\n", (long long)o->request_id,
+		       cw_strerror(rc));
 	return CW_OK;
 }
 
@@ -152,7 +161,7 @@ cmd_pending(int argc, char **argv, struct cli *c)
 {
 	if (argc >= 2 && !strcmp(argv[1], "list")) {
 		c->changes = false; /* reads only */
-		optind = 1;
+		optind = 0;
 		argv[1] = argv[0];
 		for (int opt; (opt = getopt_long(argc - 1, argv + 1, "h",
 						 (const struct option[]){
@@ -166,7 +175,7 @@ cmd_pending(int argc, char **argv, struct cli *c)
 	}
 	if (argc >= 2 && !strcmp(argv[1], "process")) {
 		argv[1] = argv[0];
-		optind = 1;
+		optind = 0;
 		return process(argc - 1, argv + 1, c);
 	}
 	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {

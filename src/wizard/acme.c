@@ -19,6 +19,10 @@
 #define RETRY_MAX 3600
 /* Seconds a dns-01 hook may take. */
 #define HOOK_TIMEOUT 120
+/* The built-in http-01 responder lives as long as the run: after answering
+ * through it, the run waits for the validation this long even past
+ * --wait. */
+#define RESPONDER_GRACE_MS 30000
 
 struct run {
 	struct wiz *w;
@@ -35,6 +39,7 @@ struct run {
 	bool account_failed;       /* the CA refused the account, not the
 				      request: it stays open */
 	int64_t deadline_ms;
+	int64_t responder_until_ms; /* see RESPONDER_GRACE_MS */
 	unsigned delay_ms;
 	time_t retry_at;           /* the next attempt the CA asked for */
 	char *problem;             /* why the run stops short */
@@ -220,6 +225,7 @@ publish(struct run *r, const struct acme_authz *z,
 					     &r->http01);
 		if (rc == CW_OK)
 			rc = ca_http01_add(r->http01, c->token, ka);
+		r->responder_until_ms = now_ms() + RESPONDER_GRACE_MS;
 		free(ka);
 		return rc;
 	}
@@ -357,13 +363,17 @@ authorize(struct run *r)
 static enum cw_err
 wait_poll(struct run *r)
 {
-	int64_t now = now_ms(), ms = r->delay_ms;
+	int64_t now = now_ms(), ms = r->delay_ms, end = r->deadline_ms;
 	time_t t = time(NULL);
 	struct timespec ts;
 
+	/* what the built-in responder answered is validated while it runs */
+	if (r->have_order && r->order.status == ACME_PENDING &&
+	    r->responder_until_ms > end)
+		end = r->responder_until_ms;
 	if (r->retry_at > t)
 		ms = (int64_t)(r->retry_at - t) * 1000;
-	if (now + ms > r->deadline_ms)
+	if (now + ms > end)
 		return CW_ERR_PENDING;
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (ms % 1000) * 1000000;
@@ -586,6 +596,16 @@ conclude(struct run *r, enum cw_err rc)
 	} else if (rc == CW_OK || rc == CW_ERR_POLICY) {
 		settled = true; /* issued (the import wrote the state) */
 	}
+	if (rc == CW_ERR_UNREACHABLE && !r->account_failed)
+		cw_error("CA '%s' cannot be reached: %s; request %lld is kept "
+			 "for 'certwiz pending process'",
+			 r->prof->name, u.problem, (long long)r->req.id);
+	else if (rc == CW_ERR_REJECTED && !r->account_failed)
+		cw_error("CA '%s' rejected request %lld: %s", r->prof->name,
+			 (long long)r->req.id, r->problem ? r->problem : "");
+	else if (rc == CW_ERR_PENDING)
+		cw_info("request %lld waits at CA '%s': %s", (long long)r->req.id,
+			r->prof->name, u.problem);
 	if (settled)
 		store_each_published_challenge(r->s, r->req.id, unpublish, r);
 	if (wr != CW_OK)

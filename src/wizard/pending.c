@@ -75,11 +75,10 @@ wiz_pending_process(struct wiz *w, const int64_t *ids, size_t n,
 
 		memset(&out, 0, sizeof(out));
 		r = wiz_acme_run(w, ids[i], &ao, &out);
+		out.request_id = ids[i];
 		if (weight(r) > weight(worst))
 			worst = r;
-		if (fn != NULL && (r == CW_OK || r == CW_ERR_PENDING ||
-				   r == CW_ERR_UNREACHABLE ||
-				   r == CW_ERR_REJECTED))
+		if (fn != NULL)
 			rc = fn(user, &out, r);
 		wiz_acme_outcome_release(&out);
 	}

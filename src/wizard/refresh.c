@@ -327,6 +327,57 @@ by_token(const void *a, const void *b)
 	return x->key.id < y->key.id ? -1 : x->key.id > y->key.id;
 }
 
+/* Each online request taken up by refresh, as an event. */
+static enum cw_err
+on_request(void *user, const struct wiz_acme_outcome *o, enum cw_err rc)
+{
+	const char *kind = rc == CW_OK		       ? "request-issued"
+			   : rc == CW_ERR_PENDING      ? "request-pending"
+			   : rc == CW_ERR_REJECTED     ? "request-rejected"
+			   : rc == CW_ERR_UNREACHABLE ? "ca-unreachable"
+						       : "request-error";
+	char t[32];
+
+	if (rc == CW_OK)
+		return event(user, kind,
+			     cw_printf("request %lld: certificate %lld (%.16s) "
+				       "from CA '%s'",
+				       (long long)o->request_id,
+				       (long long)o->cert_id, o->sha256, o->ca));
+	if (o->state == NULL)
+		return event(user, kind,
+			     cw_printf("request %lld: %s", (long long)o->request_id,
+				       cw_last_error()[0] ? cw_last_error()
+							  : cw_strerror(rc)));
+	cw_time_format((time_t)o->next_attempt, t, sizeof(t));
+	return event(user, kind,
+		     cw_printf("request %lld at CA '%s': %s%s%s",
+			       (long long)o->request_id, o->ca,
+			       o->problem ? o->problem : o->state,
+			       rc == CW_ERR_REJECTED ? "" : "; next attempt ",
+			       rc == CW_ERR_REJECTED ? "" : t));
+}
+
+/* Online requests whose next attempt time has come, taken up once, each
+ * waiting at most REFRESH_WAIT seconds (a quick CA finishes within a run);
+ * what the CAs say are events, never a failure of refresh. */
+#define REFRESH_WAIT 10
+
+static enum cw_err
+check_requests(struct wiz *w, struct wiz_refresh_report *r)
+{
+	struct wiz_process_opts o = { REFRESH_WAIT, true, NULL, NULL };
+	enum cw_err rc;
+	int level = cw_log_get_level();
+
+	/* "nothing due" is not worth a message here */
+	if (level < CW_LOG_DEBUG)
+		cw_log_set_level(CW_LOG_QUIET);
+	rc = wiz_pending_process(w, NULL, 0, &o, on_request, r);
+	cw_log_set_level((enum cw_log_level)level);
+	return rc == CW_ERR_NOMEM || rc == CW_ERR_STORE ? rc : CW_OK;
+}
+
 enum cw_err
 wiz_refresh(struct wiz *w, struct wiz_refresh_report *out)
 {
@@ -349,6 +400,8 @@ wiz_refresh(struct wiz *w, struct wiz_refresh_report *out)
 		qsort(ks.v, ks.n, sizeof(ks.v[0]), by_token);
 		rc = check_tokens(w, &ks, &r, now);
 	}
+	if (rc == CW_OK)
+		rc = check_requests(w, &r);
 	for (size_t i = 0; i < ks.n; i++) {
 		store_key_release(&ks.v[i].key);
 		store_token_release(&ks.v[i].token);

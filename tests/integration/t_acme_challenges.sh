@@ -1,0 +1,94 @@
+#!/bin/bash
+# The other ways to answer a challenge, with pebble validating for real and
+# slowly (its validation sleeps up to 3 s): http-01 through files under a
+# web root that nginx serves, where validation outlasts --wait, so the
+# request goes pending and a later run completes it and removes the files;
+# dns-01 through a hook that sets TXT records in pebble's DNS server, added
+# and removed once per name; a hook that fails leaves the request pending.
+source "$(dirname "$0")/lib.sh"
+command -v nginx >/dev/null || exit 77
+setup_env acme-challenges
+source "$(dirname "$0")/pebble.sh"
+export PEBBLE_VA_NOSLEEP=0 PEBBLE_VA_SLEEPTIME=3
+setup_pebble
+cd "$WORK"
+
+profile() { # profile NAME KEY=VALUE...: a copy of the pebble profile
+	local name=$1
+	shift
+	awk -v name="$name" '/^\[/ { on = ($0 == "[ca \"pebble\"]") }
+		on && /^\[/ { print "[ca \"" name "\"]"; next }
+		on && !/^http01_listen/ { print }' certwiz.conf >profile.tmp
+	cat profile.tmp >>certwiz.conf
+	printf '%s\n' "$@" >>certwiz.conf
+}
+
+# http-01 through a web root.
+mkdir -p webroot servers/nginx/logs servers/nginx/tmp
+cat >servers/nginx/nginx.conf <<CONF
+daemon off;
+master_process off;
+error_log $WORK/servers/nginx/logs/error.log info;
+pid $WORK/servers/nginx/nginx.pid;
+events { worker_connections 16; }
+http {
+	access_log $WORK/servers/nginx/logs/access.log;
+	client_body_temp_path $WORK/servers/nginx/tmp;
+	proxy_temp_path $WORK/servers/nginx/tmp;
+	fastcgi_temp_path $WORK/servers/nginx/tmp;
+	uwsgi_temp_path $WORK/servers/nginx/tmp;
+	scgi_temp_path $WORK/servers/nginx/tmp;
+	server { listen 127.0.0.1:$HTTP01_PORT; root $WORK/webroot; }
+}
+CONF
+nginx -p "$WORK/servers/nginx" -c "$WORK/servers/nginx/nginx.conf" \
+	>servers/nginx/logs/stdout 2>&1 &
+BG_PIDS="$BG_PIDS $!"
+wait_for curl -s -o /dev/null "http://127.0.0.1:$HTTP01_PORT/" || fail "nginx"
+profile webroot "http01_webroot = webroot"
+
+expect_rc 3 cw request --usage OAuthTokenIssuer --key ec:P-256 --ca webroot \
+	--wait 0 --json
+jq -e '.state == "pending"' <<<"$OUT" >/dev/null || fail "not pending: $OUT"
+FILES=$(ls webroot/.well-known/acme-challenge | wc -l)
+[ "$FILES" -ge 1 ] || fail "no challenge file was published"
+[ "$(sqlite3 state/store.db "select count(*) from acme_challenges
+	where removed is null")" = "$FILES" ] || fail "published files not recorded"
+expect_rc 0 cw pending process --wait 60 --json
+jq -e '.[0].state == "issued"' <<<"$OUT" >/dev/null || fail "webroot: $OUT"
+[ -z "$(ls webroot/.well-known/acme-challenge)" ] || fail "challenge files left"
+[ "$(sqlite3 state/store.db "select count(*) from acme_challenges
+	where removed is null")" = 0 ] || fail "published files not marked removed"
+grep -q "GET /.well-known/acme-challenge/" servers/nginx/logs/access.log ||
+	fail "pebble did not fetch from nginx"
+
+# dns-01 through a hook.
+cat >dns-hook <<HOOK
+#!/bin/bash
+echo "\$1 \$2 \$3" >>$WORK/hook.log
+case \$1 in
+add) body='{"host":"'\$2'.","value":"'\$3'"}'; path=set-txt ;;
+del) body='{"host":"'\$2'."}'; path=clear-txt ;;
+*) exit 2 ;;
+esac
+curl -sf -X POST -d "\$body" http://127.0.0.1:$CHALL_PORT/\$path
+HOOK
+chmod 755 dns-hook
+profile dns "challenge = dns-01" "dns01_hook = dns-hook"
+expect_rc 0 cw request --usage Default --key ec:P-256 --ca dns --wait 60 --json
+jq -e '.state == "issued" and (.names | length) == 6' <<<"$OUT" >/dev/null ||
+	fail "dns-01: $OUT"
+[ "$(grep -c '^add _acme-challenge\.' hook.log)" = 6 ] || fail "adds: $(cat hook.log)"
+[ "$(grep -c '^del _acme-challenge\.' hook.log)" = 6 ] || fail "dels: $(cat hook.log)"
+
+# A hook that fails: the challenge is not answered, the request waits.
+printf '#!/bin/sh\necho "no DNS API today" >&2\nexit 1\n' >bad-hook
+chmod 755 bad-hook
+profile dnsbad "challenge = dns-01" "dns01_hook = bad-hook"
+expect_rc 3 cw request --usage OAuthTokenIssuer --key ec:P-256 --ca dnsbad \
+	--wait 5 --json
+jq -e '.state == "pending" and (.problem | test("dns-01 hook"))' <<<"$OUT" \
+	>/dev/null || fail "failing hook: $OUT"
+
+expect_rc 0 cw audit verify
+echo "acme challenges: ok"
