@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-600}
 shift || true
-TARGETS=${*:-uri import topology config}
+TARGETS=${*:-uri import topology config acme}
 JOBS=${JOBS:-$(nproc)}
 scripts/deps.sh
 command -v clang >/dev/null || {

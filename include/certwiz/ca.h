@@ -47,6 +47,8 @@ enum cw_err ca_link_parse(const char *value, const char *rel, char **out);
 
 /* base64url without padding (RFC 7515 section 2); NULL on failure. */
 char *ca_base64url(const unsigned char *p, size_t n);
+/* Whether s is non-empty base64url (a valid Replay-Nonce or token). */
+bool ca_is_base64url(const char *s);
 /* Decodes base64url (padding optional); CW_ERR_PARSE. */
 enum cw_err ca_unbase64url(const char *s, size_t len, struct cw_buf *out);
 

@@ -42,9 +42,6 @@ enum cw_err ca_http_do(struct ca_http *h, const char *method, const char *url,
 		       const char *body, struct ca_http_resp *out,
 		       struct ca_problem *problem);
 
-/* Whether s is non-empty base64url (a valid Replay-Nonce). */
-bool ca_is_base64url(const char *s);
-
 /* JWS (RFC 7515, flattened JSON serialization) signed with ES256. */
 struct jws_key {
 	char *jwk;        /* canonical JWK JSON of the public key */

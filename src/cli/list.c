@@ -39,19 +39,21 @@ on_request(void *user, const struct store_request *r)
 		       cli_time(r->created, t), r->host);
 		for (size_t i = 0; i < r->usages.n; i++)
 			printf("%s%s", i ? "," : " ", r->usages.v[i]);
-		printf("%s%s\n", r->out_path ? "  -> " : "",
-		       r->out_path ? r->out_path : "");
+		printf("%s%s%s%s\n", r->out_path ? "  -> " : "",
+		       r->out_path ? r->out_path : "", r->ca ? "  ca " : "",
+		       r->ca ? r->ca : "");
 		return CW_OK;
 	}
 	return add(o, json_pack("{s:I, s:s, s:s, s:o, s:I, s:s, s:s?, s:s, "
-				"s:s, s:s?}",
+				"s:s, s:s?, s:s?, s:s?}",
 				"id", (json_int_t)r->id, "state", r->state,
 				"host", r->host, "usages",
 				cli_strlist_json(&r->usages), "key_id",
 				(json_int_t)r->key_id, "protocol", r->protocol,
 				"ca", r->ca, "created_by", r->created_by,
 				"created", cli_time(r->created, t), "out",
-				r->out_path));
+				r->out_path, "order", r->ca_ref, "problem",
+				r->problem));
 }
 
 static enum cw_err

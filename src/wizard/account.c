@@ -233,7 +233,5 @@ wiz_account_open(struct wiz *w, const struct cw_ca_profile *p,
 	*out = a;
 	if (rc == CW_OK && out->row.url == NULL)
 		rc = wiz_account_register(w, p, o, out);
-	if (rc != CW_OK)
-		wiz_account_close(out);
 	return rc;
 }

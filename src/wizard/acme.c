@@ -688,8 +688,11 @@ wiz_acme_run(struct wiz *w, int64_t id, const struct wiz_acme_opts *o,
 	}
 	if (rc == CW_OK)
 		rc = drive(&r);
-	if ((rc == CW_ERR_UNREACHABLE || rc == CW_ERR_REJECTED) && r.acct.acme)
+	if ((rc == CW_ERR_UNREACHABLE || rc == CW_ERR_REJECTED) && r.acct.acme &&
+	    !r.account_failed)
 		take_problem(&r);
+	else if (rc == CW_ERR_UNREACHABLE && r.acct.acme)
+		r.retry_at = acme_problem(r.acct.acme)->retry_after;
 	if (r.req.id != 0 && r.prof != NULL)
 		rc = conclude(&r, rc);
 	if (rc == CW_OK || rc == CW_ERR_PENDING || rc == CW_ERR_UNREACHABLE ||

@@ -71,7 +71,10 @@ static enum cw_err
 check_online(struct wiz *w, const struct wiz_request_opts *o)
 {
 	const struct cw_ca_profile *p = cw_config_ca(&w->cfg, o->ca);
+	enum cw_err rc = wiz_require_admin(w, "request --ca");
 
+	if (rc != CW_OK)
+		return rc;
 	if (p == NULL) {
 		cw_error("no CA profile '%s' in the configuration ([ca \"%s\"])",
 			 o->ca, o->ca);
@@ -87,7 +90,7 @@ check_online(struct wiz *w, const struct wiz_request_opts *o)
 			 o->ca);
 		return CW_ERR_CONFIG;
 	}
-	return wiz_require_admin(w, "request --ca");
+	return CW_OK;
 }
 
 static enum cw_err

@@ -44,7 +44,9 @@ on_request(void *user, const struct store_request *r)
 	enum cw_err rc = line ? cw_strlist_add(&c->v->requests, line)
 			      : CW_ERR_NOMEM;
 
-	if (strcmp(r->state, "pending") == 0)
+	/* an online request the CA has not finished can be taken up; an
+	 * offline one waits for an import instead */
+	if (strcmp(r->protocol, "offline") != 0)
 		c->v->can_process_pending = true;
 	free(line);
 	return rc;

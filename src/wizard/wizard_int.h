@@ -134,6 +134,9 @@ struct wiz_account {
  * Opens the account of profile p: its key is found on the token (made on
  * first use: EC P-256, sign only, recorded before it is generated), and the
  * account registered with the CA once (with the EAB of o, else of p).
+ * out is filled as far as it got, also on failure (acme_problem of
+ * out->acme tells what the CA said): release it with wiz_account_close
+ * either way, and do not move it while in use (the signer points at it).
  */
 enum cw_err wiz_account_open(struct wiz *w, const struct cw_ca_profile *p,
 			     const struct wiz_acme_opts *o,

@@ -58,6 +58,41 @@ expect_err "directory must be the https URL"
 unchanged plain
 cp good.conf certwiz.conf
 
+# A CA that answers 503 with Retry-After (delta-seconds, HTTP-date, and a
+# value beyond the one-day cap): the next attempt is what it said. The
+# stub is openssl s_server, which sends a file holding a whole answer.
+STUB_PORT=$(free_port)
+mkdir -p servers/stub
+answer() { # answer RETRY-AFTER-VALUE
+	printf 'HTTP/1.0 503 Service Unavailable\r\nRetry-After: %s\r\nContent-Type: application/problem+json\r\n\r\n{"type":"urn:ietf:params:acme:error:serverInternal","detail":"down for maintenance"}' \
+		"$1" >servers/stub/dir
+}
+answer 120
+(cd servers/stub && exec openssl s_server -HTTP -accept "127.0.0.1:$STUB_PORT" \
+	-cert "$PB/tls.pem" -key "$PB/tls.key" -quiet </dev/null >/dev/null 2>&1) &
+BG_PIDS="$BG_PIDS $!"
+wait_for bash -c "(exec 3<>/dev/tcp/127.0.0.1/$STUB_PORT)" || fail "stub"
+sed -n '/^\[ca "pebble"\]/,$p' good.conf |
+	sed "s/^\[ca \"pebble\"\]/[ca \"stub\"]/; s|^directory = .*|directory = https://127.0.0.1:$STUB_PORT/dir|" \
+	>>certwiz.conf
+next_in() { # seconds from now to request N's next attempt
+	echo $(($(sqlite3 state/store.db "select next_attempt from requests
+		where id = $1") - $(date +%s)))
+}
+expect_rc 8 cw request --usage OAuthTokenIssuer --key ec:P-256 --ca stub
+expect_err "down for maintenance"
+STUB_REQ=$(sqlite3 state/store.db "select max(id) from requests")
+d=$(next_in "$STUB_REQ")
+[ "$d" -ge 115 ] && [ "$d" -le 120 ] || fail "Retry-After 120 gave $d s"
+answer "$(date -u -d '+2 hours' '+%a, %d %b %Y %H:%M:%S GMT')"
+expect_rc 8 cw pending process "$STUB_REQ" --wait 1
+d=$(next_in "$STUB_REQ")
+[ "$d" -ge 7190 ] && [ "$d" -le 7200 ] || fail "HTTP-date Retry-After gave $d s"
+answer 99999999
+expect_rc 8 cw pending process "$STUB_REQ" --wait 1
+d=$(next_in "$STUB_REQ")
+[ "$d" -ge 86390 ] && [ "$d" -le 86400 ] || fail "Retry-After not capped: $d s"
+
 # Every nonce rejected: a bounded failure (exit 8), quickly.
 stop_pebble
 PEBBLE_WFE_NONCEREJECT=100 start_pebble

@@ -48,8 +48,10 @@ openssl req -in home-cwtest-user/req.pem -noout -verify 2>&1 | grep -q "verify O
 
 # Every administrators' verb: exit 5, the group named. USER in the
 # environment changes nothing: identity comes from the kernel.
+printf '[ca "corp"]\nprotocol = acme\ndirectory = https://127.0.0.1:9/dir\n' >>certwiz.conf
 for verb in "assign 1 --usage Default" "remove --usage Default" "import root.csr" \
-	"refresh" "audit checkpoint"; do
+	"refresh" "audit checkpoint" "request --usage Default --ca corp" \
+	"pending process"; do
 	expect_rc 5 as cwtest-user $verb
 	expect_err "needs membership in group '$GROUP'"
 done
@@ -71,7 +73,7 @@ expect_rc 0 cw list --requests --json
 [ "$(jq -r '[.requests[] | select(.created_by=="cwtest-user")] | length' <<<"$OUT")" = 1 ] ||
 	fail "spooled request not taken in: $OUT"
 [ ! -e "state/spool/$SPOOLED" ] || fail "spool file left"
-[ "$(sqlite3 state/store.db "select count(*) from audit where user='cwtest-user' and operation='permission-denied' and outcome='denied'")" = 6 ] ||
+[ "$(sqlite3 state/store.db "select count(*) from audit where user='cwtest-user' and operation='permission-denied' and outcome='denied'")" = 8 ] ||
 	fail "denials: $(sqlite3 state/store.db "select user, operation, outcome from audit")"
 [ "$(sqlite3 state/store.db "select count(*) from audit where user='cwtest-user' and uid=$(id -u cwtest-user) and operation='request-created'")" = 1 ] ||
 	fail "request not audited as the user's"
