@@ -272,6 +272,8 @@ tok_keygen(struct tok_session *s, const struct cw_keyspec *spec,
 	if (rc != CW_OK) {
 		s->m->C_DestroyObject(s->h, hpriv);
 		s->m->C_DestroyObject(s->h, hpub);
+	} else {
+		tok_key_remember(s, id, hpriv);
 	}
 	return rc;
 }

@@ -147,12 +147,76 @@ sign_input(struct tok_session *s, const struct cw_sign_req *req,
 	return cw_buf_set(in, req->digest, req->digest_len);
 }
 
+void
+tok_key_remember(struct tok_session *s, const struct cw_buf *id,
+		 CK_OBJECT_HANDLE h)
+{
+	struct tok_key_handle *k;
+
+	if (id->len > sizeof(k->id))
+		return;
+	tok_key_forget(s, id);
+	k = &s->keys[s->next_key++ % TOK_KEY_CACHE];
+	memcpy(k->id, id->data, id->len);
+	k->id_len = id->len;
+	k->h = h;
+}
+
+bool
+tok_key_known(const struct tok_session *s, const struct cw_buf *id,
+	      CK_OBJECT_HANDLE *h)
+{
+	for (size_t i = 0; i < TOK_KEY_CACHE; i++) {
+		const struct tok_key_handle *k = &s->keys[i];
+
+		if (k->id_len == id->len && id->len > 0 &&
+		    memcmp(k->id, id->data, id->len) == 0) {
+			*h = k->h;
+			return true;
+		}
+	}
+	return false;
+}
+
+void
+tok_key_forget(struct tok_session *s, const struct cw_buf *id)
+{
+	for (size_t i = 0; i < TOK_KEY_CACHE; i++) {
+		struct tok_key_handle *k = &s->keys[i];
+
+		if (k->id_len == id->len &&
+		    memcmp(k->id, id->data, id->len) == 0)
+			k->id_len = 0;
+	}
+}
+
+/* The private key under id: from the cache, else found and cached. */
+static enum cw_err
+private_key(struct tok_session *s, const struct cw_buf *id,
+	    CK_OBJECT_HANDLE *h)
+{
+	CK_ULONG n = 0;
+	enum cw_err rc;
+
+	if (tok_key_known(s, id, h))
+		return CW_OK;
+	rc = tok_find_objects(s, CKO_PRIVATE_KEY, id, h, 1, &n);
+	if (rc != CW_OK)
+		return rc;
+	if (n == 0) {
+		cw_error("the private key is not on token '%s'", s->info.label);
+		return CW_ERR_NO_KEY;
+	}
+	tok_key_remember(s, id, *h);
+	return CW_OK;
+}
+
 enum cw_err
 tok_sign(struct tok_session *s, const struct cw_buf *id,
 	 const struct cw_sign_req *req, struct cw_buf *sig)
 {
 	CK_OBJECT_HANDLE h;
-	CK_ULONG n = 0, len = 0;
+	CK_ULONG len = 0;
 	CK_MECHANISM mech = { 0, NULL, 0 };
 	CK_BBOOL always = CK_FALSE;
 	CK_ATTRIBUTE aa = { CKA_ALWAYS_AUTHENTICATE, &always, sizeof(always) };
@@ -162,15 +226,19 @@ tok_sign(struct tok_session *s, const struct cw_buf *id,
 	CK_RV rv;
 
 	cw_buf_init(&in);
-	rc = tok_find_objects(s, CKO_PRIVATE_KEY, id, &h, 1, &n);
+	rc = private_key(s, id, &h);
 	if (rc != CW_OK)
 		return rc;
-	if (n == 0) {
-		cw_error("the private key is not on token '%s'", s->info.label);
-		return CW_ERR_NO_KEY;
+	rv = s->m->C_GetAttributeValue(s->h, h, &aa, 1);
+	if (rv == CKR_OBJECT_HANDLE_INVALID) {
+		/* destroyed behind this session's back: look it up again */
+		tok_key_forget(s, id);
+		rc = private_key(s, id, &h);
+		if (rc != CW_OK)
+			return rc;
+		rv = s->m->C_GetAttributeValue(s->h, h, &aa, 1);
 	}
-	if (s->m->C_GetAttributeValue(s->h, h, &aa, 1) == CKR_OK &&
-	    always == CK_TRUE) {
+	if (rv == CKR_OK && always == CK_TRUE) {
 		cw_error("the key needs a login for every signature "
 			 "(CKA_ALWAYS_AUTHENTICATE); certwiz does not support "
 			 "such keys");
@@ -223,7 +291,10 @@ destroy_class(struct tok_session *s, CK_OBJECT_CLASS cls,
 enum cw_err
 tok_destroy_keys(struct tok_session *s, const struct cw_buf *id)
 {
-	enum cw_err rc = destroy_class(s, CKO_PRIVATE_KEY, id);
+	enum cw_err rc;
+
+	tok_key_forget(s, id);
+	rc = destroy_class(s, CKO_PRIVATE_KEY, id);
 
 	if (rc == CW_OK)
 		rc = destroy_class(s, CKO_PUBLIC_KEY, id);

@@ -13,13 +13,33 @@ struct tok_ctx {
 	bool single;                /* loaded one module by path */
 };
 
+/* Private-key handles this session already knows, by CKA_ID: each
+ * lookup would otherwise be a C_FindObjects, which SoftHSM2 answers by
+ * checking every object of the token. Valid for the session's life. */
+#define TOK_KEY_CACHE 4
+
+struct tok_key_handle {
+	unsigned char id[64];
+	size_t id_len;          /* 0: empty */
+	CK_OBJECT_HANDLE h;
+};
+
 struct tok_session {
 	CK_FUNCTION_LIST *m;
 	CK_SLOT_ID slot;
 	CK_SESSION_HANDLE h;
 	struct tok_info info;
 	bool logged_in;
+	struct tok_key_handle keys[TOK_KEY_CACHE];
+	unsigned next_key;      /* the entry to replace next */
 };
+
+/* The key handle cache: remember, look up, forget (by id). */
+void tok_key_remember(struct tok_session *s, const struct cw_buf *id,
+		      CK_OBJECT_HANDLE h);
+bool tok_key_known(const struct tok_session *s, const struct cw_buf *id,
+		   CK_OBJECT_HANDLE *h);
+void tok_key_forget(struct tok_session *s, const struct cw_buf *id);
 
 /* Reports rv under the name of the call and maps it to a cw_err. */
 enum cw_err tok_fail(const char *call, CK_RV rv);
