@@ -125,6 +125,28 @@ struct tok_objects {
 enum cw_err tok_find(struct tok_session *s, const struct cw_buf *id,
 		     struct tok_objects *out);
 
+/*
+ * What a token holds, taken in one pass (C_FindObjects without a template,
+ * then the class and CKA_ID of each object), for callers that look up many
+ * CKA_IDs on a module whose every C_FindObjects is a scan of all objects
+ * (tok_find_is_scan: SoftHSM2). The inventory is a snapshot: objects made
+ * or destroyed after it was taken are not in it.
+ */
+struct tok_inventory;
+
+bool tok_find_is_scan(const struct tok_session *s);
+enum cw_err tok_inventory_take(struct tok_session *s,
+			       struct tok_inventory **out);
+void tok_inventory_free(struct tok_inventory *inv);
+size_t tok_inventory_count(const struct tok_inventory *inv);
+/* As tok_find, from the inventory (generated_on_token is not filled). */
+void tok_inventory_lookup(const struct tok_inventory *inv,
+			  const struct cw_buf *id, struct tok_objects *out);
+/* The DER of the certificate object under id; CW_ERR_NOT_FOUND. */
+enum cw_err tok_inventory_cert(struct tok_session *s,
+			       const struct tok_inventory *inv,
+			       const struct cw_buf *id, struct cw_buf *der);
+
 /* The public key of the pair under id (public object, else private). */
 enum cw_err tok_public_key(struct tok_session *s, const struct cw_buf *id,
 			   struct cw_pubkey *out);

@@ -188,20 +188,18 @@ enum cw_err
 tok_public_key(struct tok_session *s, const struct cw_buf *id,
 	       struct cw_pubkey *out)
 {
+	struct tok_handles hs;
 	CK_OBJECT_HANDLE h;
-	CK_ULONG n = 0;
 	CK_KEY_TYPE kt;
 	enum cw_err rc;
 
-	rc = tok_find_objects(s, CKO_PUBLIC_KEY, id, &h, 1, &n);
-	if (rc == CW_OK && n == 0) {
-		/* No public object: an RSA private key still carries the
-		 * modulus and exponent. */
-		rc = tok_find_objects(s, CKO_PRIVATE_KEY, id, &h, 1, &n);
-	}
+	rc = tok_lookup(s, id, &hs);
 	if (rc != CW_OK)
 		return rc;
-	if (n == 0) {
+	/* No public object: an RSA private key still carries the modulus
+	 * and exponent. */
+	h = hs.pub != CK_INVALID_HANDLE ? hs.pub : hs.priv;
+	if (h == CK_INVALID_HANDLE) {
 		cw_error("no key on token '%s' has this CKA_ID",
 			 s->info.label);
 		return CW_ERR_NO_KEY;

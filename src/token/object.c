@@ -76,27 +76,57 @@ all_true(struct tok_session *s, CK_OBJECT_HANDLE o)
 }
 
 enum cw_err
+tok_lookup(struct tok_session *s, const struct cw_buf *id,
+	   struct tok_handles *out)
+{
+	CK_OBJECT_HANDLE h[8];
+	CK_ULONG n = 0;
+	struct tok_handles r = { CK_INVALID_HANDLE, CK_INVALID_HANDLE,
+				 CK_INVALID_HANDLE };
+	enum cw_err rc = tok_find_objects(s, -1, id, h, 8, &n);
+
+	for (CK_ULONG i = 0; rc == CW_OK && i < n; i++) {
+		CK_OBJECT_CLASS c = CKO_DATA;
+		CK_ATTRIBUTE a = { CKA_CLASS, &c, sizeof(c) };
+		CK_RV rv = s->m->C_GetAttributeValue(s->h, h[i], &a, 1);
+
+		if (rv != CKR_OK)
+			rc = tok_fail("C_GetAttributeValue", rv);
+		else if (c == CKO_PRIVATE_KEY)
+			r.priv = h[i];
+		else if (c == CKO_PUBLIC_KEY)
+			r.pub = h[i];
+		else if (c == CKO_CERTIFICATE)
+			r.cert = h[i];
+	}
+	if (rc != CW_OK)
+		return rc;
+	s->no_cert.id_len = 0;
+	if (r.cert == CK_INVALID_HANDLE && id->len <= sizeof(s->no_cert.id)) {
+		memcpy(s->no_cert.id, id->data, id->len);
+		s->no_cert.id_len = id->len;
+	}
+	if (r.priv != CK_INVALID_HANDLE)
+		tok_key_remember(s, id, r.priv);
+	*out = r;
+	return CW_OK;
+}
+
+/* One lookup by CKA_ID (a module may scan every object to answer it). */
+enum cw_err
 tok_find(struct tok_session *s, const struct cw_buf *id, struct tok_objects *out)
 {
-	CK_OBJECT_HANDLE h[4];
-	CK_ULONG n = 0;
+	struct tok_handles h;
 	struct tok_objects o;
-	enum cw_err rc;
+	enum cw_err rc = tok_lookup(s, id, &h);
 
+	if (rc != CW_OK)
+		return rc;
 	memset(&o, 0, sizeof(o));
-	rc = tok_find_objects(s, CKO_PRIVATE_KEY, id, h, 4, &n);
-	if (rc != CW_OK)
-		return rc;
-	o.private_key = n > 0;
-	o.generated_on_token = n > 0 && all_true(s, h[0]);
-	rc = tok_find_objects(s, CKO_PUBLIC_KEY, id, h, 4, &n);
-	if (rc != CW_OK)
-		return rc;
-	o.public_key = n > 0;
-	rc = tok_find_objects(s, CKO_CERTIFICATE, id, h, 4, &n);
-	if (rc != CW_OK)
-		return rc;
-	o.certificate = n > 0;
+	o.private_key = h.priv != CK_INVALID_HANDLE;
+	o.public_key = h.pub != CK_INVALID_HANDLE;
+	o.certificate = h.cert != CK_INVALID_HANDLE;
+	o.generated_on_token = o.private_key && all_true(s, h.priv);
 	*out = o;
 	return CW_OK;
 }
@@ -345,9 +375,16 @@ tok_write_cert(struct tok_session *s, const struct tok_cert *c)
 	enum cw_err rc;
 	CK_RV rv;
 
-	rc = tok_find_objects(s, CKO_CERTIFICATE, c->id, &h, 1, &n);
-	if (rc != CW_OK)
-		return rc;
+	/* the lookup that found the key just now saw no certificate */
+	if (s->no_cert.id_len == c->id->len && c->id->len > 0 &&
+	    memcmp(s->no_cert.id, c->id->data, c->id->len) == 0) {
+		n = 0;
+	} else {
+		rc = tok_find_objects(s, CKO_CERTIFICATE, c->id, &h, 1, &n);
+		if (rc != CW_OK)
+			return rc;
+	}
+	s->no_cert.id_len = 0;
 	if (n > 0)
 		return CW_ERR_DUPLICATE; /* the caller decides what it means */
 	rv = s->m->C_CreateObject(s->h, t, sizeof(t) / sizeof(t[0]), &h);

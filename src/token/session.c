@@ -92,19 +92,28 @@ read_pin(struct tok_session *s, const char *uri_str,
 	return rc;
 }
 
+/* The PIN flags as the token shows them now; the session's token and its
+ * identity stay what they were when it was opened. */
 static enum cw_err
 refresh_flags(struct tok_session *s)
 {
 	struct tok_info fresh;
 	enum cw_err rc = tok_describe(s->m, s->slot, &fresh);
 
-	if (rc != CW_OK) {
-		tok_info_release(&fresh);
-		return rc;
+	if (rc == CW_OK && !fresh.present) {
+		cw_error("token '%s' is no longer present", s->info.label);
+		rc = CW_ERR_TOKEN_ABSENT;
 	}
-	tok_info_release(&s->info);
-	s->info = fresh;
-	return CW_OK;
+	if (rc == CW_OK) {
+		s->info.login_required = fresh.login_required;
+		s->info.protected_auth = fresh.protected_auth;
+		s->info.pin_count_low = fresh.pin_count_low;
+		s->info.pin_final_try = fresh.pin_final_try;
+		s->info.pin_locked = fresh.pin_locked;
+		s->info.pin_to_be_changed = fresh.pin_to_be_changed;
+	}
+	tok_info_release(&fresh);
+	return rc;
 }
 
 enum cw_err

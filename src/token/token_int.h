@@ -32,7 +32,19 @@ struct tok_session {
 	bool logged_in;
 	struct tok_key_handle keys[TOK_KEY_CACHE];
 	unsigned next_key;      /* the entry to replace next */
+	/* what the last tok_lookup saw: no certificate under this id (so
+	 * that writing one right after needs no second scan) */
+	struct tok_key_handle no_cert;
 };
+
+/* The objects under one CKA_ID, by class (CK_INVALID_HANDLE: none). */
+struct tok_handles {
+	CK_OBJECT_HANDLE priv, pub, cert;
+};
+
+/* One C_FindObjects by CKA_ID, then the class of each object found. */
+enum cw_err tok_lookup(struct tok_session *s, const struct cw_buf *id,
+		       struct tok_handles *out);
 
 /* The key handle cache: remember, look up, forget (by id). */
 void tok_key_remember(struct tok_session *s, const struct cw_buf *id,

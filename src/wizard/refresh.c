@@ -201,8 +201,10 @@ discover(struct wiz *w, const struct key_row *k, const struct cw_buf *der,
 	return rc;
 }
 
+/* With an inventory of the token (inv), lookups come from it. */
 static enum cw_err
-check_key(struct wiz *w, struct tok_session *tok, const struct key_row *k,
+check_key(struct wiz *w, struct tok_session *tok,
+	  const struct tok_inventory *inv, const struct key_row *k,
 	  struct wiz_refresh_report *r, time_t now)
 {
 	struct store *s = w->store;
@@ -214,7 +216,9 @@ check_key(struct wiz *w, struct tok_session *tok, const struct key_row *k,
 	cw_buf_init(&id);
 	cw_buf_init(&der);
 	rc = cw_unhex(k->key.cka_id, &id);
-	if (rc == CW_OK)
+	if (rc == CW_OK && inv != NULL)
+		tok_inventory_lookup(inv, &id, &o);
+	else if (rc == CW_OK)
 		rc = tok_find(tok, &id, &o);
 	if (rc != CW_OK)
 		goto out;
@@ -250,7 +254,8 @@ check_key(struct wiz *w, struct tok_session *tok, const struct key_row *k,
 			    cw_printf("key %s is on token '%s' again",
 				      k->key.cka_id, k->token.label));
 	if (rc == CW_OK && o.certificate)
-		rc = tok_read_cert(tok, &id, &der);
+		rc = inv ? tok_inventory_cert(tok, inv, &id, &der)
+			 : tok_read_cert(tok, &id, &der);
 	if (rc == CW_OK) {
 		struct certs_ctx x = { w, s, r, &o, &der, false,
 				       k->token.label };
@@ -286,6 +291,41 @@ on_activated(void *user, const struct store_assignment *a)
 			       a->usage, a->host, (long long)a->cert_id, t));
 }
 
+/*
+ * Keys from *i on that share ks->v[*i]'s token (*i moves past them). Each
+ * is looked up by CKA_ID; where the module answers every lookup with a
+ * scan of all objects and there are several keys, one inventory of the
+ * token answers them all instead (design.md).
+ */
+#define INVENTORY_FROM 4
+
+static enum cw_err
+check_token_keys(struct wiz *w, struct tok_session *tok, struct keys *ks,
+		 size_t *i, struct wiz_refresh_report *r, time_t now,
+		 enum cw_err rc)
+{
+	int64_t token_id = ks->v[*i].key.token_id;
+	struct tok_inventory *inv = NULL;
+	size_t end = *i;
+
+	while (end < ks->n && ks->v[end].key.token_id == token_id)
+		end++;
+	if (rc == CW_OK && tok != NULL && tok_find_is_scan(tok) &&
+	    end - *i >= INVENTORY_FROM) {
+		rc = tok_inventory_take(tok, &inv);
+		if (rc == CW_OK)
+			cw_debug("token '%s': one inventory (%zu objects) for "
+				 "%zu keys",
+				 tok_session_info(tok)->label,
+				 tok_inventory_count(inv), end - *i);
+	}
+	for (; *i < end; (*i)++)
+		if (rc == CW_OK && tok != NULL)
+			rc = check_key(w, tok, inv, &ks->v[*i], r, now);
+	tok_inventory_free(inv);
+	return rc;
+}
+
 static enum cw_err
 check_tokens(struct wiz *w, struct keys *ks, struct wiz_refresh_report *r,
 	     time_t now)
@@ -294,7 +334,6 @@ check_tokens(struct wiz *w, struct keys *ks, struct wiz_refresh_report *r,
 
 	for (size_t i = 0; i < ks->n && rc == CW_OK;) {
 		struct tok_session *tok = NULL;
-		int64_t token_id = ks->v[i].key.token_id;
 		char *uri = wiz_token_uri(&ks->v[i].token);
 		enum cw_err open_rc = uri ? wiz_open_token(w, uri, &tok)
 					  : CW_ERR_NOMEM;
@@ -309,9 +348,7 @@ check_tokens(struct wiz *w, struct keys *ks, struct wiz_refresh_report *r,
 					     "they are",
 					     ks->v[i].token.label,
 					     ks->v[i].token.serial));
-		for (; i < ks->n && ks->v[i].key.token_id == token_id; i++)
-			if (rc == CW_OK && tok != NULL)
-				rc = check_key(w, tok, &ks->v[i], r, now);
+		rc = check_token_keys(w, tok, ks, &i, r, now, rc);
 		free(uri);
 	}
 	return rc;

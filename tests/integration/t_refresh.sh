@@ -11,6 +11,17 @@ DB=state/store.db
 expect_rc 0 cw refresh
 [ "$OUT" = "store and tokens agree" ] || fail "empty refresh: $OUT"
 
+# EXTRA_KEYS idle keys first (t_refresh_inventory.sh sets 4): with several
+# keys on a SoftHSM2 token, refresh answers every lookup from one
+# inventory of the token instead of a scan per key; the same checks follow.
+for i in $(seq "${EXTRA_KEYS:-0}"); do
+	expect_rc 0 cw request --usage OAuthTokenIssuer --offline --out extra$i.csr
+done
+if [ "${EXTRA_KEYS:-0}" -gt 0 ]; then
+	expect_rc 0 cw -v refresh
+	expect_err "one inventory"
+fi
+
 # A: imported and assigned.
 expect_rc 0 cw request --usage Default --offline --out a.csr --json
 A_ID=$(jq -r .cka_id <<<"$OUT")
