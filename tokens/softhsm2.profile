@@ -21,3 +21,7 @@ sensitive_default = false
 pin_counter = none
 # An initialised token moves to another slot: select by label/serial.
 slot_stable = false
+# Every C_FindObjects checks each object file of the token (linear in the
+# object count): refresh takes one inventory of the token instead of a
+# lookup per key (src/token/inventory.c, by manufacturer ID).
+find_scans_all_objects = yes
