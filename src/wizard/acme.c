@@ -184,6 +184,16 @@ submit(struct run *r)
 		rc = r->req.ca_ref ? record(r, &u, "request-submitted",
 					    "success", "order created")
 				   : CW_ERR_NOMEM;
+		/* what is written is what this run goes on from */
+		if (rc == CW_OK) {
+			char *st = strdup("submitted");
+
+			rc = st ? CW_OK : CW_ERR_NOMEM;
+			if (st) {
+				free(r->req.state);
+				r->req.state = st;
+			}
+		}
 	}
 	cw_strlist_release(&names);
 	cw_crashpoint("acme:after-order");
@@ -385,6 +395,21 @@ wait_poll(struct run *r)
 	return get_order(r);
 }
 
+/* Whether the chain verifies to roots (OpenSSL's reason is the last
+ * error; the caller reports it). */
+static bool
+chain_verifies(const struct x509_bundle *b, const struct x509_bundle *issuers,
+	       const char *roots)
+{
+	int level = cw_log_get_level();
+	enum cw_err rc;
+
+	cw_log_set_level(CW_LOG_QUIET);
+	rc = x509_verify_chain(&b->certs[0], issuers, roots, time(NULL));
+	cw_log_set_level((enum cw_log_level)level);
+	return rc == CW_OK;
+}
+
 /* The leaf is what was asked for: the names of the CSR, no more, no less,
  * and a chain that verifies to the profile's roots. */
 static enum cw_err
@@ -420,10 +445,20 @@ check_issued(struct run *r, const struct x509_bundle *b)
 			 r->prof->name);
 		rc = CW_ERR_CONFIG;
 	}
-	if (rc == CW_OK)
-		rc = x509_verify_chain(&b->certs[0], &issuers, roots, time(NULL));
 	if (rc == CW_ERR_CRYPTO)
 		set_problem(r, cw_last_error());
+	if (rc == CW_OK && !chain_verifies(b, &issuers, roots)) {
+		/* the certificate may be fine and the roots stale: the request
+		 * stays open until they are fixed */
+		char *why = cw_printf("the CA's chain does not verify to '%s' (%s); "
+				      "fix the roots and run 'certwiz pending "
+				      "process %lld'",
+				      roots, cw_last_error(), (long long)r->req.id);
+
+		set_problem(r, why);
+		free(why);
+		rc = CW_ERR_CONFIG;
+	}
 	x509_info_release(&leaf);
 	cw_strlist_release(&asked);
 	return rc;
@@ -452,11 +487,14 @@ download(struct run *r, struct x509_bundle *out)
 		if (rc == CW_OK && (rc = check_issued(r, out)) == CW_OK)
 			break;
 		x509_bundle_release(out);
-		if (rc != CW_ERR_CRYPTO || alt.n > 4)
+		/* another chain may verify; another key or names will not */
+		if (rc != CW_ERR_CONFIG || next >= 4)
 			break;
 		if (next < alt.n)
 			cw_info("trying the CA's alternate chain %zu", next + 1);
 	}
+	if (rc == CW_ERR_CONFIG && r->problem)
+		cw_error("%s", r->problem);
 	cw_strlist_release(&alt);
 	return rc;
 }
@@ -595,6 +633,13 @@ conclude(struct run *r, enum cw_err rc)
 		settled = true;
 	} else if (rc == CW_OK || rc == CW_ERR_POLICY) {
 		settled = true; /* issued (the import wrote the state) */
+	} else if (r->problem != NULL) {
+		/* a failure on this side (configuration, token): the request
+		 * stays where it stood, with the reason */
+		u.state = r->req.state;
+		u.next_attempt = r->req.next_attempt;
+		wr = record(r, &u, "request-attempt-failed", "failure",
+			    r->problem);
 	}
 	if (rc == CW_ERR_UNREACHABLE && !r->account_failed)
 		cw_error("CA '%s' cannot be reached: %s; request %lld is kept "

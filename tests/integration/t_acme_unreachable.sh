@@ -28,10 +28,24 @@ jq -e '.[0].id == 2 and .[0].attempts == 2 and
 	<<<"$OUT" >/dev/null || fail "pending list after two failures: $OUT"
 audit_ops | grep -q "^ca-unreachable failure" || fail "not audited"
 
+cp pebble-roots.pem old-roots.pem
 start_pebble
+# pebble's roots are new: with the old ones configured the chain does not
+# verify; the request stays open with the reason, nothing is imported.
+cp pebble-roots.pem new-roots.pem
+cp old-roots.pem pebble-roots.pem
+expect_rc 1 cw pending process
+expect_err "does not know the account any more"
+expect_err "chain does not verify"
+[ "$(sqlite3 state/store.db "select state from requests where id = 2")" = submitted ] ||
+	fail "stale roots closed the request"
+sqlite3 state/store.db "select problem from requests where id = 2" |
+	grep -q "fix the roots" || fail "the reason is not kept"
+[ "$(sqlite3 state/store.db "select count(*) from certificates
+	where request_id = 2")" = 0 ] || fail "imported despite the chain"
+cp new-roots.pem pebble-roots.pem
 expect_rc 0 cw pending process --json
 jq -e '.[0].state == "issued"' <<<"$OUT" >/dev/null || fail "not completed: $OUT"
-expect_err "does not know the account any more"
 [ "$(sqlite3 state/store.db "select k.cka_id from certificates c join keys k
 	on k.id = c.key_id where c.request_id = 2")" = "$KEY" ] ||
 	fail "issued for another key"
