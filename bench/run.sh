@@ -94,10 +94,11 @@ row() {
 	fi
 }
 
-# ratio TAG I J: median of command I over median of command J
+# ratio TAG I J: median of command I over median of command J (three
+# significant digits; below 0.5 the inverse is added, "0.0072 (139x faster)")
 ratio() {
 	echo "$(stats "$WORK/$1.$2.times" | cut -d' ' -f1) $(stats "$WORK/$1.$3.times" | cut -d' ' -f1)" |
-		awk '{printf "%.2f", $1 / $2}'
+		awk '{r = $1 / $2; printf "%.3g", r; if (r < 0.5) printf " (%.3gx faster)", 1 / r}'
 }
 
 table_head() {

@@ -7,7 +7,7 @@ packages=(
 	libp11-kit-dev libssl-dev libsqlite3-dev libjansson-dev libinih-dev
 	libcmocka-dev libcurl4-openssl-dev
 	p11-kit softhsm2 opensc gnutls-bin openssl sqlite3 jq faketime bsdutils
-	libengine-pkcs11-openssl nginx-light curl pebble
+	libengine-pkcs11-openssl nginx-light curl pebble strace
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -25,3 +25,9 @@ slot_stable = false
 # object count): refresh takes one inventory of the token instead of a
 # lookup per key (src/token/inventory.c, by manufacturer ID).
 find_scans_all_objects = yes
+# The file backend rewrites token.object in place (truncate, then write):
+# a process killed between the two leaves an uninitialised token (PINs and
+# label gone). Debian's build has no db backend. Keep copies of the token
+# directory; certwiz's crash tests kill only its own writes
+# (tests/integration/crash_sweep.sh).
+token_file_rewrite_in_place = yes
