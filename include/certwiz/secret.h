@@ -44,15 +44,20 @@ enum cw_err cw_secret_from_fd(int fd, struct cw_secret **out);
  */
 enum cw_err cw_secret_prompt(const char *prompt, struct cw_secret **out);
 
-/* Where a secret comes from, as given on the command line. */
+/* Where a secret comes from, as given on the command line, or a secret
+ * already read (by a caller that prompted at a moment of its choosing). */
 struct cw_secret_source {
 	const char *file; /* borrowed */
 	int fd;           /* -1 when unset */
+	const struct cw_secret *value; /* borrowed; NULL when unset */
 };
 
+/* Whether cw_secret_get would prompt on the terminal for src. */
+bool cw_secret_source_prompts(const struct cw_secret_source *src);
+
 /*
- * Reads the secret from the source, else prompts with prompt. When
- * allow_prompt is false and no source is set, CW_ERR_USAGE.
+ * Reads the secret from the source (a value is copied into a new secret),
+ * else prompts with prompt.
  */
 enum cw_err cw_secret_get(const struct cw_secret_source *src,
 			  const char *prompt, struct cw_secret **out);

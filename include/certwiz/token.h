@@ -94,6 +94,16 @@ enum cw_err tok_login(struct tok_session *s, const char *uri,
 		      const struct cw_secret_source *src);
 
 /*
+ * The checks of tok_login that need no PIN (a locked PIN, a final try, a
+ * PIN to be changed), so that a caller can refuse before asking for one;
+ * and whether tok_login would prompt on the terminal (a PIN is needed and
+ * neither the URI's pin-source nor src gives one).
+ */
+enum cw_err tok_login_preflight(struct tok_session *s);
+bool tok_login_prompts(const struct tok_session *s, const char *uri,
+		       const struct cw_secret_source *src);
+
+/*
  * Checks with C_GetMechanismInfo that the token can generate and sign with
  * a key of this spec and that the size is within its range.
  */

@@ -56,7 +56,7 @@ cmd_import(int argc, char **argv, struct cli *c)
 		{ "password-file", required_argument, NULL, O_PASSWORD_FILE },
 		CLI_COMMON_LONG
 	};
-	struct cw_secret_source password = { NULL, -1 };
+	struct cw_secret_source password = { NULL, -1, NULL };
 	struct wiz_import_result r;
 	struct wiz_import_opts o;
 	struct cw_strlist usages;

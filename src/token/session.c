@@ -116,6 +116,8 @@ refresh_flags(struct tok_session *s)
 	return rc;
 }
 
+static enum cw_err login_result(struct tok_session *s, CK_RV rv);
+
 enum cw_err
 tok_login(struct tok_session *s, const char *uri,
 	  const struct cw_secret_source *src)
@@ -126,7 +128,30 @@ tok_login(struct tok_session *s, const char *uri,
 
 	if (s->logged_in)
 		return CW_OK;
-	rc = refresh_flags(s);
+	rc = tok_login_preflight(s);
+	if (rc != CW_OK)
+		return rc;
+	if (!s->info.login_required)
+		return CW_OK;
+	if (s->info.protected_auth) {
+		rv = s->m->C_Login(s->h, CKU_USER, NULL, 0);
+	} else {
+		rc = read_pin(s, uri, src, &pin);
+		if (rc != CW_OK)
+			return rc;
+		rv = s->m->C_Login(s->h, CKU_USER,
+				   (CK_UTF8CHAR_PTR)cw_secret_data(pin),
+				   cw_secret_len(pin));
+		cw_secret_free(pin);
+	}
+	return login_result(s, rv);
+}
+
+enum cw_err
+tok_login_preflight(struct tok_session *s)
+{
+	enum cw_err rc = refresh_flags(s);
+
 	if (rc != CW_OK)
 		return rc;
 	if (s->info.pin_locked) {
@@ -150,19 +175,32 @@ tok_login(struct tok_session *s, const char *uri,
 			 s->info.label);
 		return CW_ERR_TOKEN;
 	}
-	if (!s->info.login_required)
-		return CW_OK;
-	if (s->info.protected_auth) {
-		rv = s->m->C_Login(s->h, CKU_USER, NULL, 0);
-	} else {
-		rc = read_pin(s, uri, src, &pin);
-		if (rc != CW_OK)
-			return rc;
-		rv = s->m->C_Login(s->h, CKU_USER,
-				   (CK_UTF8CHAR_PTR)cw_secret_data(pin),
-				   cw_secret_len(pin));
-		cw_secret_free(pin);
-	}
+	return CW_OK;
+}
+
+bool
+tok_login_prompts(const struct tok_session *s, const char *uri_str,
+		  const struct cw_secret_source *src)
+{
+	P11KitUri *uri;
+	bool pin_source = false;
+
+	if (s->logged_in || !s->info.login_required || s->info.protected_auth ||
+	    !cw_secret_source_prompts(src))
+		return false;
+	uri = p11_kit_uri_new();
+	if (uri != NULL && uri_str != NULL &&
+	    p11_kit_uri_parse(uri_str, P11_KIT_URI_FOR_ANY, uri) ==
+		    P11_KIT_URI_OK)
+		pin_source = p11_kit_uri_get_pin_source(uri) != NULL;
+	p11_kit_uri_free(uri);
+	return !pin_source;
+}
+
+/* What C_Login answered, as certwiz reports it. */
+static enum cw_err
+login_result(struct tok_session *s, CK_RV rv)
+{
 	if (rv == CKR_USER_ALREADY_LOGGED_IN)
 		rv = CKR_OK;
 	if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LEN_RANGE) {

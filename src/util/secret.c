@@ -196,9 +196,26 @@ enum cw_err
 cw_secret_get(const struct cw_secret_source *src, const char *prompt,
 	      struct cw_secret **out)
 {
+	if (src != NULL && src->value != NULL) {
+		struct cw_secret *s = cw_secret_new();
+
+		if (s == NULL)
+			return CW_ERR_NOMEM;
+		memcpy(s->data, src->value->data, src->value->len);
+		s->len = src->value->len;
+		*out = s;
+		return CW_OK;
+	}
 	if (src != NULL && src->file != NULL)
 		return cw_secret_from_file(src->file, out);
 	if (src != NULL && src->fd >= 0)
 		return cw_secret_from_fd(src->fd, out);
 	return cw_secret_prompt(prompt, out);
+}
+
+bool
+cw_secret_source_prompts(const struct cw_secret_source *src)
+{
+	return src == NULL ||
+	       (src->value == NULL && src->file == NULL && src->fd < 0);
 }

@@ -216,6 +216,19 @@ get_order(struct run *r)
 	return rc;
 }
 
+/* The dns-01 hook, with the tokens left to others while it runs. */
+static enum cw_err
+run_hook(struct run *r, const char *action, const char *name,
+	 const char *value)
+{
+	enum cw_err rc, lock;
+
+	wiz_tokens_release(r->w);
+	rc = ca_hook_run(r->prof->dns01_hook, action, name, value, HOOK_TIMEOUT);
+	lock = wiz_tokens_take(r->w);
+	return rc == CW_OK ? lock : rc;
+}
+
 /* Publishes one challenge response where the CA will look for it. */
 static enum cw_err
 publish(struct run *r, const struct acme_authz *z,
@@ -253,8 +266,7 @@ publish(struct run *r, const struct acme_authz *z,
 					     ? store_challenge_add(r->s, &row)
 					     : CW_ERR_STORE);
 	if (rc == CW_OK && txt)
-		rc = ca_hook_run(r->prof->dns01_hook, "add", name, txt,
-				 HOOK_TIMEOUT);
+		rc = run_hook(r, "add", name, txt);
 	else if (rc == CW_OK)
 		rc = ca_webroot_put(r->prof->http01_webroot, c->token, ka);
 	free(ka);
@@ -273,9 +285,7 @@ unpublish(void *user, const struct store_challenge *c)
 
 	if (!strcmp(c->type, "dns-01") && r->prof->dns01_hook) {
 		name = cw_printf("_acme-challenge.%s", c->name);
-		rc = name ? ca_hook_run(r->prof->dns01_hook, "del", name,
-					c->value, HOOK_TIMEOUT)
-			  : CW_ERR_NOMEM;
+		rc = name ? run_hook(r, "del", name, c->value) : CW_ERR_NOMEM;
 	} else if (!strcmp(c->type, "http-01") && r->prof->http01_webroot) {
 		rc = ca_webroot_remove(r->prof->http01_webroot, c->token);
 	}
@@ -376,6 +386,7 @@ wait_poll(struct run *r)
 	int64_t now = now_ms(), ms = r->delay_ms, end = r->deadline_ms;
 	time_t t = time(NULL);
 	struct timespec ts;
+	enum cw_err rc;
 
 	/* what the built-in responder answered is validated while it runs */
 	if (r->have_order && r->order.status == ACME_PENDING &&
@@ -387,7 +398,12 @@ wait_poll(struct run *r)
 		return CW_ERR_PENDING;
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (ms % 1000) * 1000000;
+	/* other certwiz processes may use the tokens meanwhile */
+	wiz_tokens_release(r->w);
 	nanosleep(&ts, NULL);
+	rc = wiz_tokens_take(r->w);
+	if (rc != CW_OK)
+		return rc;
 	if (r->delay_ms < POLL_MAX_MS)
 		r->delay_ms = r->delay_ms * 2 > POLL_MAX_MS ? POLL_MAX_MS
 							    : r->delay_ms * 2;

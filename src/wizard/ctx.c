@@ -2,10 +2,15 @@
 #define _DEFAULT_SOURCE
 #include "wizard_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static char *
@@ -40,6 +45,7 @@ wiz_new(const char *config_path, const char *host, struct wiz **out)
 	if (w == NULL)
 		return CW_ERR_NOMEM;
 	w->pin.fd = -1;
+	w->tokens_lock = -1;
 	if (config_path == NULL)
 		config_path = getenv("CERTWIZ_CONF");
 	if (config_path == NULL && access(CW_CONFIG_DEFAULT_PATH, F_OK) == 0)
@@ -74,6 +80,8 @@ wiz_free(struct wiz *w)
 		tok_session_close(w->sessions[i]);
 	free(w->sessions);
 	tok_ctx_free(w->tokens);
+	if (w->tokens_lock >= 0)
+		close(w->tokens_lock); /* and the lock with it */
 	free(w->user);
 	cw_config_release(&w->cfg);
 	free(w->host);
@@ -104,12 +112,75 @@ wiz_host(const struct wiz *w)
 	return w->host;
 }
 
+#define TOKENS_LOCK_WAIT_MS (120 * 1000)
+
+/* The lock file beside the store: created (0644) by whoever may, opened
+ * read-only by the others (flock needs no write access). */
+static int
+open_tokens_lock(const struct wiz *w)
+{
+	char *copy = w->cfg.store_path ? strdup(w->cfg.store_path) : NULL;
+	char *path = copy ? cw_printf("%s/tokens.lock", dirname(copy)) : NULL;
+	int fd = -1;
+
+	if (path != NULL) {
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (fd < 0)
+			fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			cw_debug("no tokens lock at '%s': %s", path,
+				 strerror(errno));
+	}
+	free(path);
+	free(copy);
+	return fd;
+}
+
+enum cw_err
+wiz_tokens_take(struct wiz *w)
+{
+	struct timespec step = { 0, 20 * 1000 * 1000 };
+
+	if (w->tokens_locked)
+		return CW_OK;
+	if (w->tokens_lock < 0 && (w->tokens_lock = open_tokens_lock(w)) < 0)
+		return CW_OK; /* no store beside which to lock */
+	for (int waited = 0; flock(w->tokens_lock, LOCK_EX | LOCK_NB) != 0;
+	     waited += 20) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			cw_error("cannot lock the tokens: %s", strerror(errno));
+			return CW_ERR_IO;
+		}
+		if (waited >= TOKENS_LOCK_WAIT_MS) {
+			cw_error("another certwiz process has been using the "
+				 "tokens for two minutes; try again later");
+			return CW_ERR_TOKEN;
+		}
+		if (waited == 1000)
+			cw_info("waiting for another certwiz process to "
+				"finish with the tokens");
+		nanosleep(&step, NULL);
+	}
+	w->tokens_locked = true;
+	return CW_OK;
+}
+
+void
+wiz_tokens_release(struct wiz *w)
+{
+	if (w->tokens_locked && flock(w->tokens_lock, LOCK_UN) == 0)
+		w->tokens_locked = false;
+}
+
 enum cw_err
 wiz_modules(struct wiz *w, struct tok_ctx **out)
 {
-	if (w->tokens == NULL) {
-		enum cw_err rc = tok_ctx_open(w->cfg.token_module, &w->tokens);
+	enum cw_err rc = wiz_tokens_take(w);
 
+	if (rc != CW_OK)
+		return rc;
+	if (w->tokens == NULL) {
+		rc = tok_ctx_open(w->cfg.token_module, &w->tokens);
 		if (rc != CW_OK)
 			return rc;
 	}
@@ -126,11 +197,37 @@ wiz_tokens(struct wiz *w, struct tok_info **out, size_t *n)
 	return rc == CW_OK ? tok_list(m, out, n) : rc;
 }
 
+/* A PIN typed at the terminal: asked for (after the checks that need no
+ * PIN) while other certwiz processes may use the tokens. */
+static enum cw_err
+prompt_unlocked(struct wiz *w, struct tok_session *s, struct cw_secret **pin)
+{
+	char *prompt;
+	enum cw_err rc = tok_login_preflight(s), lock;
+
+	if (rc != CW_OK)
+		return rc;
+	prompt = cw_printf("PIN for token '%s'", tok_session_info(s)->label);
+	if (prompt == NULL)
+		return CW_ERR_NOMEM;
+	wiz_tokens_release(w);
+	rc = cw_secret_prompt(prompt, pin);
+	lock = wiz_tokens_take(w);
+	free(prompt);
+	if (rc == CW_OK && lock != CW_OK) {
+		cw_secret_free(*pin);
+		*pin = NULL;
+		rc = lock;
+	}
+	return rc;
+}
+
 enum cw_err
 wiz_open_token(struct wiz *w, const char *uri, struct tok_session **out)
 {
 	struct tok_ctx *m = NULL;
 	struct tok_session *s = NULL, **v;
+	struct cw_secret *pin = NULL;
 	enum cw_err rc;
 
 	for (size_t i = 0; i < w->n_sessions; i++) {
@@ -142,8 +239,13 @@ wiz_open_token(struct wiz *w, const char *uri, struct tok_session **out)
 	rc = wiz_modules(w, &m);
 	if (rc == CW_OK)
 		rc = tok_open(m, uri, &s);
+	if (rc == CW_OK && tok_login_prompts(s, uri, &w->pin))
+		rc = prompt_unlocked(w, s, &pin);
 	if (rc == CW_OK)
-		rc = tok_login(s, uri, &w->pin);
+		rc = tok_login(s, uri,
+			       pin ? &(struct cw_secret_source){ NULL, -1, pin }
+				   : &w->pin);
+	cw_secret_free(pin);
 	if (rc == CW_OK) {
 		v = realloc(w->sessions, (w->n_sessions + 1) * sizeof(*v));
 		if (v == NULL)

@@ -22,10 +22,24 @@ struct wiz {
 	size_t n_sessions;
 	char *user;                    /* from the password database */
 	bool changing;                 /* see wiz_set_changing */
+	int tokens_lock;               /* fd of the tokens lock, or -1 */
+	bool tokens_locked;
 };
 
-/* The PKCS#11 modules, loaded on first use. */
+/* The PKCS#11 modules, loaded on first use (after wiz_tokens_take). */
 enum cw_err wiz_modules(struct wiz *w, struct tok_ctx **out);
+
+/*
+ * certwiz processes that share a store take turns at the tokens: a module
+ * may not be safe for several processes at once (SoftHSM2's file store
+ * rewrites its token file in place). wiz_tokens_take waits (at most two
+ * minutes) for the lock, a file beside the store, before the modules are
+ * initialised; it is held until the process ends, except between
+ * wiz_tokens_release and the next wiz_tokens_take (an online request
+ * waiting for its CA). No store configured: no lock.
+ */
+enum cw_err wiz_tokens_take(struct wiz *w);
+void wiz_tokens_release(struct wiz *w);
 
 /* The configured topology, loaded on first use. */
 enum cw_err wiz_topology(struct wiz *w, const struct topo **out);

@@ -90,5 +90,21 @@ expect_rc 3 cw request --usage OAuthTokenIssuer --key ec:P-256 --ca dnsbad \
 jq -e '.state == "pending" and (.problem | test("dns-01 hook"))' <<<"$OUT" \
 	>/dev/null || fail "failing hook: $OUT"
 
+# While a hook runs, the tokens are free for other certwiz processes.
+cat >slow-hook <<HOOK
+#!/bin/bash
+if [ ! -e $WORK/hook-started ]; then touch $WORK/hook-started; sleep 6; fi
+exec $WORK/dns-hook "\$@"
+HOOK
+chmod 755 slow-hook
+profile dnsslow "challenge = dns-01" "dns01_hook = slow-hook"
+cw request --usage WebServicesExternal --key ec:P-256 --ca dnsslow --wait 60 \
+	>slow.out 2>slow.err &
+SLOW=$!
+wait_for test -e hook-started || fail "the slow hook did not start"
+expect_rc 0 timeout 5 "$CERTWIZ" --host "$HOST" --pin-file "$WORK/pin" request \
+	--usage Default --offline --out meanwhile.csr
+wait $SLOW || fail "the request with the slow hook failed: $(cat slow.err)"
+
 expect_rc 0 cw audit verify
 echo "acme challenges: ok"
