@@ -1,8 +1,8 @@
 #!/bin/bash
 # Token faults SoftHSM2 cannot produce on demand, injected by faulty_p11.so
 # (it forwards to SoftHSM2): the verbs named as arguments (request, import,
-# assign, refresh, pin) run with each CKR_* code at each position of their
-# PKCS#11 calls. The t_faults_*.sh tests call this with one part each, so
+# assign, refresh, pin, acme) run with each CKR_* code at each position of
+# their PKCS#11 calls. The t_faults_*.sh tests call this with one part each, so
 # that CTest runs the parts in parallel. Every run ends
 # with a clear message and a documented exit code (or succeeds, where the
 # fault was tolerated), the store passes its integrity check, and no object
@@ -118,6 +118,31 @@ expect_rc 0 cw refresh --json
 jq -e '[.events[] | select(.kind=="key-missing" or .kind=="cert-missing")] | length == 0' \
 	<<<"$OUT" >/dev/null || fail "a fault made refresh mark objects missing: $OUT"
 
+if want acme; then
+# Online requests against a real pebble: every call position, with a
+# device that vanished and a general error; after each faulted run a clean
+# 'pending process' completes whatever request it left open, so nothing
+# is lost, and no order is made twice for one request.
+source "$(dirname "$0")/pebble.sh"
+setup_pebble
+ACME_CODES="CKR_DEVICE_REMOVED CKR_GENERAL_ERROR"
+N_ACME=$(calls cw request --usage OAuthTokenIssuer --key ec:P-256 --ca pebble)
+for n in $(seq 1 "$N_ACME"); do
+	for code in $ACME_CODES; do
+		faulted acme "*:$n:$code" cw request --usage OAuthTokenIssuer \
+			--key ec:P-256 --ca pebble
+		rc=0
+		cw pending process >out 2>err || rc=$?
+		[ $rc = 0 ] || [ $rc = 4 ] || fail "acme ($n $code): pending process exit $rc: $(cat err)"
+	done
+done
+[ -z "$(sqlite3 state/store.db "select state from requests where protocol = 'acme'
+	and state not in ('issued')")" ] || fail "an online request was left unfinished"
+[ "$(pebble_orders)" = "$(sqlite3 state/store.db "select count(*) from requests
+	where protocol = 'acme' and ca_ref is not null")" ] ||
+	fail "pebble made $(pebble_orders) orders for $(sqlite3 state/store.db "select count(*) from requests where protocol = 'acme' and ca_ref is not null") requests"
+fi
+
 if want pin; then
 # PIN flags: a final try or a locked PIN is never tried; a low count warns.
 rm -f calls.log
@@ -136,4 +161,4 @@ FAULTY_P11="C_Login:1:CKR_PIN_INCORRECT" FAULTY_P11_LOG=$WORK/calls.log expect_r
 [ "$(grep -c C_Login calls.log)" = 1 ] || fail "PIN retried"
 fi
 expect_rc 0 cw audit verify
-echo "token faults ($*): $RUNS runs ($OK tolerated, $FAILED refused cleanly), calls per run: request ${N_REQ:--}, import ${N_IMP:--}, assign ${N_ASG:--}, refresh ${N_REF:--}"
+echo "token faults ($*): $RUNS runs ($OK tolerated, $FAILED refused cleanly), calls per run: request ${N_REQ:--}, import ${N_IMP:--}, assign ${N_ASG:--}, refresh ${N_REF:--}, acme ${N_ACME:--}"
