@@ -53,8 +53,9 @@ bool ca_is_base64url(const char *s);
 enum cw_err ca_unbase64url(const char *s, size_t len, struct cw_buf *out);
 
 /*
- * Signs the JWS signing input with the account key (ES256: SHA-256 and
- * ECDSA P-256, the signature as raw r||s, 64 bytes).
+ * Signs the JWS signing input with the account key: ES256 (SHA-256, ECDSA
+ * P-256, raw r||s of 64 bytes) or ES384 (SHA-384, P-384, 96 bytes), as the
+ * account point's size says.
  */
 typedef enum cw_err (*acme_sign_fn)(void *user, const unsigned char *data,
 				    size_t len, struct cw_buf *sig);
@@ -63,7 +64,8 @@ struct acme_opts {
 	const char *directory;   /* https URL of the ACME directory */
 	const char *trust;       /* PEM bundle that verifies the CA's TLS
 				    certificate; NULL: the system's */
-	const struct cw_buf *account_point; /* uncompressed P-256 point */
+	const struct cw_buf *account_point; /* uncompressed P-256 or P-384
+					       point */
 	acme_sign_fn sign;
 	void *sign_user;
 	long timeout;            /* seconds per HTTP exchange; 0: 30 */

@@ -23,6 +23,7 @@ struct cw_ca_profile {
 	char *http01_webroot; /* instead: files under this document root */
 	char *dns01_hook;     /* dns-01: HOOK add|del NAME VALUE */
 	long timeout;     /* seconds per HTTP exchange; 0: 30 */
+	char *account_key; /* "ec:P-256" (default) | "ec:P-384" */
 };
 
 /*

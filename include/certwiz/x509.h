@@ -25,6 +25,7 @@ enum cw_err x509_pubkey_from_spki(const struct cw_buf *spki,
 
 /* SHA-256 of bytes into out. */
 enum cw_err x509_sha256(const void *p, size_t n, unsigned char out[32]);
+enum cw_err x509_sha384(const void *p, size_t n, unsigned char out[48]);
 
 /* Raw r||s (PKCS#11 ECDSA) to DER ECDSA-Sig-Value. */
 enum cw_err x509_ecdsa_raw_to_der(const struct cw_buf *raw, struct cw_buf *der);

@@ -42,10 +42,13 @@ enum cw_err ca_http_do(struct ca_http *h, const char *method, const char *url,
 		       const char *body, struct ca_http_resp *out,
 		       struct ca_problem *problem);
 
-/* JWS (RFC 7515, flattened JSON serialization) signed with ES256. */
+/* JWS (RFC 7515, flattened JSON serialization) signed with ES256 (P-256)
+ * or ES384 (P-384), as the account key's curve says. */
 struct jws_key {
 	char *jwk;        /* canonical JWK JSON of the public key */
 	char *thumbprint; /* RFC 7638, base64url */
+	const char *alg;  /* "ES256" | "ES384" */
+	size_t sig_len;   /* raw r||s: 64 | 96 */
 	acme_sign_fn sign;
 	void *user;
 };

@@ -65,20 +65,24 @@ jws_key_init(struct jws_key *k, const struct cw_buf *point, acme_sign_fn sign,
 {
 	unsigned char digest[SHA256_DIGEST_LENGTH];
 	char *x = NULL, *y = NULL;
+	size_t c; /* coordinate length */
 
 	memset(k, 0, sizeof(*k));
-	if (point->len != 65 || point->data[0] != 0x04) {
-		cw_error("the ACME account key is not an uncompressed P-256 "
-			 "point");
+	if ((point->len != 65 && point->len != 97) || point->data[0] != 0x04) {
+		cw_error("the ACME account key is not an uncompressed P-256 or "
+			 "P-384 point");
 		return CW_ERR_CRYPTO;
 	}
-	x = ca_base64url(point->data + 1, 32);
-	y = ca_base64url(point->data + 33, 32);
+	c = (point->len - 1) / 2;
+	k->alg = c == 32 ? "ES256" : "ES384";
+	k->sig_len = 2 * c;
+	x = ca_base64url(point->data + 1, c);
+	y = ca_base64url(point->data + 1 + c, c);
 	/* RFC 7638: the required members in lexicographic order, no
 	 * white space; this string is both the JWK sent and the one hashed */
-	k->jwk = x && y ? cw_printf("{\"crv\":\"P-256\",\"kty\":\"EC\","
+	k->jwk = x && y ? cw_printf("{\"crv\":\"%s\",\"kty\":\"EC\","
 				    "\"x\":\"%s\",\"y\":\"%s\"}",
-				    x, y)
+				    c == 32 ? "P-256" : "P-384", x, y)
 			: NULL;
 	free(x);
 	free(y);
@@ -147,7 +151,7 @@ enum cw_err
 jws_sign(const struct jws_key *k, const char *kid, const char *nonce,
 	 const char *url, const char *payload, char **out)
 {
-	json_t *h = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "nonce",
+	json_t *h = json_pack("{s:s, s:s, s:s}", "alg", k->alg, "nonce",
 			      nonce, "url", url);
 	struct parts p = { NULL, NULL, NULL, NULL, NULL };
 	struct cw_buf sig;
@@ -169,11 +173,11 @@ jws_sign(const struct jws_key *k, const char *kid, const char *nonce,
 	if (rc == CW_OK)
 		rc = k->sign(k->user, (const unsigned char *)p.input,
 			     strlen(p.input), &sig);
-	if (rc == CW_OK && sig.len != 64) {
-		/* RFC 7518 section 3.4: exactly r||s, 32 bytes each */
-		cw_error("the account key gave a %zu-byte ES256 signature "
-			 "(64 expected)",
-			 sig.len);
+	if (rc == CW_OK && sig.len != k->sig_len) {
+		/* RFC 7518 section 3.4: exactly r||s, each the curve's size */
+		cw_error("the account key gave a %zu-byte %s signature (%zu "
+			 "expected)",
+			 sig.len, k->alg, k->sig_len);
 		rc = CW_ERR_CRYPTO;
 	}
 	if (rc == CW_OK && (p.b64s = ca_base64url(sig.data, sig.len)) == NULL)

@@ -57,7 +57,8 @@ static const struct verb_doc verbs[] = {
 	  "requester is the spool file's owner). With --ca the CSR goes to "
 	  "the CA profile [ca \"NAME\"] over ACME (RFC 8555; administrators "
 	  "only): the account key is generated on the token on first use "
-	  "(EC P-256, sign only, never a certificate's key) and the account "
+	  "(EC P-256 or, with account_key, P-384; sign only, never a "
+	  "certificate's key) and the account "
 	  "registered once per profile, with external account binding when "
 	  "the CA wants it; an order is created for the CSR's names, the "
 	  "challenges answered (http-01 through the built-in responder or "
@@ -426,7 +427,9 @@ man(FILE *f)
 		"(ADDRESS:PORT of the built-in responder, default :80), "
 		"http01_webroot (write the responses under this document "
 		"root instead), dns01_hook (run as HOOK add|del NAME VALUE), "
-		"timeout (seconds per HTTP exchange, default 30).");
+		"timeout (seconds per HTTP exchange, default 30), account_key "
+		"(ec:P-256, the default, or ec:P-384: the ACME account key "
+		"made on the token).");
 	fputs("\n.SH SEE ALSO\n.BR pkcs11-tool (1),\n.BR p11tool (1),\n"
 	      ".BR openssl-req (1)\n",
 	      f);

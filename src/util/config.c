@@ -134,6 +134,8 @@ handle_ca(struct parse_state *ps, const char *section, const char *key,
 		{ "http01_webroot",
 		  offsetof(struct cw_ca_profile, http01_webroot), true },
 		{ "dns01_hook", offsetof(struct cw_ca_profile, dns01_hook), true },
+		{ "account_key", offsetof(struct cw_ca_profile, account_key),
+		  false },
 	};
 
 	if (name == NULL) {
@@ -228,6 +230,13 @@ check_acme(const struct cw_ca_profile *p, const char *name)
 	if (!strcmp(ch, "dns-01") && p->dns01_hook == NULL) {
 		cw_error("%s: [ca \"%s\"]: challenge dns-01 needs dns01_hook",
 			 name, p->name);
+		return CW_ERR_CONFIG;
+	}
+	if (p->account_key && strcmp(p->account_key, "ec:P-256") &&
+	    strcmp(p->account_key, "ec:P-384")) {
+		cw_error("%s: [ca \"%s\"]: account_key '%s' is not supported "
+			 "(ec:P-256, ec:P-384)",
+			 name, p->name, p->account_key);
 		return CW_ERR_CONFIG;
 	}
 	if ((p->eab_kid == NULL) != (p->eab_hmac_file == NULL)) {
@@ -362,6 +371,7 @@ cw_config_release(struct cw_config *c)
 		free(p->http01_listen);
 		free(p->http01_webroot);
 		free(p->dns01_hook);
+		free(p->account_key);
 	}
 	free(c->cas);
 	free(c->path);

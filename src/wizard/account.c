@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ACCOUNT_KEY_SPEC "ec:P-256"
+#define ACCOUNT_KEY_SPEC "ec:P-256" /* unless the profile says ec:P-384 */
 
 void
 wiz_account_close(struct wiz_account *a)
@@ -26,14 +26,17 @@ sign_jws(void *user, const unsigned char *data, size_t len,
 	 struct cw_buf *sig)
 {
 	struct wiz_account *a = user;
-	unsigned char digest[32];
+	unsigned char digest[48];
 	struct cw_sign_req req;
-	enum cw_err rc = x509_sha256(data, len, digest);
+	bool p384 = a->p384;
+	enum cw_err rc = p384 ? x509_sha384(data, len, digest)
+			      : x509_sha256(data, len, digest);
 
 	if (rc != CW_OK)
 		return rc;
-	req = (struct cw_sign_req){ CW_SIG_ECDSA_SHA256, data, len, digest,
-				    sizeof(digest) };
+	req = (struct cw_sign_req){ p384 ? CW_SIG_ECDSA_SHA384
+					 : CW_SIG_ECDSA_SHA256,
+				    data, len, digest, p384 ? 48 : 32 };
 	return tok_sign(a->tok, &a->key_id, &req, sig);
 }
 
@@ -100,7 +103,9 @@ account_key(struct wiz *w, const struct cw_ca_profile *p,
 
 	if (rc == CW_OK && !objs.private_key) {
 		label = cw_printf("certwiz-acme-%s", p->name);
-		rc = label ? cw_keyspec_parse(ACCOUNT_KEY_SPEC, &spec)
+		rc = label ? cw_keyspec_parse(p->account_key ? p->account_key
+							     : ACCOUNT_KEY_SPEC,
+					      &spec)
 			   : CW_ERR_NOMEM;
 		if (rc == CW_OK)
 			rc = tok_keygen(a->tok, &spec, &a->key_id, label, pub);
@@ -110,6 +115,8 @@ account_key(struct wiz *w, const struct cw_ca_profile *p,
 	}
 	if (rc == CW_OK)
 		rc = x509_spki_from_pubkey(pub, &a->spki);
+	if (rc == CW_OK)
+		a->p384 = pub->ec_point.len == 97;
 	if (rc == CW_OK && strcmp(a->row.state, "ready") == 0 &&
 	    (a->spki.len != a->row.spki.len ||
 	     memcmp(a->spki.data, a->row.spki.data, a->spki.len) != 0)) {

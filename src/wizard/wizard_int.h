@@ -141,6 +141,7 @@ struct wiz_account {
 	struct tok_session *tok;  /* borrowed from the wizard */
 	struct cw_buf key_id;
 	struct cw_buf spki;
+	bool p384;                /* ES384, else ES256 */
 	struct store_account row;
 };
 

@@ -44,6 +44,16 @@ x509_sha256(const void *p, size_t n, unsigned char out[32])
 }
 
 enum cw_err
+x509_sha384(const void *p, size_t n, unsigned char out[48])
+{
+	unsigned int len = 0;
+
+	return EVP_Digest(p, n, out, &len, EVP_sha384(), NULL) && len == 48
+		       ? CW_OK
+		       : CW_ERR_CRYPTO;
+}
+
+enum cw_err
 x509_verify_sha256(const struct cw_buf *spki, const void *msg, size_t n,
 		   const struct cw_buf *sig)
 {

@@ -6,6 +6,16 @@ set -eu
 : "${CERTWIZ:?CERTWIZ must point at the certwiz binary}"
 : "${SRCDIR:?SRCDIR must point at the source tree}"
 
+# CERTWIZ_VALGRIND=DIR (scripts/valgrind.sh): every certwiz run goes through
+# memcheck, one log per process in DIR.
+if [ -n "${CERTWIZ_VALGRIND:-}" ] && [ ! -x "$CERTWIZ_VALGRIND/certwiz" ]; then
+	printf '#!/bin/sh\nexec valgrind -q --leak-check=full --show-leak-kinds=definite --track-origins=yes --num-callers=30 --log-file=%s/%%p.log %s "$@"\n' \
+		"$CERTWIZ_VALGRIND" "$CERTWIZ" >"$CERTWIZ_VALGRIND/certwiz.$$"
+	chmod 755 "$CERTWIZ_VALGRIND/certwiz.$$"
+	mv "$CERTWIZ_VALGRIND/certwiz.$$" "$CERTWIZ_VALGRIND/certwiz"
+fi
+[ -n "${CERTWIZ_VALGRIND:-}" ] && CERTWIZ=$CERTWIZ_VALGRIND/certwiz
+
 # The PIN used everywhere: a canary that must never appear in any output,
 # log or store (grep for it after a run).
 PIN=CANARY-PIN-4711

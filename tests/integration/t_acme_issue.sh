@@ -77,6 +77,17 @@ done
 [ "$(sqlite3 state/store.db "select count(*) from requests
 	where state='issued' and protocol='acme'")" = 10 ] || fail "request states"
 
+# A profile whose account key is P-384 (ES384).
+sed -n '/^\[ca "pebble"\]/,$p' certwiz.conf |
+	sed 's/^\[ca "pebble"\]/[ca "pebble384"]/' >>certwiz.conf
+echo "account_key = ec:P-384" >>certwiz.conf
+expect_rc 0 cw request --usage OAuthTokenIssuer --key ec:P-256 --ca pebble384 --json
+jq -e '.state == "issued"' <<<"$OUT" >/dev/null || fail "ES384 account: $OUT"
+ID384=$(sqlite3 state/store.db "select cka_id from acme_accounts where ca = 'pebble384'")
+pkcs11-tool --module "$MODULE" --token-label "$TOKEN_LABEL" --login --pin "$PIN" \
+	--list-objects --type pubkey --id "$ID384" 2>/dev/null | grep -q "EC_POINT 384 bits" ||
+	fail "the P-384 account key is not on the token"
+
 # The trail: each request created, submitted, issued; verified.
 for op in request-created request-submitted request-issued \
 	acme-account-key-generated acme-account-registered; do

@@ -65,6 +65,18 @@ refused 2 "usage:" cw request --offline --out r.pem
 refused 2 "usage:" cw request --usage Default --offline
 refused 2 "usage:" cw request --usage Default --offline --out r.pem --bogus
 
+# Online requests refused before anything is made: an unknown CA profile,
+# --ca with --offline or --out, half the EAB credentials, a profile with
+# nothing to verify issued chains with (no roots, no [trust] anchors).
+printf '[ca "corp"]\nprotocol = acme\ndirectory = https://127.0.0.1:9/dir\n' >>certwiz.conf
+refused 1 "no CA profile 'nope'" cw request --usage Default --ca nope
+refused 2 "usage:" cw request --usage Default --ca corp --offline --out r.pem
+refused 2 "usage:" cw request --usage Default --ca corp --out r.pem
+refused 2 "usage:" cw request --usage Default --offline --out r.pem --assign
+refused 2 "go together" cw request --usage Default --ca corp --eab-kid kid-1
+refused 1 "nothing to verify the chain of CA 'corp'" cw request --usage Default --ca corp
+refused 2 "not a number of seconds" cw request --usage Default --ca corp --wait soon
+
 # Failures after the key was generated: the pair is destroyed, its row
 # removed, the CSR file not left behind.
 for point in request:after-keygen request:sign; do

@@ -253,39 +253,51 @@ test_key_authorization_uses_the_rfc7638_thumbprint(void **state)
 	cw_buf_release(&point);
 }
 
-/* ES256 with an OpenSSL key, as the token would: raw r||s. */
+/* ES256 / ES384 with an OpenSSL key, as the token would: raw r||s. */
+static size_t
+coord_len(EVP_PKEY *pk)
+{
+	return EVP_PKEY_get_bits(pk) == 384 ? 48 : 32;
+}
+
+static const EVP_MD *
+md_of(EVP_PKEY *pk)
+{
+	return coord_len(pk) == 48 ? EVP_sha384() : EVP_sha256();
+}
+
 static enum cw_err
-sign_es256(void *user, const unsigned char *d, size_t n, struct cw_buf *sig)
+sign_es(void *user, const unsigned char *d, size_t n, struct cw_buf *sig)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned char der[80], raw[64];
+	unsigned char der[128], raw[96];
 	const unsigned char *p = der;
-	size_t len = sizeof(der);
+	size_t len = sizeof(der), c = coord_len(user);
 	ECDSA_SIG *s = NULL;
 
-	if (EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, user) != 1 ||
+	if (EVP_DigestSignInit(ctx, NULL, md_of(user), NULL, user) != 1 ||
 	    EVP_DigestSign(ctx, der, &len, d, n) != 1 ||
 	    (s = d2i_ECDSA_SIG(NULL, &p, (long)len)) == NULL)
 		return CW_ERR_CRYPTO;
-	BN_bn2binpad(ECDSA_SIG_get0_r(s), raw, 32);
-	BN_bn2binpad(ECDSA_SIG_get0_s(s), raw + 32, 32);
+	BN_bn2binpad(ECDSA_SIG_get0_r(s), raw, (int)c);
+	BN_bn2binpad(ECDSA_SIG_get0_s(s), raw + c, (int)c);
 	ECDSA_SIG_free(s);
 	EVP_MD_CTX_free(ctx);
-	return cw_buf_set(sig, raw, sizeof(raw));
+	return cw_buf_set(sig, raw, 2 * c);
 }
 
 static bool
-verify_es256(EVP_PKEY *pk, const char *input, const struct cw_buf *raw)
+verify_es(EVP_PKEY *pk, const char *input, const struct cw_buf *raw)
 {
 	ECDSA_SIG *s = ECDSA_SIG_new();
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned char *der = NULL;
-	int len, ok;
+	int len, ok, c = (int)coord_len(pk);
 
-	ECDSA_SIG_set0(s, BN_bin2bn(raw->data, 32, NULL),
-		       BN_bin2bn(raw->data + 32, 32, NULL));
+	ECDSA_SIG_set0(s, BN_bin2bn(raw->data, c, NULL),
+		       BN_bin2bn(raw->data + c, c, NULL));
 	len = i2d_ECDSA_SIG(s, &der);
-	ok = EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, pk) == 1 &&
+	ok = EVP_DigestVerifyInit(ctx, NULL, md_of(pk), NULL, pk) == 1 &&
 	     EVP_DigestVerify(ctx, der, (size_t)len,
 			      (const unsigned char *)input, strlen(input)) == 1;
 	OPENSSL_free(der);
@@ -295,17 +307,16 @@ verify_es256(EVP_PKEY *pk, const char *input, const struct cw_buf *raw)
 }
 
 static void
-test_jws_is_es256_over_the_protected_header_and_payload(void **state)
+jws_round_trip(const char *curve, const char *alg, size_t sig_len)
 {
-	EVP_PKEY *pk = EVP_EC_gen("P-256");
-	unsigned char pt[65];
+	EVP_PKEY *pk = EVP_EC_gen(curve);
+	unsigned char pt[97];
 	size_t ptlen = 0;
 	struct cw_buf point, hdr, sig;
 	struct jws_key k;
 	char *body = NULL, *input;
 	json_t *j, *h;
 
-	(void)state;
 	cw_buf_init(&point);
 	cw_buf_init(&hdr);
 	cw_buf_init(&sig);
@@ -314,7 +325,7 @@ test_jws_is_es256_over_the_protected_header_and_payload(void **state)
 				 &ptlen),
 			 1);
 	cw_buf_set(&point, pt, ptlen);
-	assert_int_equal(jws_key_init(&k, &point, sign_es256, pk), CW_OK);
+	assert_int_equal(jws_key_init(&k, &point, sign_es, pk), CW_OK);
 	assert_int_equal(jws_sign(&k, "https://ca/acct/7", "bm9uY2U",
 				  "https://ca/order", "{\"a\":1}", &body),
 			 CW_OK);
@@ -329,8 +340,8 @@ test_jws_is_es256_over_the_protected_header_and_payload(void **state)
 					 json_object_get(j, "signature"))),
 				 &sig),
 			 CW_OK);
-	assert_int_equal(sig.len, 64);
-	assert_true(verify_es256(pk, input, &sig));
+	assert_int_equal(sig.len, sig_len);
+	assert_true(verify_es(pk, input, &sig));
 	assert_int_equal(ca_unbase64url(
 				 json_string_value(json_object_get(j, "protected")),
 				 strlen(json_string_value(
@@ -338,7 +349,7 @@ test_jws_is_es256_over_the_protected_header_and_payload(void **state)
 				 &hdr),
 			 CW_OK);
 	h = json_loadb((const char *)hdr.data, hdr.len, 0, NULL);
-	assert_string_equal(json_string_value(json_object_get(h, "alg")), "ES256");
+	assert_string_equal(json_string_value(json_object_get(h, "alg")), alg);
 	assert_string_equal(json_string_value(json_object_get(h, "kid")),
 			    "https://ca/acct/7");
 	assert_string_equal(json_string_value(json_object_get(h, "nonce")),
@@ -355,6 +366,20 @@ test_jws_is_es256_over_the_protected_header_and_payload(void **state)
 	cw_buf_release(&hdr);
 	cw_buf_release(&sig);
 	EVP_PKEY_free(pk);
+}
+
+static void
+test_jws_is_es256_over_the_protected_header_and_payload(void **state)
+{
+	(void)state;
+	jws_round_trip("P-256", "ES256", 64);
+}
+
+static void
+test_jws_with_a_p384_account_key_is_es384(void **state)
+{
+	(void)state;
+	jws_round_trip("P-384", "ES384", 96);
 }
 
 int
@@ -374,6 +399,7 @@ main(void)
 		cmocka_unit_test(test_key_authorization_uses_the_rfc7638_thumbprint),
 		cmocka_unit_test(
 			test_jws_is_es256_over_the_protected_header_and_payload),
+		cmocka_unit_test(test_jws_with_a_p384_account_key_is_es384),
 	};
 
 	cw_log_set_level(CW_LOG_QUIET);
