@@ -90,21 +90,29 @@ expect_rc 3 cw request --usage OAuthTokenIssuer --key ec:P-256 --ca dnsbad \
 jq -e '.state == "pending" and (.problem | test("dns-01 hook"))' <<<"$OUT" \
 	>/dev/null || fail "failing hook: $OUT"
 
-# While a hook runs, the tokens are free for other certwiz processes.
+# While a hook runs, the tokens are free for other certwiz processes: the
+# hook waits (at most a minute) for another request to finish, which it
+# could not do if the waiting process held the tokens.
 cat >slow-hook <<HOOK
 #!/bin/bash
-if [ ! -e $WORK/hook-started ]; then touch $WORK/hook-started; sleep 6; fi
+if [ ! -e $WORK/hook-started ]; then
+	touch $WORK/hook-started
+	for _ in \$(seq 600); do [ -e $WORK/meanwhile.done ] && break; sleep 0.1; done
+	[ -e $WORK/meanwhile.done ] || touch $WORK/hook-gave-up
+fi
 exec $WORK/dns-hook "\$@"
 HOOK
 chmod 755 slow-hook
 profile dnsslow "challenge = dns-01" "dns01_hook = slow-hook"
-cw request --usage WebServicesExternal --key ec:P-256 --ca dnsslow --wait 60 \
+cw request --usage WebServicesExternal --key ec:P-256 --ca dnsslow --wait 600 \
 	>slow.out 2>slow.err &
 SLOW=$!
-wait_for test -e hook-started || fail "the slow hook did not start"
-expect_rc 0 timeout 5 "$CERTWIZ" --host "$HOST" --pin-file "$WORK/pin" request \
-	--usage Default --offline --out meanwhile.csr
+for _ in $(seq 600); do [ -e hook-started ] && break; sleep 0.1; done
+[ -e hook-started ] || fail "the slow hook did not start"
+expect_rc 0 cw request --usage Default --offline --out meanwhile.csr
+touch meanwhile.done
 wait $SLOW || fail "the request with the slow hook failed: $(cat slow.err)"
+[ ! -e hook-gave-up ] || fail "the tokens were held while the hook ran"
 
 expect_rc 0 cw audit verify
 echo "acme challenges: ok"
