@@ -33,24 +33,27 @@ digest_hex(const EVP_MD *md, const void *p, size_t n)
 	return cw_hex(d, len);
 }
 
-enum cw_err
-x509_sha256(const void *p, size_t n, unsigned char out[32])
+static enum cw_err
+digest(const EVP_MD *md, const void *p, size_t n, unsigned char *out,
+       unsigned int want)
 {
 	unsigned int len = 0;
 
-	return EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) && len == 32
+	return EVP_Digest(p, n, out, &len, md, NULL) && len == want
 		       ? CW_OK
 		       : CW_ERR_CRYPTO;
 }
 
 enum cw_err
+x509_sha256(const void *p, size_t n, unsigned char out[32])
+{
+	return digest(EVP_sha256(), p, n, out, 32);
+}
+
+enum cw_err
 x509_sha384(const void *p, size_t n, unsigned char out[48])
 {
-	unsigned int len = 0;
-
-	return EVP_Digest(p, n, out, &len, EVP_sha384(), NULL) && len == 48
-		       ? CW_OK
-		       : CW_ERR_CRYPTO;
+	return digest(EVP_sha384(), p, n, out, 48);
 }
 
 enum cw_err
