@@ -52,6 +52,9 @@ struct cw_secret_source {
 	const struct cw_secret *value; /* borrowed; NULL when unset */
 };
 
+/* Whether there is a terminal to prompt on. */
+bool cw_secret_can_prompt(void);
+
 /* Whether cw_secret_get would prompt on the terminal for src. */
 bool cw_secret_source_prompts(const struct cw_secret_source *src);
 

@@ -95,8 +95,11 @@ struct wiz_request_opts {
 	const char *ca;        /* online: the CA profile ([ca "NAME"]) */
 	int wait;              /* online: seconds to wait for the CA */
 	bool assign;           /* online: assign to the usages once issued */
-	const char *eab_kid;   /* online: alternate credentials (external */
-	const char *eab_hmac_file; /* account binding), else the profile's */
+	const char *eab_kid;   /* online: alternate credentials (external
+				  account binding), else the profile's */
+	struct cw_secret_source eab_hmac; /* with eab_kid: its MAC key from a
+					     file or descriptor, else asked
+					     for on the terminal */
 };
 
 /* What a run of an online request came to (strings owned). */
@@ -170,7 +173,7 @@ struct wiz_process_opts {
 	int wait;              /* seconds to wait for the CA, per request */
 	bool only_due;         /* skip requests whose next attempt is later */
 	const char *eab_kid;   /* alternate credentials, as for request */
-	const char *eab_hmac_file;
+	struct cw_secret_source eab_hmac;
 };
 
 typedef enum cw_err (*wiz_outcome_fn)(void *user,

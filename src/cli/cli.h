@@ -80,6 +80,9 @@ enum cw_err cli_print_json(json_t *j);
 const char *cli_time(time_t t, char buf[32]);
 json_t *cli_strlist_json(const struct cw_strlist *l);
 
+/* A file descriptor number (--pin-fd, --eab-hmac-fd). */
+bool cli_parse_fd(const char *s, int *fd);
+
 /* A whole number of seconds, 0 to 86400 (--wait). */
 bool cli_parse_seconds(const char *s, int *out);
 

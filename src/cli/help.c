@@ -39,8 +39,8 @@ static const struct verb_doc verbs[] = {
 	    { NULL, NULL } } },
 	{ "request",
 	  "request --usage U [--usage U2]... (--offline --out FILE [--force] | "
-	  "--ca NAME [--wait SEC] [--assign] [--eab-kid KID --eab-hmac-file "
-	  "F]) [--key SPEC] [--token URI] [--name DNS]...",
+	  "--ca NAME [--wait SEC] [--assign] [--eab-kid KID [--eab-hmac-file F "
+	  "| --eab-hmac-fd N]]) [--key SPEC] [--token URI] [--name DNS]...",
 	  "generate a key pair on the token and a token-signed CSR, for a "
 	  "file or an online CA",
 	  "The key pair is generated inside the token (private key: "
@@ -82,11 +82,13 @@ static const struct verb_doc verbs[] = {
 	      "pending (default 60)" },
 	    { "--assign", "assign the certificate to the usages once issued" },
 	    { "--eab-kid KID",
-	      "alternate credentials: the external account binding key id "
-	      "(with --eab-hmac-file), instead of the profile's" },
+	      "alternate credentials: the external account binding key id, "
+	      "instead of the profile's; its MAC key is asked for on the "
+	      "terminal unless given below" },
 	    { "--eab-hmac-file F",
 	      "the EAB MAC key, base64url (refused if group or world "
 	      "readable)" },
+	    { "--eab-hmac-fd N", "the EAB MAC key, read from descriptor N" },
 	    { "--key SPEC",
 	      "ec:P-256, ec:P-384, rsa:2048, rsa:3072 or rsa:4096 (default: "
 	      "the topology's, else ec:P-256)" },
@@ -170,7 +172,9 @@ static const struct verb_doc verbs[] = {
 	  { { "--usage U", "the usage" },
 	    { "--out DIR", "the folder to write to" },
 	    { NULL, NULL } } },
-	{ "pending", "pending list | pending process [ID]... [--wait SEC]",
+	{ "pending",
+	  "pending list | pending process [ID]... [--wait SEC] [--eab-kid KID "
+	  "[--eab-hmac-file F | --eab-hmac-fd N]]",
 	  "show or take up requests an online CA has not finished",
 	  "'list' shows the open online requests (created, submitted, "
 	  "pending) with their CA, order, next attempt time and what the CA "
@@ -184,7 +188,8 @@ static const struct verb_doc verbs[] = {
 	  { { "--wait SEC",
 	      "process: how long to wait for the CA per request (default 60)" },
 	    { "--eab-kid KID", "process: alternate credentials, as for request" },
-	    { "--eab-hmac-file F", "process: the EAB MAC key" },
+	    { "--eab-hmac-file F", "process: the EAB MAC key from a file" },
+	    { "--eab-hmac-fd N", "process: the EAB MAC key from descriptor N" },
 	    { NULL, NULL } } },
 	{ "refresh", "refresh",
 	  "reconcile the store with the tokens and the CAs",
@@ -284,7 +289,7 @@ static const char *perm_text =
 static const char *pin_text =
 	"The PIN is read from the URI's pin-source, --pin-file, --pin-fd, "
 	"or a prompt on the terminal with echo off; never from the command "
-	"line. A wrong PIN is tried once and never retried; a locked PIN or "
+	"line (nor are PKCS#12 passwords or EAB MAC keys). A wrong PIN is tried once and never retried; a locked PIN or "
 	"a token at its final try is refused without a login attempt.";
 
 static const struct verb_doc *

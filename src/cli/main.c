@@ -84,19 +84,6 @@ admin_only(struct cli *c, const struct cmd *cmd, int argc, char **argv)
 	return rc == CW_OK ? wiz_require_admin(w, cmd->name) : rc;
 }
 
-static bool
-parse_fd(const char *s, int *fd)
-{
-	char *end = NULL;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < 0 || v > 65535)
-		return false;
-	*fd = (int)v;
-	return true;
-}
 
 int
 cli_common(struct cli *c, int opt, const char *arg, const char *verb)
@@ -112,7 +99,7 @@ cli_common(struct cli *c, int opt, const char *arg, const char *verb)
 		c->pin.file = arg;
 		return 1;
 	case CLI_OPT_PIN_FD:
-		if (!parse_fd(arg, &c->pin.fd)) {
+		if (!cli_parse_fd(arg, &c->pin.fd)) {
 			cw_error("--pin-fd: '%s' is not a descriptor", arg);
 			cli_usage(verb);
 			return -1;

@@ -78,3 +78,17 @@ cli_parse_seconds(const char *s, int *out)
 	*out = (int)v;
 	return true;
 }
+
+bool
+cli_parse_fd(const char *s, int *fd)
+{
+	char *end = NULL;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 0 || v > 65535)
+		return false;
+	*fd = (int)v;
+	return true;
+}

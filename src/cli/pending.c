@@ -90,14 +90,15 @@ print_outcome(void *user, const struct wiz_acme_outcome *o, enum cw_err rc)
 static enum cw_err
 process(int argc, char **argv, struct cli *c)
 {
-	enum { O_WAIT = 1, O_EAB_KID, O_EAB_FILE };
+	enum { O_WAIT = 1, O_EAB_KID, O_EAB_FILE, O_EAB_FD };
 	static const struct option longopts[] = {
 		{ "wait", required_argument, NULL, O_WAIT },
 		{ "eab-kid", required_argument, NULL, O_EAB_KID },
 		{ "eab-hmac-file", required_argument, NULL, O_EAB_FILE },
+		{ "eab-hmac-fd", required_argument, NULL, O_EAB_FD },
 		CLI_COMMON_LONG
 	};
-	struct wiz_process_opts o = { 60, false, NULL, NULL };
+	struct wiz_process_opts o = { 60, false, NULL, { NULL, -1, NULL } };
 	int64_t *ids = NULL;
 	size_t n = 0;
 	json_t *arr = NULL;
@@ -112,14 +113,23 @@ process(int argc, char **argv, struct cli *c)
 				return cli_usage("pending");
 			break;
 		case O_EAB_KID: o.eab_kid = optarg; break;
-		case O_EAB_FILE: o.eab_hmac_file = optarg; break;
+		case O_EAB_FILE: o.eab_hmac.file = optarg; break;
+		case O_EAB_FD:
+			if (!cli_parse_fd(optarg, &o.eab_hmac.fd)) {
+				cw_error("--eab-hmac-fd: '%s' is not a "
+					 "descriptor",
+					 optarg);
+				return cli_usage("pending");
+			}
+			break;
 		default:
 			if (cli_common(c, opt, optarg, "pending") != 1)
 				return cli_usage("pending");
 		}
 	}
-	if ((o.eab_kid == NULL) != (o.eab_hmac_file == NULL)) {
-		cw_error("--eab-kid and --eab-hmac-file go together");
+	if ((o.eab_kid == NULL && (o.eab_hmac.file || o.eab_hmac.fd >= 0)) ||
+	    (o.eab_hmac.file && o.eab_hmac.fd >= 0)) {
+		cw_error("--eab-hmac-file or --eab-hmac-fd, with --eab-kid");
 		return cli_usage("pending");
 	}
 	ids = calloc((size_t)(argc - optind) + 1, sizeof(*ids));

@@ -132,7 +132,7 @@ enum cw_err
 cmd_request(int argc, char **argv, struct cli *c)
 {
 	enum { O_USAGE = 1, O_OFFLINE, O_OUT, O_KEY, O_TOKEN, O_NAME, O_FORCE,
-	       O_CA, O_WAIT, O_ASSIGN, O_EAB_KID, O_EAB_FILE };
+	       O_CA, O_WAIT, O_ASSIGN, O_EAB_KID, O_EAB_FILE, O_EAB_FD };
 	static const struct option longopts[] = {
 		{ "usage", required_argument, NULL, O_USAGE },
 		{ "offline", no_argument, NULL, O_OFFLINE },
@@ -146,6 +146,7 @@ cmd_request(int argc, char **argv, struct cli *c)
 		{ "assign", no_argument, NULL, O_ASSIGN },
 		{ "eab-kid", required_argument, NULL, O_EAB_KID },
 		{ "eab-hmac-file", required_argument, NULL, O_EAB_FILE },
+		{ "eab-hmac-fd", required_argument, NULL, O_EAB_FD },
 		CLI_COMMON_LONG
 	};
 	struct wiz_request_opts o;
@@ -159,6 +160,7 @@ cmd_request(int argc, char **argv, struct cli *c)
 	memset(&o, 0, sizeof(o));
 	memset(&r, 0, sizeof(r));
 	o.wait = 60;
+	o.eab_hmac.fd = -1;
 	cw_strlist_init(&usages);
 	cw_strlist_init(&names);
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -173,7 +175,15 @@ cmd_request(int argc, char **argv, struct cli *c)
 		case O_CA: o.ca = optarg; break;
 		case O_ASSIGN: o.assign = true; break;
 		case O_EAB_KID: o.eab_kid = optarg; break;
-		case O_EAB_FILE: o.eab_hmac_file = optarg; break;
+		case O_EAB_FILE: o.eab_hmac.file = optarg; break;
+		case O_EAB_FD:
+			if (!cli_parse_fd(optarg, &o.eab_hmac.fd)) {
+				cw_error("--eab-hmac-fd: '%s' is not a "
+					 "descriptor",
+					 optarg);
+				goto usage;
+			}
+			break;
 		case O_WAIT:
 			if (!cli_parse_seconds(optarg, &o.wait))
 				goto usage;
@@ -186,7 +196,9 @@ cmd_request(int argc, char **argv, struct cli *c)
 	if (optind != argc || usages.n == 0 || offline == (o.ca != NULL) ||
 	    (offline && o.out_path == NULL) ||
 	    (o.ca && (o.out_path || o.force)) ||
-	    (offline && (o.assign || o.eab_kid || o.eab_hmac_file)))
+	    (o.eab_hmac.file && o.eab_hmac.fd >= 0) ||
+	    (offline && (o.assign || o.eab_kid || o.eab_hmac.file ||
+			 o.eab_hmac.fd >= 0)))
 		goto usage;
 	o.usages = &usages;
 	o.extra_names = &names;

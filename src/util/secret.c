@@ -163,8 +163,9 @@ cw_secret_prompt(const char *prompt, struct cw_secret **out)
 
 	fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
-		cw_error("no terminal to ask for the %s; use --pin-file or "
-			 "--pin-fd",
+		cw_error("no terminal to ask for the %s; give it in a file or "
+			 "on a descriptor (--pin-file, --pin-fd, "
+			 "--eab-hmac-file, --eab-hmac-fd)",
 			 prompt);
 		return CW_ERR_USAGE;
 	}
@@ -218,4 +219,15 @@ cw_secret_source_prompts(const struct cw_secret_source *src)
 {
 	return src == NULL ||
 	       (src->value == NULL && src->file == NULL && src->fd < 0);
+}
+
+bool
+cw_secret_can_prompt(void)
+{
+	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
 }

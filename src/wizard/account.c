@@ -158,24 +158,50 @@ row_token(struct wiz *w, struct wiz_account *a)
 	return rc;
 }
 
+/* The MAC key of credentials given for this run: from its file or
+ * descriptor, else typed at the terminal (the tokens left to others
+ * meanwhile). */
+static enum cw_err
+eab_key(struct wiz *w, const struct cw_secret_source *src, const char *kid,
+	struct cw_secret **out)
+{
+	char *prompt;
+	enum cw_err rc, lock;
+
+	if (!cw_secret_source_prompts(src))
+		return cw_secret_get(src, NULL, out);
+	prompt = cw_printf("EAB MAC key for '%s'", kid);
+	if (prompt == NULL)
+		return CW_ERR_NOMEM;
+	wiz_tokens_release(w);
+	rc = cw_secret_prompt(prompt, out);
+	lock = wiz_tokens_take(w);
+	free(prompt);
+	if (rc == CW_OK && lock != CW_OK) {
+		cw_secret_free(*out);
+		*out = NULL;
+		rc = lock;
+	}
+	return rc;
+}
+
 enum cw_err
 wiz_account_register(struct wiz *w, const struct cw_ca_profile *p,
 		     const struct wiz_acme_opts *o, struct wiz_account *a)
 {
 	const char *kid = o->eab_kid ? o->eab_kid : p->eab_kid;
-	const char *file = o->eab_hmac_file ? o->eab_hmac_file
-					    : p->eab_hmac_file;
 	struct cw_secret *hmac = NULL;
 	struct acme_eab eab = { kid, NULL };
 	char *url = NULL;
 	enum cw_err rc = CW_OK;
 
-	if (kid != NULL && file != NULL) {
-		rc = cw_secret_from_file(file, &hmac);
-		if (rc != CW_OK)
-			cw_error("cannot read the EAB MAC key '%s'", file);
-		eab.hmac = hmac;
-	}
+	if (o->eab_kid != NULL)
+		rc = eab_key(w, &o->eab_hmac, o->eab_kid, &hmac);
+	else if (kid != NULL && p->eab_hmac_file != NULL)
+		rc = cw_secret_from_file(p->eab_hmac_file, &hmac);
+	if (rc != CW_OK)
+		cw_error("cannot read the EAB MAC key of '%s'", kid);
+	eab.hmac = hmac;
 	if (rc == CW_OK)
 		rc = acme_register(a->acme, p->contact, hmac ? &eab : NULL,
 				   &url);

@@ -54,8 +54,7 @@ wiz_pending_process(struct wiz *w, const int64_t *ids, size_t n,
 		    const struct wiz_process_opts *o, wiz_outcome_fn fn,
 		    void *user)
 {
-	struct wiz_acme_opts ao = { o->wait, false, o->eab_kid,
-				    o->eab_hmac_file };
+	struct wiz_acme_opts ao = { o->wait, false, o->eab_kid, o->eab_hmac };
 	struct ids open = { NULL, 0, o->only_due, time(NULL) };
 	enum cw_err rc = CW_OK, worst = CW_OK;
 

@@ -80,8 +80,18 @@ check_online(struct wiz *w, const struct wiz_request_opts *o)
 			 o->ca, o->ca);
 		return CW_ERR_NOT_FOUND;
 	}
-	if ((o->eab_kid == NULL) != (o->eab_hmac_file == NULL)) {
-		cw_error("--eab-kid and --eab-hmac-file go together");
+	if (o->eab_kid == NULL &&
+	    (o->eab_hmac.file != NULL || o->eab_hmac.fd >= 0)) {
+		cw_error("--eab-hmac-file and --eab-hmac-fd need --eab-kid");
+		return CW_ERR_USAGE;
+	}
+	/* the MAC key will be asked for: find out now, before any key is
+	 * made, whether it can be */
+	if (o->eab_kid != NULL && cw_secret_source_prompts(&o->eab_hmac) &&
+	    !cw_secret_can_prompt()) {
+		cw_error("no terminal to ask for the EAB MAC key of '%s'; give "
+			 "--eab-hmac-file or --eab-hmac-fd",
+			 o->eab_kid);
 		return CW_ERR_USAGE;
 	}
 	if (p->roots == NULL && w->cfg.trust_anchors == NULL) {
@@ -497,7 +507,7 @@ wiz_request_online(struct wiz *w, const struct wiz_request_opts *o,
 		   struct wiz_request_result *out)
 {
 	struct wiz_acme_opts ao = { o->wait, o->assign, o->eab_kid,
-				    o->eab_hmac_file };
+				    o->eab_hmac };
 	int64_t id = 0;
 	enum cw_err rc;
 

@@ -131,7 +131,7 @@ struct wiz_acme_opts {
 	int wait;                 /* seconds to wait for the CA */
 	bool assign;              /* assign to the request's usages */
 	const char *eab_kid;      /* alternate credentials, else the */
-	const char *eab_hmac_file; /* profile's */
+	struct cw_secret_source eab_hmac; /* profile's (see wizard.h) */
 };
 
 /* The ACME account of a CA profile, ready to sign with its key on the

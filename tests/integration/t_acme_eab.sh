@@ -24,8 +24,10 @@ jq -e '.request_id == 1 and .state == "created"' <<<"$OUT" >/dev/null ||
 	fail "request not kept: $OUT"
 audit_ops | grep -q "^acme-account-refused failure" || fail "refusal not audited"
 
-# Half the credentials: a usage error.
-expect_rc 2 cw pending process --eab-kid kid-1
+# A key id alone: the MAC key is asked for on the terminal, and there is
+# none here.
+expect_rc 2 cw pending process --eab-kid kid-1 </dev/null
+expect_err "no terminal to ask for the EAB MAC key"
 # A key file others can read: refused before use.
 cp eab1.pw loose.pw && chmod 644 loose.pw
 expect_rc 1 cw pending process --eab-kid kid-1 --eab-hmac-file loose.pw
@@ -35,8 +37,8 @@ expect_rc 7 cw pending process --eab-kid kid-1 --eab-hmac-file wrong.pw
 expect_err "did not register the account"
 [ "$(sqlite3 state/store.db "select state from requests where id = 1")" = created ] ||
 	fail "refused credentials closed the request"
-# The right ones.
-expect_rc 0 cw pending process --eab-kid kid-1 --eab-hmac-file eab1.pw --json
+# The right ones, on a descriptor.
+expect_rc 0 cw pending process --eab-kid kid-1 --eab-hmac-fd 3 --json 3<eab1.pw
 jq -e '.[0].state == "issued"' <<<"$OUT" >/dev/null || fail "not issued: $OUT"
 [ "$(sqlite3 state/store.db "select url is not null from acme_accounts
 	where ca = 'pebble'")" = 1 ] || fail "account not recorded"

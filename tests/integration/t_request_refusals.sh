@@ -73,7 +73,9 @@ refused 1 "no CA profile 'nope'" cw request --usage Default --ca nope
 refused 2 "usage:" cw request --usage Default --ca corp --offline --out r.pem
 refused 2 "usage:" cw request --usage Default --ca corp --out r.pem
 refused 2 "usage:" cw request --usage Default --offline --out r.pem --assign
-refused 2 "go together" cw request --usage Default --ca corp --eab-kid kid-1
+refused 2 "no terminal to ask for the EAB MAC key" cw request --usage Default \
+	--ca corp --eab-kid kid-1 </dev/null
+refused 2 "need --eab-kid" cw request --usage Default --ca corp --eab-hmac-file x
 refused 1 "nothing to verify the chain of CA 'corp'" cw request --usage Default --ca corp
 refused 2 "not a number of seconds" cw request --usage Default --ca corp --wait soon
 
