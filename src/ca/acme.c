@@ -245,7 +245,10 @@ directory(struct acme *a)
 	rc = exchange(a, "GET", a->directory, NULL, &r);
 	if (rc == CW_OK && r.status != 200)
 		rc = answer_problem(a, a->directory, &r);
-	if (rc == CW_OK && !json_is_object(j = parse_json(&r.body)))
+	/* (json_is_object is a macro that evaluates its argument twice) */
+	if (rc == CW_OK)
+		j = parse_json(&r.body);
+	if (rc == CW_OK && !json_is_object(j))
 		rc = set_problem(a, CW_ERR_PARSE,
 				 "'%s' is not an ACME directory", a->directory);
 	if (rc == CW_OK) {
@@ -380,14 +383,11 @@ acme_register(struct acme *a, const char *contact, const struct acme_eab *eab,
 	enum cw_err rc = p ? directory(a) : CW_ERR_NOMEM;
 
 	memset(&r, 0, sizeof(r));
-	if (rc == CW_OK && a->eab_required && (eab == NULL || !eab->kid)) {
+	if (rc == CW_OK && a->eab_required && (eab == NULL || !eab->kid))
 		rc = set_problem(a, CW_ERR_REJECTED,
 				 "the CA requires an external account binding: "
 				 "set eab_kid and eab_hmac_file in the CA "
-				 "profile, or give --eab-kid and "
-				 "--eab-hmac-file");
-		cw_error("%s", a->problem.detail);
-	}
+				 "profile, or give --eab-kid");
 	if (rc == CW_OK && contact)
 		rc = json_object_set_new(p, "contact",
 					 json_pack("[s]", contact))
