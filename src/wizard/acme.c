@@ -38,6 +38,8 @@ struct run {
 	bool reregistered;
 	bool account_failed;       /* the CA refused the account, not the
 				      request: it stays open */
+	bool diagnose_only;        /* looking for why an order failed: no
+				      challenge is answered */
 	int64_t deadline_ms;
 	int64_t responder_until_ms; /* see RESPONDER_GRACE_MS */
 	unsigned delay_ms;
@@ -317,9 +319,9 @@ answer(struct run *r, const struct acme_authz *z)
 			 r->prof->name, type, z->identifier);
 		return CW_ERR_CONFIG;
 	}
-	if (c->status != ACME_PENDING ||
+	if (c->status != ACME_PENDING || r->diagnose_only ||
 	    cw_strlist_contains(&r->answered, c->url))
-		return CW_OK; /* being validated */
+		return CW_OK; /* being validated, or not to be answered */
 	rc = publish(r, z, c, type);
 	if (rc == CW_ERR_UNAVAILABLE || rc == CW_ERR_IO) {
 		char *why = cw_printf("cannot publish the %s response for '%s' "
@@ -549,6 +551,16 @@ issue(struct run *r)
 	return rc;
 }
 
+/* Whether the CA refused finalize only because the order was not ready
+ * (RFC 8555 section 7.4: orderNotReady), which a later poll settles. */
+static bool
+not_ready(const struct run *r)
+{
+	const char *t = acme_problem(r->acct.acme)->type;
+
+	return t && !strcmp(t, "urn:ietf:params:acme:error:orderNotReady");
+}
+
 static enum cw_err
 drive(struct run *r)
 {
@@ -573,6 +585,8 @@ drive(struct run *r)
 				acme_order_release(&r->order);
 				r->order = next;
 				cw_crashpoint("acme:after-finalize");
+			} else if (rc == CW_ERR_REJECTED && not_ready(r)) {
+				rc = wait_poll(r); /* the CA was not there yet */
 			}
 			break;
 		}
@@ -585,9 +599,11 @@ drive(struct run *r)
 			set_problem(r, r->order.error.detail
 					       ? r->order.error.detail
 					       : "the CA invalidated the order");
-			if (r->problem && !r->order.error.detail &&
-			    r->order.authorizations.n > 0)
-				authorize(r); /* find the authorization's why */
+			if (!r->order.error.detail &&
+			    r->order.authorizations.n > 0) {
+				r->diagnose_only = true;
+				authorize(r); /* the authorization's why */
+			}
 			return CW_ERR_REJECTED;
 		}
 	}

@@ -62,6 +62,22 @@ jq -e '.[0].state == "issued"' <<<"$OUT" >/dev/null || fail "webroot: $OUT"
 grep -q "GET /.well-known/acme-challenge/" servers/nginx/logs/access.log ||
 	fail "pebble did not fetch from nginx"
 
+# A web root nginx does not serve: pebble finds nothing (404) and
+# invalidates the authorization; the request is rejected with the CA's
+# words, and what was published is removed.
+mkdir -p elsewhere
+profile nowhere "http01_webroot = elsewhere"
+expect_rc 7 cw request --usage WebServicesExternal --key ec:P-256 --ca nowhere \
+	--wait 60 --json
+jq -e '.state == "rejected" and (.problem | test("404"))' <<<"$OUT" >/dev/null ||
+	fail "not rejected with the CA's words: $OUT"
+expect_err "rejected request"
+[ -z "$(ls elsewhere/.well-known/acme-challenge)" ] || fail "rejected: files left"
+REJECTED=$(jq -r .request_id <<<"$OUT")
+expect_rc 4 cw pending process "$REJECTED"
+expect_err "nothing to process"
+audit_ops | grep -q "^request-rejected failure" || fail "rejection not audited"
+
 # dns-01 through a hook.
 cat >dns-hook <<HOOK
 #!/bin/bash
