@@ -9,8 +9,8 @@ set -eu
 # CERTWIZ_VALGRIND=DIR (scripts/valgrind.sh): every certwiz run goes through
 # memcheck, one log per process in DIR.
 if [ -n "${CERTWIZ_VALGRIND:-}" ] && [ ! -x "$CERTWIZ_VALGRIND/certwiz" ]; then
-	printf '#!/bin/sh\nexec valgrind -q --leak-check=full --show-leak-kinds=definite --track-origins=yes --num-callers=30 --log-file=%s/%%p.log %s "$@"\n' \
-		"$CERTWIZ_VALGRIND" "$CERTWIZ" >"$CERTWIZ_VALGRIND/certwiz.$$"
+	printf '#!/bin/sh\nexec valgrind -q --leak-check=full --show-leak-kinds=definite --track-origins=yes --num-callers=30 --fullpath-after= --suppressions=%s/tests/valgrind.supp --log-file=%s/%%p.log %s "$@"\n' \
+		"$SRCDIR" "$CERTWIZ_VALGRIND" "$CERTWIZ" >"$CERTWIZ_VALGRIND/certwiz.$$"
 	chmod 755 "$CERTWIZ_VALGRIND/certwiz.$$"
 	mv "$CERTWIZ_VALGRIND/certwiz.$$" "$CERTWIZ_VALGRIND/certwiz"
 fi
