@@ -163,8 +163,10 @@ enum cw_err store_cert_by_sha256(struct store *s, const char *sha256,
 enum cw_err store_cert_get(struct store *s, int64_t id, struct store_cert *out);
 /*
  * The certificate whose id is ref (all digits) or whose SHA-256 thumbprint
- * starts with ref (at least 4 hex digits). CW_ERR_NOT_FOUND,
- * CW_ERR_AMBIGUOUS (with a message listing the candidates).
+ * starts with ref (at least 4 hex digits); digits that are both an id and
+ * the start of another certificate's thumbprint are ambiguous.
+ * CW_ERR_NOT_FOUND, CW_ERR_AMBIGUOUS (with a message listing the
+ * candidates).
  */
 enum cw_err store_cert_find(struct store *s, const char *ref,
 			    struct store_cert *out);

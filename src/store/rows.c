@@ -490,27 +490,16 @@ all_digits(const char *s, size_t min)
 	return n >= min;
 }
 
-enum cw_err
-store_cert_find(struct store *s, const char *ref, struct store_cert *out)
+/* The one certificate whose thumbprint starts with ref (hex, 4 digits at
+ * least); CW_ERR_NOT_FOUND, CW_ERR_AMBIGUOUS (reported). */
+static enum cw_err
+cert_by_prefix(struct store *s, const char *ref, struct store_cert *out)
 {
-	size_t n = strlen(ref);
 	sqlite3_stmt *st;
-	char *like = NULL;
+	char *like = cw_printf("%s%%", ref);
 	enum cw_err rc;
 	int r;
 
-	if (all_digits(ref, 1) && n < 12)
-		return store_cert_get(s, strtoll(ref, NULL, 10), out);
-	for (size_t i = 0; i < n; i++)
-		if (!strchr("0123456789abcdefABCDEF", ref[i]))
-			return CW_ERR_NOT_FOUND;
-	if (n < 4) {
-		cw_error("thumbprint prefix '%s' is too short (4 hex digits "
-			 "at least)",
-			 ref);
-		return CW_ERR_USAGE;
-	}
-	like = cw_printf("%s%%", ref);
 	st = store_prep(s, "SELECT " CERT_COLS " FROM certificates c WHERE "
 			   "sha256 LIKE ?1 ORDER BY c.id LIMIT 2");
 	if (st == NULL || like == NULL) {
@@ -541,6 +530,64 @@ store_cert_find(struct store *s, const char *ref, struct store_cert *out)
 	}
 	sqlite3_finalize(st);
 	return rc;
+}
+
+/* A reference of decimal digits is an id, and may also be the start of a
+ * thumbprint (about 2% of 8-digit prefixes are all decimal): when both
+ * match, and not the same certificate, it is ambiguous. */
+static enum cw_err
+cert_by_digits(struct store *s, const char *ref, struct store_cert *out)
+{
+	struct store_cert by_id, by_prefix;
+	enum cw_err rc_id, rc_pre = CW_ERR_NOT_FOUND;
+
+	rc_id = store_cert_get(s, strtoll(ref, NULL, 10), &by_id);
+	if (rc_id != CW_OK && rc_id != CW_ERR_NOT_FOUND)
+		return rc_id;
+	if (strlen(ref) >= 4)
+		rc_pre = cert_by_prefix(s, ref, &by_prefix);
+	if (rc_pre != CW_OK && rc_pre != CW_ERR_NOT_FOUND) {
+		store_cert_release(&by_id);
+		return rc_pre;
+	}
+	if (rc_id == CW_OK && rc_pre == CW_OK && by_id.id != by_prefix.id) {
+		cw_error("'%s' is the id of certificate %lld and the start of "
+			 "the thumbprint of certificate %lld (%.16s...); give "
+			 "more of the thumbprint",
+			 ref, (long long)by_id.id, (long long)by_prefix.id,
+			 by_prefix.sha256);
+		store_cert_release(&by_id);
+		store_cert_release(&by_prefix);
+		return CW_ERR_AMBIGUOUS;
+	}
+	if (rc_id == CW_OK) {
+		if (rc_pre == CW_OK)
+			store_cert_release(&by_prefix);
+		*out = by_id;
+		return CW_OK;
+	}
+	if (rc_pre == CW_OK)
+		*out = by_prefix;
+	return rc_pre;
+}
+
+enum cw_err
+store_cert_find(struct store *s, const char *ref, struct store_cert *out)
+{
+	size_t n = strlen(ref);
+
+	if (all_digits(ref, 1) && n < 12)
+		return cert_by_digits(s, ref, out);
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("0123456789abcdefABCDEF", ref[i]))
+			return CW_ERR_NOT_FOUND;
+	if (n < 4) {
+		cw_error("thumbprint prefix '%s' is too short (4 hex digits "
+			 "at least)",
+			 ref);
+		return CW_ERR_USAGE;
+	}
+	return cert_by_prefix(s, ref, out);
 }
 
 enum cw_err

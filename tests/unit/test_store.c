@@ -262,6 +262,31 @@ test_cert_find_by_id_prefix_and_ambiguity(void **state)
 	store_cert_release(&got);
 }
 
+static void
+test_cert_find_takes_decimal_digits_as_a_prefix_too(void **state)
+{
+	struct store *s = *state;
+	int64_t a = add_cert(s, "08602539aa"), b = add_cert(s, "0002ffff");
+	int64_t c = add_cert(s, "0001cafe");
+	struct store_cert got;
+
+	/* no certificate 8602539: the start of a's thumbprint */
+	assert_int_equal(store_cert_find(s, "08602539", &got), CW_OK);
+	assert_int_equal(got.id, a);
+	store_cert_release(&got);
+	/* id 2 and the start of b's thumbprint: b either way */
+	assert_int_equal(store_cert_find(s, "0002", &got), CW_OK);
+	assert_int_equal(got.id, b);
+	store_cert_release(&got);
+	/* id 1 is a, but c's thumbprint starts with 0001 */
+	assert_int_equal(store_cert_find(s, "0001", &got), CW_ERR_AMBIGUOUS);
+	/* too short for a thumbprint: an id */
+	assert_int_equal(store_cert_find(s, "3", &got), CW_OK);
+	assert_int_equal(got.id, c);
+	store_cert_release(&got);
+	assert_int_equal(store_cert_find(s, "0099", &got), CW_ERR_NOT_FOUND);
+}
+
 static enum cw_err
 count_assign(void *user, const struct store_assignment *a)
 {
@@ -334,6 +359,9 @@ main(void)
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_cert_find_by_id_prefix_and_ambiguity, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_cert_find_takes_decimal_digits_as_a_prefix_too, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_assignment_history_and_schedule, setup, teardown),
