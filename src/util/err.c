@@ -86,6 +86,9 @@ cw_log_get_level(void)
 	return log_level;
 }
 
+static void vlog(enum cw_log_level level, const char *prefix, const char *fmt,
+    va_list ap) __attribute__((format(printf, 3, 0)));
+
 static void
 vlog(enum cw_log_level level, const char *prefix, const char *fmt, va_list ap)
 {
