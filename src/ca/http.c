@@ -4,10 +4,75 @@
 #include "ca_int.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+/* libcurl is opened when a CA is first talked to, not linked: loading it
+ * and the libraries it pulls in (GnuTLS, LDAP, Kerberos, SSH...) costs
+ * every process about 3 ms, and most verbs never go online. */
+static struct {
+	CURLcode (*global_init)(long);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_perform)(CURL *);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	void (*easy_cleanup)(CURL *);
+	const char *(*easy_strerror)(CURLcode);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
+	char *(*version)(void);
+	time_t (*getdate)(const char *, const time_t *);
+} lc;
+
+#define CURL_SONAME "libcurl.so.4"
+
+/* Opens libcurl once and resolves what certwiz calls (POSIX's idiom for
+ * a function pointer out of dlsym). */
+static enum cw_err
+curl_load(void)
+{
+	static int state; /* 0 not tried, 1 ready, -1 failed */
+	void *lib;
+
+	if (state != 0)
+		return state > 0 ? CW_OK : CW_ERR_CONFIG;
+	state = -1;
+	lib = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (lib == NULL) {
+		cw_error("cannot load %s, which talking to a CA needs: %s",
+			 CURL_SONAME, dlerror());
+		return CW_ERR_CONFIG;
+	}
+#define SYM(field, name)                                                       \
+	do {                                                                   \
+		*(void **)(&lc.field) = dlsym(lib, name);                      \
+		if (lc.field == NULL) {                                        \
+			cw_error("%s lacks %s", CURL_SONAME, name);            \
+			return CW_ERR_CONFIG;                                  \
+		}                                                              \
+	} while (0)
+	SYM(global_init, "curl_global_init");
+	SYM(easy_init, "curl_easy_init");
+	SYM(easy_setopt, "curl_easy_setopt");
+	SYM(easy_perform, "curl_easy_perform");
+	SYM(easy_getinfo, "curl_easy_getinfo");
+	SYM(easy_cleanup, "curl_easy_cleanup");
+	SYM(easy_strerror, "curl_easy_strerror");
+	SYM(slist_append, "curl_slist_append");
+	SYM(slist_free_all, "curl_slist_free_all");
+	SYM(version, "curl_version");
+	SYM(getdate, "curl_getdate");
+#undef SYM
+	if (lc.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		cw_error("curl_global_init failed");
+		return CW_ERR_INTERNAL;
+	}
+	state = 1;
+	return CW_OK;
+}
 
 struct ca_http {
 	CURL *curl;
@@ -74,7 +139,9 @@ ca_retry_after_parse(const char *value, time_t now, time_t *out)
 		*out = now + (time_t)n;
 		return CW_OK;
 	}
-	t = curl_getdate(p, NULL);
+	if (curl_load() != CW_OK)
+		return CW_ERR_PARSE;
+	t = lc.getdate(p, NULL);
 	if (t == -1)
 		return CW_ERR_PARSE;
 	if (t < now)
@@ -215,27 +282,22 @@ on_header(char *line, size_t size, size_t n, void *user)
 enum cw_err
 ca_http_new(const char *trust, long timeout, struct ca_http **out)
 {
-	static bool global_done;
 	struct ca_http *h;
+	enum cw_err rc = curl_load();
 
-	if (!global_done) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-			cw_error("curl_global_init failed");
-			return CW_ERR_INTERNAL;
-		}
-		global_done = true;
-	}
+	if (rc != CW_OK)
+		return rc;
 	h = calloc(1, sizeof(*h));
 	if (h == NULL)
 		return CW_ERR_NOMEM;
 	h->timeout = timeout > 0 ? timeout : 30;
-	h->curl = curl_easy_init();
+	h->curl = lc.easy_init();
 	if (h->curl == NULL || (trust && (h->trust = strdup(trust)) == NULL)) {
 		ca_http_free(h);
 		return CW_ERR_NOMEM;
 	}
 	snprintf(h->user_agent, sizeof(h->user_agent), "certwiz/%s %s",
-		 CERTWIZ_VERSION, curl_version());
+		 CERTWIZ_VERSION, lc.version());
 	*out = h;
 	return CW_OK;
 }
@@ -246,7 +308,7 @@ ca_http_free(struct ca_http *h)
 	if (h == NULL)
 		return;
 	if (h->curl)
-		curl_easy_cleanup(h->curl);
+		lc.easy_cleanup(h->curl);
 	free(h->trust);
 	free(h);
 }
@@ -262,7 +324,7 @@ base_options(struct ca_http *h)
 #define SET(opt, val)                                                          \
 	do {                                                                   \
 		if (e == CURLE_OK)                                             \
-			e = curl_easy_setopt(c, opt, val);                     \
+			e = lc.easy_setopt(c, opt, val);                     \
 	} while (0)
 	SET(CURLOPT_PROTOCOLS_STR, "https");
 	SET(CURLOPT_REDIR_PROTOCOLS_STR, "https");
@@ -288,7 +350,7 @@ transport_error(struct ca_http *h, CURLcode e, const char *url,
 		const char *errbuf, struct ca_problem *problem)
 {
 	enum cw_err rc = CW_ERR_UNREACHABLE;
-	const char *why = errbuf[0] ? errbuf : curl_easy_strerror(e);
+	const char *why = errbuf[0] ? errbuf : lc.easy_strerror(e);
 
 	free(problem->detail);
 	switch (e) {
@@ -335,41 +397,41 @@ ca_http_do(struct ca_http *h, const char *method, const char *url,
 				       errbuf, problem);
 	e = base_options(h);
 	if (e == CURLE_OK)
-		e = curl_easy_setopt(c, CURLOPT_URL, url);
+		e = lc.easy_setopt(c, CURLOPT_URL, url);
 	if (e == CURLE_OK)
-		e = curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+		e = lc.easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	if (e == CURLE_OK)
-		e = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+		e = lc.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	if (e == CURLE_OK)
-		e = curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+		e = lc.easy_setopt(c, CURLOPT_WRITEDATA, out);
 	if (e == CURLE_OK)
-		e = curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+		e = lc.easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	if (e == CURLE_OK)
-		e = curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
+		e = lc.easy_setopt(c, CURLOPT_HEADERDATA, out);
 	if (e == CURLE_OK)
-		e = curl_easy_setopt(c, CURLOPT_NOBODY,
+		e = lc.easy_setopt(c, CURLOPT_NOBODY,
 				     strcmp(method, "HEAD") == 0 ? 1L : 0L);
 	if (e == CURLE_OK && strcmp(method, "POST") == 0) {
-		hdrs = curl_slist_append(NULL,
+		hdrs = lc.slist_append(NULL,
 					 "Content-Type: application/jose+json");
-		e = hdrs ? curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs)
+		e = hdrs ? lc.easy_setopt(c, CURLOPT_HTTPHEADER, hdrs)
 			 : CURLE_OUT_OF_MEMORY;
 		if (e == CURLE_OK)
-			e = curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+			e = lc.easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	} else if (e == CURLE_OK) {
-		e = curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+		e = lc.easy_setopt(c, CURLOPT_HTTPGET, 1L);
 		if (e == CURLE_OK)
-			e = curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+			e = lc.easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	}
 	if (e == CURLE_OK)
-		e = curl_easy_perform(c);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(hdrs);
+		e = lc.easy_perform(c);
+	lc.easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	lc.slist_free_all(hdrs);
 	if (e != CURLE_OK) {
 		ca_http_resp_release(out);
 		return transport_error(h, e, url, errbuf, problem);
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+	lc.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
 	cw_debug("%s %s -> %ld", method, url, out->status);
 	return CW_OK;
 }
