@@ -1,6 +1,8 @@
 #!/bin/bash
-# The offline path, narrated: a fresh SoftHSM2 token and store in STATE,
-# a request, openssl as the offline CA, the import, and what certwiz shows.
+# The wizard, narrated, on the offline path: a fresh SoftHSM2 token and
+# store in STATE, a request, openssl as the offline CA, the import, the
+# assignment to the host's usages, status, view, export for a TLS server,
+# and the audit trail's verification.
 # usage: offline-demo.sh CERTWIZ [STATE]
 set -eu
 CERTWIZ=$(realpath "$1")
@@ -30,6 +32,8 @@ uri = pkcs11:token=demo-hsm
 module = $module
 [topology]
 file = topology.json
+[trust]
+anchors = ca/root.pem
 CONF
 export CERTWIZ_CONF="$STATE/certwiz.conf"
 cd "$STATE"
@@ -57,6 +61,25 @@ step "Import: the certificate lands on the token beside its key, and in the stor
 cw import fe01-response.pem
 run pkcs11-tool --module "$module" --token-label demo-hsm --list-objects
 
-step "What the store knows"
+step "Status: each usage of the host, and what can be done with it now"
+cw status
+
+step "Assign: the certificate serves both usages"
+fp=$(openssl x509 -in fe01.pem -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f)
+cw assign "${fp:0:16}" --usage Default --usage WebServicesInternal
+cw status --usage WebServicesInternal
+
+step "View: the certificate serving a usage, and where its key is"
+cw view --usage WebServicesInternal
+
+step "Export: what a TLS server's configuration needs (the key stays on the token)"
+mkdir -p export
+cw export --usage WebServicesInternal --out export
+run ls export
+
+step "What the store knows, and the audit trail of every change"
 cw list
+cw audit show
+cw audit checkpoint
+cw audit verify
 printf '\nstate kept in %s (delete it when done)\n' "$STATE"

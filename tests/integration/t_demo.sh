@@ -11,4 +11,8 @@ trap 'rm -rf "$STATE"' EXIT
 grep -q "verify OK" "$STATE/out" || { cat "$STATE/out"; exit 1; }
 grep -q "certificate 1 imported" "$STATE/out" || { cat "$STATE/out"; exit 1; }
 grep -q "issued" "$STATE/out" || { cat "$STATE/out"; exit 1; }
+# the wizard goes on past the import: assigned, viewed, exported, audited
+for want in '\$ .* assign ' '  sha256 ' '\$ ls export' '\$ .* audit verify'; do
+	grep -q -- "$want" "$STATE/out" || { cat "$STATE/out"; exit 1; }
+done
 echo "demo: ok"
