@@ -43,7 +43,7 @@ curl_load(void)
 	lib = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
 	if (lib == NULL) {
 		cw_error("cannot load %s, which talking to a CA needs: %s",
-			 CURL_SONAME, dlerror());
+		         CURL_SONAME, dlerror());
 		return CW_ERR_CONFIG;
 	}
 #define SYM(field, name)                                                       \
@@ -297,7 +297,7 @@ ca_http_new(const char *trust, long timeout, struct ca_http **out)
 		return CW_ERR_NOMEM;
 	}
 	snprintf(h->user_agent, sizeof(h->user_agent), "certwiz/%s %s",
-		 CERTWIZ_VERSION, lc.version());
+	         CERTWIZ_VERSION, lc.version());
 	*out = h;
 	return CW_OK;
 }
@@ -324,7 +324,7 @@ base_options(struct ca_http *h)
 #define SET(opt, val)                                                          \
 	do {                                                                   \
 		if (e == CURLE_OK)                                             \
-			e = lc.easy_setopt(c, opt, val);                     \
+			e = lc.easy_setopt(c, opt, val);                       \
 	} while (0)
 	SET(CURLOPT_PROTOCOLS_STR, "https");
 	SET(CURLOPT_REDIR_PROTOCOLS_STR, "https");
@@ -410,12 +410,12 @@ ca_http_do(struct ca_http *h, const char *method, const char *url,
 		e = lc.easy_setopt(c, CURLOPT_HEADERDATA, out);
 	if (e == CURLE_OK)
 		e = lc.easy_setopt(c, CURLOPT_NOBODY,
-				     strcmp(method, "HEAD") == 0 ? 1L : 0L);
+		                   strcmp(method, "HEAD") == 0 ? 1L : 0L);
 	if (e == CURLE_OK && strcmp(method, "POST") == 0) {
 		hdrs = lc.slist_append(NULL,
-					 "Content-Type: application/jose+json");
+		                       "Content-Type: application/jose+json");
 		e = hdrs ? lc.easy_setopt(c, CURLOPT_HTTPHEADER, hdrs)
-			 : CURLE_OUT_OF_MEMORY;
+		         : CURLE_OUT_OF_MEMORY;
 		if (e == CURLE_OK)
 			e = lc.easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	} else if (e == CURLE_OK) {

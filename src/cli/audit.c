@@ -116,9 +116,10 @@ verify(struct cli *c, struct wiz *w, const char *key)
 						      r.problem));
 		cli_print_json(j);
 	} else if (r.kind == NULL) {
-		printf("audit trail verified: %lld event%s, %lld checkpoint%s\n",
-		       (long long)r.events, r.events == 1 ? "" : "s",
-		       (long long)r.checkpoints, r.checkpoints == 1 ? "" : "s");
+		printf(
+		    "audit trail verified: %lld event%s, %lld checkpoint%s\n",
+		    (long long)r.events, r.events == 1 ? "" : "s",
+		    (long long)r.checkpoints, r.checkpoints == 1 ? "" : "s");
 	} else {
 		printf("audit trail BROKEN at %lld (%s): %s\n",
 		       (long long)r.broken_seq, r.kind, r.problem);

@@ -86,10 +86,7 @@ cw_log_get_level(void)
 	return log_level;
 }
 
-static void vlog(enum cw_log_level level, const char *prefix, const char *fmt,
-    va_list ap) __attribute__((format(printf, 3, 0)));
-
-static void
+static void __attribute__((format(printf, 3, 0)))
 vlog(enum cw_log_level level, const char *prefix, const char *fmt, va_list ap)
 {
 	if (level > log_level)
