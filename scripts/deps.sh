@@ -1,22 +1,29 @@
 #!/bin/bash
 # Installs the Debian 12 packages certwiz needs to build, test and run its
-# demo, when they are missing. Needs root (or sudo).
+# demo, when they are missing, and makes the service's user. Needs root (or
+# sudo).
 set -eu
 packages=(
 	build-essential cmake pkg-config
 	libp11-kit-dev libssl-dev libsqlite3-dev libjansson-dev libinih-dev
-	libcmocka-dev libcurl4-openssl-dev
+	libcmocka-dev libcurl4-openssl-dev libmicrohttpd-dev
 	p11-kit softhsm2 opensc gnutls-bin openssl sqlite3 jq faketime bsdutils
 	libengine-pkcs11-openssl nginx-light curl pebble strace
 )
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+# The service's user: certwizd runs as it (the demo and the tests start
+# certwizd, which becomes this user).
+if ! getent passwd certwiz >/dev/null; then
+	$SUDO useradd --system --user-group --home-dir /var/lib/certwiz \
+		--no-create-home --shell /usr/sbin/nologin certwiz
+fi
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
-SUDO=
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
 echo "installing: ${missing[*]}" >&2
 # Packages such as nginx start their service when installed; the tests
 # run their own servers on 127.0.0.1 only, so forbid that while installing.

@@ -34,18 +34,50 @@ struct cw_ca_profile {
 struct cw_config {
 	char *path;          /* the file read, or NULL for defaults */
 	char *store_path;
-	char *spool_dir;     /* default: "spool" beside the store */
 	char *token_uri;
 	char *token_module;
+	char *token_pin_file; /* the service's PIN for [token] uri */
 	char *topology_file;
+	char *topology_host;  /* [topology] host: this machine in the
+				 topology (default: its FQDN) */
 	char *trust_anchors;
 	char *admin_group;
 	bool allow_key_import;
+	char *audit_token;    /* [audit] token: the audit key's token (default
+				 [token] uri) */
+	char *audit_pin_file; /* its PIN (default: [token] pin_file when the
+				 tokens are the same) */
+	char *audit_public_key; /* [audit] public_key: the pinned audit key */
+	char *service_socket; /* [service] socket */
+	char *service_user;   /* [service] user (default certwiz) */
+	long max_clients_per_user; /* concurrent connections per uid */
+	long max_pending_per_user; /* open requests per non-admin uid */
 	struct cw_ca_profile *cas;
 	size_t n_cas;
 };
 
 #define CW_CONFIG_DEFAULT_PATH "/etc/certwiz/certwiz.conf"
+#define CW_SOCKET_DEFAULT "/run/certwiz/certwiz.sock"
+#define CW_SERVICE_USER_DEFAULT "certwiz"
+
+/*
+ * The socket the client connects to: [service] socket of the file at
+ * path, else the default. Reads only that key (the client needs nothing
+ * else, and may not be able to read the rest). Caller frees.
+ */
+char *cw_config_socket(const char *path);
+
+/*
+ * Checks that path and every folder above it belong to root and are not
+ * writable by group or others (a folder with the sticky bit excepted),
+ * following symbolic links and checking both the path as given and where
+ * it leads. what names the file in the message. CW_ERR_CONFIG otherwise.
+ */
+enum cw_err cw_check_trusted(const char *path, const char *what);
+
+/* The configuration file, the modules and the hooks it names: each
+ * checked with cw_check_trusted. */
+enum cw_err cw_config_check_trusted(const struct cw_config *c);
 
 /*
  * Reads path (refused when group or world writable). Errors carry

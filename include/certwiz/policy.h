@@ -8,11 +8,14 @@
 #include <sys/types.h>
 
 /*
- * Whether the caller is an administrator: real uid 0, or the admin group
- * among the real gid and the supplementary groups the kernel gives the
- * process. Never from the environment.
+ * Whether uid is an administrator: 0, or a member of group (primary or
+ * supplementary) in the user database. A uid the database does not know
+ * is not.
  */
-bool cw_is_admin(const char *group);
+bool cw_uid_is_admin(unsigned uid, const char *group);
+
+/* The name of uid in the user database (caller frees), or NULL. */
+char *cw_uid_name(unsigned uid);
 
 /* The gid of group; CW_ERR_NOT_FOUND when there is no such group. */
 enum cw_err cw_group_gid(const char *group, gid_t *gid);

@@ -35,6 +35,10 @@ void cw_secret_harden_process(void);
  */
 enum cw_err cw_secret_from_file(const char *path, struct cw_secret **out);
 
+/* A secret holding n bytes (at most CW_SECRET_MAX). */
+enum cw_err cw_secret_from_bytes(const void *p, size_t n,
+				 struct cw_secret **out);
+
 /* Reads a secret from an open descriptor, up to EOF or a newline. */
 enum cw_err cw_secret_from_fd(int fd, struct cw_secret **out);
 
@@ -44,12 +48,36 @@ enum cw_err cw_secret_from_fd(int fd, struct cw_secret **out);
  */
 enum cw_err cw_secret_prompt(const char *prompt, struct cw_secret **out);
 
+/*
+ * What is asked for: a token PIN, or another secret (a PKCS#12 password,
+ * an EAB MAC key). A front end that cannot prompt on this process's
+ * terminal (the service, whose caller is a client on a socket) installs a
+ * prompter; cw_secret_prompt, cw_secret_prompt_pin and
+ * cw_secret_can_prompt then go through it. NULL restores the terminal.
+ */
+enum cw_secret_kind { CW_SECRET_OTHER, CW_SECRET_PIN };
+
+struct cw_prompter {
+	enum cw_err (*ask)(void *user, enum cw_secret_kind kind,
+			   const char *prompt, struct cw_secret **out);
+	bool (*can)(void *user, enum cw_secret_kind kind);
+	void *user;
+};
+
+void cw_secret_set_prompter(const struct cw_prompter *p);
+
+/* Prompts for a token PIN (see cw_secret_prompt). */
+enum cw_err cw_secret_prompt_pin(const char *prompt, struct cw_secret **out);
+
 /* Where a secret comes from, as given on the command line, or a secret
  * already read (by a caller that prompted at a moment of its choosing). */
 struct cw_secret_source {
 	const char *file; /* borrowed */
 	int fd;           /* -1 when unset */
 	const struct cw_secret *value; /* borrowed; NULL when unset */
+	enum cw_err error; /* the source could not be read: reported (with
+			      error_text) when the secret is needed */
+	const char *error_text;
 };
 
 /* Whether there is a terminal to prompt on. */

@@ -63,9 +63,10 @@ struct store_request {
 	char *state;       /* created awaiting-response submitted pending
 			      issued rejected failed */
 	char *created_by;
+	unsigned created_uid;
 	int64_t created;
 	int64_t updated;
-	char *out_path;
+	char *out_path;     /* earlier releases: where the CSR was written */
 	char *ca_ref;       /* online: the order URL, once submitted */
 	int64_t next_attempt; /* online: not before this time; 0: any time */
 	char *problem;      /* what the CA or the network last said */
@@ -134,6 +135,10 @@ enum cw_err store_key_by_spki(struct store *s, const char *spki_sha256,
 
 /* Sets r->id, r->created and r->updated. */
 enum cw_err store_request_add(struct store *s, struct store_request *r);
+/* How many requests uid created are still open (awaiting a response or
+ * at a CA). */
+enum cw_err store_requests_open_by(struct store *s, unsigned uid,
+				   int64_t *n);
 enum cw_err store_request_set_state(struct store *s, int64_t id,
 				    const char *state);
 enum cw_err store_request_get(struct store *s, int64_t id,
@@ -258,10 +263,6 @@ enum cw_err store_each_checkpoint(struct store *s, store_checkpoint_fn fn,
 enum cw_err store_checkpoint_last(struct store *s,
 				  struct store_checkpoint *out);
 
-/* Spool files taken in (see schema 5). */
-enum cw_err store_spool_seen(struct store *s, const char *name, bool *seen);
-enum cw_err store_spool_mark(struct store *s, const char *name,
-			     const char *sha256, int64_t owner_uid);
 
 /*
  * ACME accounts: one per CA profile and directory, its key on a token.

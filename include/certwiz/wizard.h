@@ -37,22 +37,57 @@ void wiz_free(struct wiz *w);
  */
 void wiz_set_changing(struct wiz *w, bool changing);
 
-/* Whether the caller is an administrator (root or [policy] admin_group,
- * from the kernel). */
+/*
+ * Who asks: the front end tells (the service from the kernel's
+ * credentials of its client, SO_PEERCRED, and the user database); the
+ * audit trail records this uid and name, and the wizard's own checks use
+ * admin. Until it is set, the caller is this process's real user.
+ */
+enum cw_err wiz_set_caller(struct wiz *w, unsigned uid, const char *name,
+			   bool admin);
+
+/* Whether the caller is an administrator (root or [policy] admin_group). */
 bool wiz_is_admin(const struct wiz *w);
 const char *wiz_admin_group(const struct wiz *w);
+unsigned wiz_caller_uid(const struct wiz *w);
+const char *wiz_caller_name(const struct wiz *w);
 
 /*
  * Refuses verb for a caller who is not an administrator: reports it and
- * records the denial (in the spool: such a caller cannot write the store).
- * CW_ERR_PERM, or CW_OK for an administrator.
+ * records the denial in the audit trail. CW_ERR_PERM, or CW_OK for an
+ * administrator.
  */
 enum cw_err wiz_require_admin(struct wiz *w, const char *verb);
+
+/*
+ * Where the files a verb produces go (a CSR, an export, an audit anchor):
+ * stage gives the whole content (nothing is in place yet), publish puts
+ * it in place, retract takes a published file back when the change it
+ * belongs to does not commit. The service's output sends them to its
+ * client, which writes them as the caller. Without an output the wizard
+ * writes them itself, atomically. Borrowed for the wizard's lifetime.
+ */
+struct wiz_output {
+	enum cw_err (*stage)(void *user, const char *path, const void *data,
+			     size_t n, int mode, bool force);
+	enum cw_err (*publish)(void *user, const char *path);
+	void (*retract)(void *user, const char *path);
+	void *user;
+};
+
+void wiz_set_output(struct wiz *w, const struct wiz_output *o);
+
+/* Writes a whole file through the output (staged, then published). */
+enum cw_err wiz_output_file(struct wiz *w, const char *path,
+			    const void *data, size_t n, int mode, bool force);
 
 /* Where the PIN comes from (borrowed for the wizard's lifetime). */
 void wiz_set_pin_source(struct wiz *w, const struct cw_secret_source *src);
 const struct cw_config *wiz_config(const struct wiz *w);
 const char *wiz_host(const struct wiz *w);
+/* This machine's name in the topology: [topology] host, else its FQDN
+ * (whatever --host says). */
+const char *wiz_own_host(const struct wiz *w);
 
 /* Every slot and token the configured modules show. */
 enum cw_err wiz_tokens(struct wiz *w, struct tok_info **out, size_t *n);
@@ -64,6 +99,9 @@ enum cw_err wiz_tokens(struct wiz *w, struct tok_info **out, size_t *n);
  */
 enum cw_err wiz_topology_load(struct wiz *w, const char *path,
 			      struct topo **out);
+/* The same for a document already read (name is used in messages). */
+enum cw_err wiz_topology_parse(struct wiz *w, const struct cw_buf *text,
+			       const char *name, struct topo **out);
 
 /* What the certificate for a set of usages of this host must carry. */
 struct wiz_plan {
@@ -122,9 +160,7 @@ struct wiz_acme_outcome {
 void wiz_acme_outcome_release(struct wiz_acme_outcome *o);
 
 struct wiz_request_result {
-	int64_t request_id; /* 0 when spooled */
-	char *spool_name;   /* set when the caller is not an administrator:
-			       the request waits in the spool */
+	int64_t request_id;
 	char *cka_id;     /* lowercase hex */
 	char *key_label;
 	char *key_alg;
@@ -140,8 +176,10 @@ void wiz_request_result_release(struct wiz_request_result *r);
 
 /*
  * Request, offline: generates the key pair on the token, has the token sign
- * a CSR with the plan's subject and names, writes it atomically to
- * out_path and records the request (awaiting-response) and its key. On any
+ * a CSR with the plan's subject and names, hands it to the output for
+ * out_path (published just before the store commits, retracted if the
+ * commit fails) and records the request (awaiting-response) and its key,
+ * created by the caller. On any
  * failure after key generation the new pair is destroyed; where the token
  * cannot be reached to do so, the key stays in the store (state
  * "generating") so that nothing on the token is left untracked.
@@ -197,7 +235,9 @@ enum cw_err wiz_pending_process(struct wiz *w, const int64_t *ids, size_t n,
 enum cw_err wiz_pending_list(struct wiz *w, store_request_fn fn, void *user);
 
 struct wiz_import_opts {
-	const char *path;
+	const char *path;  /* named in messages; read when data is NULL */
+	const struct cw_buf *data; /* the file's content, read by the front
+				      end (the client, as the caller) */
 	const struct cw_strlist *usages; /* assign in the same step; may be
 					    NULL or empty */
 	const struct cw_secret_source *password; /* PKCS#12 */
@@ -407,7 +447,7 @@ void wiz_audit_report_release(struct wiz_audit_report *r);
  * key is the audit key (on the token, or the PEM public key in key_file).
  * CW_ERR_CRYPTO with the first broken link described in the report.
  */
-enum cw_err wiz_audit_verify(struct wiz *w, const char *key_file,
+enum cw_err wiz_audit_verify(struct wiz *w, const struct cw_buf *key_pem,
 			     struct wiz_audit_report *out);
 
 /* Events (at or after since, RFC 3339, when given), in order. */

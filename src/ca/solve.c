@@ -16,65 +16,94 @@
 
 extern char **environ;
 
-/* DIR/.well-known/acme-challenge, created (0755) when make is set. */
-static char *
+/*
+ * DIR/.well-known/acme-challenge, opened folder by folder from DIR without
+ * following a symbolic link (a web root is often writable by the web
+ * team: a link placed there must not steer the service's writes), made
+ * (0755) on the way when make is set. A descriptor, or -1 (reported).
+ */
+static int
 challenge_dir(const char *dir, bool make)
 {
-	char *wk = cw_printf("%s/.well-known", dir);
-	char *ch = wk ? cw_printf("%s/acme-challenge", wk) : NULL;
+	static const char *const parts[] = { ".well-known", "acme-challenge" };
+	int d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (make && ch != NULL &&
-	    ((mkdir(wk, 0755) != 0 && errno != EEXIST) ||
-	     (mkdir(ch, 0755) != 0 && errno != EEXIST))) {
-		cw_error("http-01: cannot create '%s': %s", ch,
-			 strerror(errno));
-		free(ch);
-		ch = NULL;
+	for (size_t i = 0; d >= 0 && i < 2; i++) {
+		int n;
+
+		if (make && mkdirat(d, parts[i], 0755) != 0 && errno != EEXIST)
+			n = -1;
+		else
+			n = openat(d, parts[i], O_RDONLY | O_DIRECTORY |
+							O_NOFOLLOW | O_CLOEXEC);
+		close(d);
+		d = n;
 	}
-	free(wk);
-	return ch;
+	if (d < 0 && (make || errno != ENOENT))
+		cw_error("http-01: cannot open '%s/.well-known/acme-challenge': "
+			 "%s%s",
+			 dir, strerror(errno),
+			 errno == ELOOP || errno == ENOTDIR
+				 ? " (a symbolic link; refused)"
+				 : "");
+	return d;
 }
 
 enum cw_err
 ca_webroot_put(const char *dir, const char *token, const char *keyauth)
 {
-	char *d, *path;
-	enum cw_err rc;
+	char *tmp = NULL;
+	size_t len = strlen(keyauth);
+	int d, f = -1;
+	enum cw_err rc = CW_ERR_IO;
 
 	if (!ca_is_base64url(token))
 		return CW_ERR_PARSE;
 	d = challenge_dir(dir, true);
-	path = d ? cw_printf("%s/%s", d, token) : NULL;
-	rc = path ? cw_file_write_atomic(path, keyauth, strlen(keyauth), 0644,
-					 true)
-		  : CW_ERR_IO;
-	if (rc != CW_OK)
-		cw_error("http-01: cannot write the challenge file in '%s'",
-			 dir);
-	free(d);
-	free(path);
+	if (d < 0)
+		return CW_ERR_IO;
+	tmp = cw_printf(".%s.tmp", token);
+	if (tmp != NULL)
+		f = openat(d, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+					   O_CLOEXEC,
+			   0644);
+	if (f >= 0 && write(f, keyauth, len) == (ssize_t)len && fsync(f) == 0 &&
+	    close(f) == 0) {
+		f = -1;
+		/* the name is replaced, never followed */
+		if (renameat(d, tmp, d, token) == 0 && fsync(d) == 0)
+			rc = CW_OK;
+	}
+	if (f >= 0)
+		close(f);
+	if (rc != CW_OK) {
+		cw_error("http-01: cannot write the challenge file in '%s': %s",
+			 dir, strerror(errno));
+		if (tmp != NULL)
+			unlinkat(d, tmp, 0);
+	}
+	free(tmp);
+	close(d);
 	return rc;
 }
 
 enum cw_err
 ca_webroot_remove(const char *dir, const char *token)
 {
-	char *d, *path;
 	enum cw_err rc = CW_OK;
+	int d;
 
 	if (!ca_is_base64url(token))
 		return CW_ERR_PARSE;
 	d = challenge_dir(dir, false);
-	path = d ? cw_printf("%s/%s", d, token) : NULL;
-	if (path == NULL)
-		rc = CW_ERR_NOMEM;
-	else if (unlink(path) != 0 && errno != ENOENT) {
-		cw_warn("http-01: cannot remove '%s': %s", path,
+	if (d < 0)
+		return errno == ENOENT ? CW_OK : CW_ERR_IO;
+	if (unlinkat(d, token, 0) != 0 && errno != ENOENT) {
+		cw_warn("http-01: cannot remove '%s' from '%s': %s", token, dir,
 			strerror(errno));
 		rc = CW_ERR_IO;
 	}
-	free(d);
-	free(path);
+	close(d);
 	return rc;
 }
 

@@ -1,183 +1,583 @@
-/* certwiz: the command line front end over libcertwiz. */
-#include "cli.h"
-#include "certwiz/secret.h"
+/*
+ * certwiz: the client. It parses the command line with the verbs' option
+ * tables, reads the files and secrets it names (as the caller), sends the
+ * request to certwizd on its socket, prints what comes back, writes the
+ * files the verb produced (as the caller) and exits with the verb's code.
+ * It holds no PIN of the service's and opens no token, store or CA: those
+ * are the service's. A root caller with no service running starts the
+ * service's binary for this one request (one-shot), with the same code.
+ */
+#define _GNU_SOURCE
+#include "../front/proto.h"
+#include "../front/verbs.h"
+#include "certwiz/config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-/* CHANGES: the verb changes state; a failure is recorded in the audit
- * trail, and a due checkpoint is written after a success. ADMIN: only
- * root and the admin group may run it. */
-enum { CHANGES = 1, ADMIN = 2 };
+#ifndef CERTWIZD_PATH
+#define CERTWIZD_PATH "/usr/local/sbin/certwizd"
+#endif
 
-struct cmd {
-	const char *name;
-	cli_cmd_fn fn;
-	unsigned flags;
+extern char **environ;
+
+/* A file the verb may produce, and how far it got. */
+struct out_file {
+	char *path;
+	struct cw_atomic a;
+	bool staged, written, published, failed;
 };
 
-static const struct cmd cmds[] = {
-	{ "tokens", cmd_tokens, 0 },	    { "topology", cmd_topology, 0 },
-	{ "request", cmd_request, CHANGES },
-	{ "import", cmd_import, CHANGES | ADMIN },
-	{ "list", cmd_list, 0 },
-	{ "status", cmd_status, 0 },
-	{ "assign", cmd_assign, CHANGES | ADMIN },
-	{ "remove", cmd_remove, CHANGES | ADMIN },
-	{ "view", cmd_view, 0 },
-	{ "refresh", cmd_refresh, CHANGES | ADMIN },
-	{ "export", cmd_export, 0 },	    { "audit", cmd_audit, 0 },
-	{ "pending", cmd_pending, CHANGES },
-	{ "help", cmd_help, 0 },
+struct client {
+	struct front_scan scan;
+	const char *out_file;  /* ROLE_OUT_FILE, as given */
+	const char *out_dir;   /* ROLE_OUT_DIR, as given */
+	bool force;
+	struct out_file files[8];
+	size_t n_files;
+	pid_t child;           /* one-shot certwizd, or 0 */
 };
 
-/* After a state-changing verb: record a failure, or write a checkpoint
- * when one is due and the token is already open. */
-static void
-after(struct cli *c, const struct cmd *cmd, enum cw_err rc)
+static int
+local_help(const struct front_scan *s, int argc, char **argv)
 {
-	struct wiz_checkpoint cp;
+	const char *verb = s->verb ? s->verb->name : NULL;
 
-	if (!(cmd->flags & CHANGES) || !c->changes || c->wiz == NULL)
-		return;
-	if (rc == CW_OK) {
-		if (wiz_audit_checkpoint(c->wiz, true, &cp) == CW_OK &&
-		    cp.written)
-			cw_info("audit checkpoint written at event %lld",
-				(long long)cp.seq);
-		wiz_checkpoint_release(&cp);
-	} else if (rc != CW_ERR_USAGE && rc != CW_ERR_PENDING &&
-		   rc != CW_ERR_UNREACHABLE && rc != CW_ERR_REJECTED) {
-		/* pending, unreachable and rejected requests are recorded
-		 * by the wizard with the CA's words */
-		wiz_audit_failure(c->wiz, cmd->name, NULL, rc);
-	}
-}
+	if (verb != NULL && strcmp(verb, "help") == 0) {
+		const char *what = s->n_pos > 0 ? s->pos[0] : NULL;
 
-enum cw_err
-cli_wiz(struct cli *c, struct wiz **out)
-{
-	if (c->wiz == NULL) {
-		enum cw_err rc = wiz_new(c->config, c->host, &c->wiz);
-
-		if (rc != CW_OK)
-			return rc;
-		wiz_set_pin_source(c->wiz, &c->pin);
-		wiz_set_changing(c->wiz, c->changes);
-	}
-	*out = c->wiz;
-	return CW_OK;
-}
-
-/* Refuses an administrators' verb to anyone else (help stays open). */
-static enum cw_err
-admin_only(struct cli *c, const struct cmd *cmd, int argc, char **argv)
-{
-	struct wiz *w = NULL;
-	enum cw_err rc;
-
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-			return CW_OK;
-	rc = cli_wiz(c, &w);
-	return rc == CW_OK ? wiz_require_admin(w, cmd->name) : rc;
-}
-
-
-int
-cli_common(struct cli *c, int opt, const char *arg, const char *verb)
-{
-	switch (opt) {
-	case CLI_OPT_JSON:
-		c->json = true;
-		return 1;
-	case CLI_OPT_HOST:
-		c->host = arg;
-		return 1;
-	case CLI_OPT_PIN_FILE:
-		c->pin.file = arg;
-		return 1;
-	case CLI_OPT_PIN_FD:
-		if (!cli_parse_fd(arg, &c->pin.fd)) {
-			cw_error("--pin-fd: '%s' is not a descriptor", arg);
-			cli_usage(verb);
-			return -1;
+		(void)argc;
+		(void)argv;
+		if (front_seen(s, FO_MAN)) {
+			front_man(stdout);
+			return 0;
 		}
-		return 1;
-	case 'h':
-		cli_help_verb(stdout, verb);
-		exit(0);
-	default:
+		if (what != NULL && front_verb(what) == NULL) {
+			cw_error("unknown command '%s'", what);
+			return 2;
+		}
+		front_help_verb(stdout, what);
 		return 0;
 	}
+	front_help_verb(stdout, verb);
+	return 0;
 }
 
-static const struct option global_opts[] = {
-	{ "config", required_argument, NULL, 'c' },
-	{ "host", required_argument, NULL, CLI_OPT_HOST },
-	{ "json", no_argument, NULL, CLI_OPT_JSON },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "pin-file", required_argument, NULL, CLI_OPT_PIN_FILE },
-	{ "pin-fd", required_argument, NULL, CLI_OPT_PIN_FD },
-	{ "version", no_argument, NULL, 'V' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
+/* A file named on the command line, read as the caller: regular files
+ * only (a FIFO or a device would block or never end). */
+static enum cw_err
+read_input(const char *path, struct cw_buf *out)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	enum cw_err rc;
+
+	if (fd < 0) {
+		cw_error("cannot open '%s': %s", path, strerror(errno));
+		return CW_ERR_IO;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		cw_error("'%s' is not a regular file", path);
+		close(fd);
+		return CW_ERR_USAGE;
+	}
+	close(fd);
+	if ((size_t)st.st_size > PROTO_MAX_FILE) {
+		cw_error("'%s' is larger than %u bytes", path, PROTO_MAX_FILE);
+		return CW_ERR_USAGE;
+	}
+	rc = cw_file_read(path, PROTO_MAX_FILE, out);
+	return rc;
+}
+
+static bool
+parse_fd(const char *s, int *fd)
+{
+	char *end = NULL;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 0 || v > 65535)
+		return false;
+	*fd = (int)v;
+	return true;
+}
+
+static struct out_file *out_file(struct client *cl, const char *path,
+				 bool add);
+
+/* The --out file, opened (as a temporary file beside it) before anything
+ * is asked of the service: an existing file or a folder that cannot take
+ * it is found before a key is made. */
+static enum cw_err
+open_output(struct client *cl, const char *path)
+{
+	struct out_file *o;
+	enum cw_err rc;
+
+	cl->out_file = path;
+	o = out_file(cl, path, true);
+	if (o == NULL)
+		return CW_ERR_NOMEM;
+	rc = cw_atomic_open(&o->a, path, 0644, cl->force);
+	o->staged = rc == CW_OK;
+	return rc;
+}
+
+/* The files and secrets the command line names; outputs checked early, so
+ * that nothing is made on the token for a file that cannot be written. */
+static enum cw_err
+gather(struct client *cl, struct proto_request *req)
+{
+	const struct front_scan *s = &cl->scan;
+	enum cw_err rc = CW_OK;
+
+	cl->force = front_seen(s, FO_FORCE) ||
+		    (s->verb && strcmp(s->verb->name, "request") != 0);
+	for (size_t i = 0; i < s->n_args && rc == CW_OK; i++) {
+		const struct front_arg *a = &s->args[i];
+		struct cw_secret *secret = NULL;
+		enum cw_err r = CW_OK;
+		struct cw_buf b;
+		struct stat st;
+		const char *name = a->secret ? a->secret : a->value;
+		int fd, level = cw_log_get_level();
+
+		/* a part that cannot be read is reported by the verb, where
+		 * it needs it (after its own usage checks) */
+		cw_log_set_level(CW_LOG_QUIET);
+		cw_buf_init(&b);
+		switch (a->role) {
+		case ROLE_IN_FILE:
+			r = read_input(a->value, &b);
+			if (r == CW_OK)
+				rc = proto_request_add_input(req, name, &b);
+			break;
+		case ROLE_SECRET_FILE:
+			r = cw_secret_from_file(a->value, &secret);
+			if (r == CW_OK)
+				rc = proto_request_add_secret(req, name, secret);
+			break;
+		case ROLE_SECRET_FD:
+			if (!parse_fd(a->value, &fd)) {
+				cw_error("'%s' is not a descriptor", a->value);
+				r = CW_ERR_USAGE;
+			} else {
+				r = cw_secret_from_fd(fd, &secret);
+			}
+			if (r == CW_OK)
+				rc = proto_request_add_secret(req, name, secret);
+			break;
+		default:
+			break;
+		}
+		cw_buf_release(&b);
+		cw_log_set_level((enum cw_log_level)level);
+		if (r != CW_OK)
+			rc = proto_request_add_failure(req, name, r,
+						       cw_last_error());
+		else if (a->role == ROLE_OUT_FILE)
+			rc = open_output(cl, a->value);
+		else if (a->role == ROLE_OUT_DIR) {
+			cl->out_dir = a->value;
+			if (stat(a->value, &st) != 0 || !S_ISDIR(st.st_mode)) {
+				cw_error("the folder '%s' does not exist",
+					 a->value);
+				rc = CW_ERR_NOT_FOUND;
+			}
+		}
+	}
+	return rc;
+}
+
+/* Where certwizd is: beside this program, else where it was installed. */
+static char *
+certwizd_path(void)
+{
+	const char *env = secure_getenv("CERTWIZD");
+	char self[PATH_MAX];
+	ssize_t n;
+
+	if (env != NULL && env[0] == '/')
+		return strdup(env);
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		char *p;
+
+		self[n] = 0;
+		p = cw_printf("%s/certwizd", dirname(self));
+		if (p != NULL && access(p, X_OK) == 0)
+			return p;
+		free(p);
+	}
+	return strdup(CERTWIZD_PATH);
+}
+
+/* Root without a running service: certwizd --one-shot on a socket pair. */
+static int
+spawn_one_shot(struct client *cl)
+{
+	posix_spawn_file_actions_t fa;
+	char *path = certwizd_path(), *argv[8];
+	int sv[2], argc = 0, e;
+
+	if (path == NULL || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				       sv) != 0) {
+		free(path);
+		return -1;
+	}
+	if (cw_check_trusted(path, "certwizd") != CW_OK) {
+		free(path);
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	argv[argc++] = path;
+	argv[argc++] = "--one-shot";
+	argv[argc++] = "3";
+	if (cl->scan.config != NULL) {
+		argv[argc++] = "--config";
+		argv[argc++] = (char *)cl->scan.config;
+	}
+	argv[argc] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
+	e = posix_spawn(&cl->child, path, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(sv[1]);
+	if (e != 0) {
+		cw_error("cannot run '%s': %s", path, strerror(e));
+		close(sv[0]);
+		cl->child = 0;
+		free(path);
+		return -1;
+	}
+	free(path);
+	return sv[0];
+}
+
+static int
+connect_service(struct client *cl)
+{
+	const char *conf = cl->scan.config;
+	char *path;
+	struct sockaddr_un sa;
+	int fd, e;
+
+	if (cl->scan.no_service) {
+		if (getuid() != 0) {
+			cw_error("--no-service is for root");
+			return -1;
+		}
+		return spawn_one_shot(cl);
+	}
+	if (conf == NULL)
+		conf = getenv("CERTWIZ_CONF");
+	if (conf == NULL)
+		conf = CW_CONFIG_DEFAULT_PATH;
+	path = cw_config_socket(conf);
+	if (path == NULL)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (strlen(path) < sizeof(sa.sun_path) && fd >= 0) {
+		strcpy(sa.sun_path, path);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			free(path);
+			return fd;
+		}
+	}
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	if (getuid() == 0 && (e == ENOENT || e == ECONNREFUSED)) {
+		free(path);
+		return spawn_one_shot(cl);
+	}
+	cw_error("cannot reach the certwiz service at '%s': %s (is certwizd "
+		 "running?)",
+		 path, strerror(e));
+	free(path);
+	return -1;
+}
+
+static void
+ack(int fd, bool ok, const char *error)
+{
+	json_t *j = json_pack("{s:b}", "ok", ok);
+
+	if (j != NULL && error != NULL)
+		json_object_set_new(j, "error", json_string(error));
+	proto_send_json(fd, -1, P_ACK, j);
+}
+
+/* Whether the service may have the client write path: the --out file, or
+ * a plain name inside the --out folder. */
+static bool
+expected(const struct client *cl, const char *path)
+{
+	size_t n;
+	const char *base;
+
+	if (cl->out_file && strcmp(path, cl->out_file) == 0)
+		return true;
+	if (cl->out_dir == NULL)
+		return false;
+	n = strlen(cl->out_dir);
+	if (strncmp(path, cl->out_dir, n) != 0 || path[n] != '/')
+		return false;
+	base = path + n + 1;
+	return base[0] && base[0] != '.' && strchr(base, '/') == NULL;
+}
+
+static struct out_file *
+out_file(struct client *cl, const char *path, bool add)
+{
+	for (size_t i = 0; i < cl->n_files; i++)
+		if (strcmp(cl->files[i].path, path) == 0)
+			return &cl->files[i];
+	if (!add || cl->n_files == sizeof(cl->files) / sizeof(cl->files[0]))
+		return NULL;
+	cl->files[cl->n_files].path = strdup(path);
+	cl->files[cl->n_files].a.fd = -1;
+	return cl->files[cl->n_files].path ? &cl->files[cl->n_files++] : NULL;
+}
+
+static void
+on_stage(struct client *cl, int fd, const struct proto_frame *f)
+{
+	const unsigned char *rest, *data;
+	const char *path;
+	struct out_file *o;
+	json_t *h = NULL;
+	size_t n, hn;
+	bool first;
+	enum cw_err rc = CW_ERR_PARSE;
+
+	if (!proto_split(f, &path, &rest, &n) || !expected(cl, path) ||
+	    (o = out_file(cl, path, true)) == NULL) {
+		ack(fd, false, "not a file this command writes");
+		return;
+	}
+	data = memchr(rest, 0, n);
+	hn = data ? (size_t)(data - rest) : 0;
+	if (data != NULL)
+		h = json_loadb((const char *)rest, hn, 0, NULL);
+	if (h == NULL || o->failed) {
+		json_decref(h);
+		ack(fd, false, "malformed file");
+		return;
+	}
+	data++;
+	n -= hn + 1;
+	first = json_integer_value(json_object_get(h, "offset")) == 0;
+	if (first && o->staged && o->written)
+		rc = CW_ERR_PARSE; /* staged twice */
+	else if (first && !o->staged)
+		rc = cw_atomic_open(&o->a, path,
+				    (int)json_integer_value(
+					    json_object_get(h, "mode")) & 0666,
+				    cl->force);
+	else
+		rc = o->staged ? CW_OK : CW_ERR_PARSE;
+	o->staged = rc == CW_OK;
+	if (rc == CW_OK)
+		rc = cw_atomic_write(&o->a, data, n);
+	o->written = true;
+	if (rc != CW_OK)
+		o->failed = true;
+	json_decref(h);
+	ack(fd, rc == CW_OK, rc == CW_OK ? NULL : cw_last_error());
+}
+
+static void
+on_publish(struct client *cl, int fd, const struct proto_frame *f,
+	   bool retract)
+{
+	char *path = strndup((const char *)f->body.data, f->body.len);
+	struct out_file *o = path ? out_file(cl, path, false) : NULL;
+	enum cw_err rc = CW_ERR_PARSE;
+
+	if (o != NULL && retract) {
+		if (o->published)
+			unlink(o->path);
+		cw_atomic_abort(&o->a);
+		o->published = o->staged = false;
+		rc = CW_OK;
+	} else if (o != NULL && o->staged && !o->failed) {
+		rc = cw_atomic_commit(&o->a);
+		o->published = rc == CW_OK;
+		o->staged = false;
+	}
+	ack(fd, rc == CW_OK, rc == CW_OK ? NULL : cw_last_error());
+	free(path);
+}
+
+static void
+on_prompt(int fd, const struct proto_frame *f)
+{
+	json_t *j = proto_json(f);
+	const char *prompt = json_string_value(json_object_get(j, "prompt"));
+	const char *name = json_string_value(json_object_get(j, "name"));
+	struct cw_secret *s = NULL;
+
+	if (prompt != NULL && name != NULL &&
+	    cw_secret_prompt(prompt, &s) == CW_OK)
+		proto_send(fd, -1, P_SECRET, name, strlen(name) + 1,
+			   cw_secret_data(s), cw_secret_len(s));
+	else
+		proto_send(fd, -1, P_NOSECRET, "none", 4, NULL, 0);
+	cw_secret_free(s);
+	json_decref(j);
+}
+
+static void
+write_all(int fd, const struct cw_buf *b)
+{
+	size_t off = 0;
+
+	while (off < b->len) {
+		ssize_t n = write(fd, b->data + off, b->len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		off += (size_t)n;
+	}
+}
+
+/* Answers the service until it says how the verb ended. */
+static int
+converse(struct client *cl, int fd)
+{
+	struct proto_frame f = { 0, { NULL, 0, 0 } };
+	json_t *j;
+	int code = -1;
+
+	while (code < 0) {
+		enum cw_err rc = proto_recv(fd, -1, PROTO_MAX_FILE, &f);
+
+		if (rc != CW_OK)
+			break;
+		switch (f.type) {
+		case P_STDOUT: write_all(STDOUT_FILENO, &f.body); break;
+		case P_STDERR: write_all(STDERR_FILENO, &f.body); break;
+		case P_PROMPT: on_prompt(fd, &f); break;
+		case P_STAGE: on_stage(cl, fd, &f); break;
+		case P_PUBLISH: on_publish(cl, fd, &f, false); break;
+		case P_RETRACT: on_publish(cl, fd, &f, true); break;
+		case P_EXIT:
+			j = proto_json(&f);
+			code = json_is_integer(json_object_get(j, "code"))
+				       ? (int)json_integer_value(
+						 json_object_get(j, "code"))
+				       : 1;
+			json_decref(j);
+			break;
+		default:
+			code = 1;
+			cw_error("unexpected answer from the service");
+		}
+	}
+	proto_frame_release(&f);
+	return code;
+}
+
+/* A one-shot certwizd killed by a signal: this process ends the same way,
+ * so that the caller sees what happened to the command. */
+static int
+end_child(struct client *cl, int code)
+{
+	int status = 0;
+
+	if (cl->child <= 0)
+		return code;
+	while (waitpid(cl->child, &status, 0) < 0 && errno == EINTR)
+		;
+	if (code < 0 && WIFSIGNALED(status)) {
+		cw_error("the service process was killed (signal %d)",
+			 WTERMSIG(status));
+		signal(WTERMSIG(status), SIG_DFL);
+		raise(WTERMSIG(status));
+	}
+	if (code < 0 && WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		return WEXITSTATUS(status);
+	return code;
+}
 
 int
 main(int argc, char **argv)
 {
-	struct cli c;
-	enum cw_err rc = CW_ERR_USAGE;
-	int opt, level = CW_LOG_ERROR;
+	struct client cl;
+	struct proto_request req;
+	int fd = -1, code = 1;
 
-	memset(&c, 0, sizeof(c));
-	c.pin.fd = -1;
-	/* No core dumps and no ptrace by others: a PIN may be read. */
+	memset(&cl, 0, sizeof(cl));
 	cw_secret_harden_process();
-	while ((opt = getopt_long(argc, argv, "+c:vqhV", global_opts, NULL)) !=
-	       -1) {
-		switch (opt) {
-		case 'c': c.config = optarg; break;
-		case 'v': level = CW_LOG_DEBUG; break;
-		case 'q': level = CW_LOG_QUIET; break;
-		case 'V': printf("certwiz %s\n", CERTWIZ_VERSION); return 0;
-		case 'h': cli_help_verb(stdout, NULL); return 0;
-		default:
-			if (cli_common(&c, opt, optarg, NULL) == 1)
-				break;
-			cli_usage(NULL);
-			return 2;
-		}
+	signal(SIGPIPE, SIG_IGN);
+	if (front_scan(argc, argv, &cl.scan) != 0)
+		return 2;
+	if (cl.scan.verbose < 0)
+		cw_log_set_level(CW_LOG_QUIET);
+	if (cl.scan.version) {
+		printf("certwiz %s\n", CERTWIZ_VERSION);
+		return 0;
 	}
-	cw_log_set_level((enum cw_log_level)level);
-	if (optind >= argc) {
-		cli_usage(NULL);
+	if (cl.scan.verb_index >= argc) {
+		if (cl.scan.help) {
+			front_help_verb(stdout, NULL);
+			return 0;
+		}
+		return front_usage(NULL);
+	}
+	if (cl.scan.verb == NULL) {
+		cw_error("unknown command '%s' (see 'certwiz --help')",
+			 argv[cl.scan.verb_index]);
 		return 2;
 	}
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		if (strcmp(argv[optind], cmds[i].name) == 0) {
-			int vargc = argc - optind;
-			char **vargv = argv + optind;
-
-			/* each verb parses its own options; 0 makes GNU getopt
-			 * start over with the new vector */
-			optind = 0;
-			c.changes = (cmds[i].flags & CHANGES) != 0;
-			rc = (cmds[i].flags & ADMIN) ? admin_only(&c, &cmds[i],
-								  vargc, vargv)
-						     : CW_OK;
-			if (rc == CW_OK)
-				rc = cmds[i].fn(vargc, vargv, &c);
-			if (rc != CW_ERR_PERM)
-				after(&c, &cmds[i], rc);
-			goto done;
+	if (cl.scan.help || (cl.scan.verb->flags & VERB_LOCAL))
+		return local_help(&cl.scan, argc, argv);
+	proto_request_init(&req);
+	req.argc = argc;
+	req.argv = argv;
+	req.terminal = cw_secret_can_prompt();
+	code = cw_exit_code(gather(&cl, &req));
+	if (code == 0 && (fd = connect_service(&cl)) < 0)
+		code = 1;
+	if (fd >= 0) {
+		if (proto_request_send(fd, -1, &req) == CW_OK)
+			code = converse(&cl, fd);
+		else
+			code = -1;
+		close(fd);
+		code = end_child(&cl, code);
+		if (code < 0) {
+			cw_error("the service ended without an answer");
+			code = 1;
 		}
 	}
-	cw_error("unknown command '%s' (see 'certwiz --help')", argv[optind]);
-done:
-	wiz_free(c.wiz);
-	return cw_exit_code(rc);
+	for (size_t i = 0; i < cl.n_files; i++) {
+		cw_atomic_abort(&cl.files[i].a);
+		free(cl.files[i].path);
+	}
+	/* argv is borrowed: release only what gather added */
+	req.argc = 0;
+	req.argv = NULL;
+	proto_request_release(&req);
+	return code;
 }

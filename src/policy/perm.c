@@ -1,7 +1,12 @@
+/* Who is an administrator: root, or a member of the admin group in the
+ * user database. */
+#define _DEFAULT_SOURCE
 #include "certwiz/policy.h"
 
 #include <grp.h>
+#include <pwd.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 enum cw_err
@@ -17,27 +22,49 @@ cw_group_gid(const char *group, gid_t *gid)
 }
 
 bool
-cw_is_admin(const char *group)
+cw_uid_is_admin(unsigned uid, const char *group)
 {
-	gid_t gid, *groups;
-	int n;
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	gid_t gid, *groups = NULL;
+	int n = 64;
 	bool yes = false;
 
-	if (getuid() == 0)
+	if (uid == 0)
 		return true;
 	if (group == NULL || cw_group_gid(group, &gid) != CW_OK)
 		return false;
-	if (getgid() == gid)
+	if (getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf), &res) != 0 ||
+	    res == NULL)
+		return false;
+	if (pw.pw_gid == gid)
 		return true;
-	n = getgroups(0, NULL);
-	if (n <= 0)
-		return false;
-	groups = calloc((size_t)n, sizeof(*groups));
-	if (groups == NULL)
-		return false;
-	n = getgroups(n, groups);
-	for (int i = 0; i < n && !yes; i++)
-		yes = groups[i] == gid;
+	for (int tries = 0; tries < 4 && !yes; tries++) {
+		int got = n;
+		gid_t *v = realloc(groups, sizeof(*groups) * (size_t)n);
+
+		if (v == NULL)
+			break;
+		groups = v;
+		if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &got) >= 0) {
+			for (int i = 0; i < got && !yes; i++)
+				yes = groups[i] == gid;
+			break;
+		}
+		n = got > n ? got : n * 2;
+	}
 	free(groups);
 	return yes;
+}
+
+char *
+cw_uid_name(unsigned uid)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+
+	if (getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf), &res) == 0 &&
+	    res != NULL)
+		return strdup(pw.pw_name);
+	return NULL;
 }

@@ -245,37 +245,3 @@ store_meta_set(struct store *s, const char *key, const char *value)
 	store_bind_text(st, 2, value);
 	return store_exec_step(s, st, "meta");
 }
-
-enum cw_err
-store_spool_seen(struct store *s, const char *name, bool *seen)
-{
-	sqlite3_stmt *st = store_prep(s, "SELECT 1 FROM spool_ingested WHERE "
-					 "name=?1");
-	int r;
-
-	if (st == NULL)
-		return CW_ERR_STORE;
-	store_bind_text(st, 1, name);
-	r = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (r != SQLITE_ROW && r != SQLITE_DONE)
-		return store_fail(s, "spool");
-	*seen = r == SQLITE_ROW;
-	return CW_OK;
-}
-
-enum cw_err
-store_spool_mark(struct store *s, const char *name, const char *sha256,
-		 int64_t owner_uid)
-{
-	sqlite3_stmt *st = store_prep(s, "INSERT INTO spool_ingested (name, "
-					 "sha256, owner_uid, time) VALUES (?1, "
-					 "?2, ?3, strftime('%s','now'))");
-
-	if (st == NULL)
-		return CW_ERR_STORE;
-	store_bind_text(st, 1, name);
-	store_bind_text(st, 2, sha256);
-	sqlite3_bind_int64(st, 3, owner_uid);
-	return store_exec_step(s, st, "spool");
-}

@@ -8,7 +8,7 @@
 #define REQUEST_COLS                                                          \
 	"r.id, r.host, r.usages, r.key_id, r.csr, r.protocol, r.ca, r.state, " \
 	"r.created_by, r.created, r.updated, r.out_path, r.ca_ref, "           \
-	"r.next_attempt, r.problem, r.attempts"
+	"r.next_attempt, r.problem, r.attempts, r.created_uid"
 
 void
 store_request_release(struct store_request *r)
@@ -38,6 +38,7 @@ read_request(sqlite3_stmt *st, int c, struct store_request *r)
 	r->updated = sqlite3_column_int64(st, c + 10);
 	r->next_attempt = sqlite3_column_int64(st, c + 13);
 	r->attempts = sqlite3_column_int64(st, c + 15);
+	r->created_uid = (unsigned)sqlite3_column_int64(st, c + 16);
 	return store_col_text(st, c + 1, &r->host) &&
 	       store_strlist_from_json((const char *)sqlite3_column_text(st, c + 2),
 				&r->usages) &&
@@ -56,8 +57,9 @@ store_request_add(struct store *s, struct store_request *r)
 {
 	sqlite3_stmt *st = store_prep(
 		s, "INSERT INTO requests (host, usages, key_id, csr, protocol, "
-		   "ca, state, created_by, created, updated, out_path) VALUES "
-		   "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)");
+		   "ca, state, created_by, created, updated, out_path, "
+		   "created_uid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+		   "?9, ?10, ?11)");
 	char *usages = store_strlist_to_json(&r->usages);
 	enum cw_err rc;
 
@@ -77,6 +79,7 @@ store_request_add(struct store *s, struct store_request *r)
 	store_bind_text(st, 8, r->created_by);
 	sqlite3_bind_int64(st, 9, r->created);
 	store_bind_text(st, 10, r->out_path);
+	sqlite3_bind_int64(st, 11, r->created_uid);
 	free(usages);
 	rc = store_exec_step(s, st, "request");
 	if (rc == CW_OK)
@@ -402,6 +405,26 @@ store_each_published_challenge(struct store *s, int64_t request_id,
 	}
 	if (rc == CW_OK && r != SQLITE_DONE)
 		rc = store_fail(s, "challenges");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+enum cw_err
+store_requests_open_by(struct store *s, unsigned uid, int64_t *n)
+{
+	sqlite3_stmt *st = store_prep(
+		s, "SELECT count(*) FROM requests WHERE created_uid=?1 AND "
+		   "state IN ('created', 'awaiting-response', 'submitted', "
+		   "'pending')");
+	enum cw_err rc = CW_OK;
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	sqlite3_bind_int64(st, 1, uid);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*n = sqlite3_column_int64(st, 0);
+	else
+		rc = store_fail(s, "requests");
 	sqlite3_finalize(st);
 	return rc;
 }

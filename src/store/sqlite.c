@@ -1,3 +1,4 @@
+#define _DEFAULT_SOURCE
 /* The SQLite connection: open, pragmas, migrations, transactions. */
 #include "store_int.h"
 
@@ -191,13 +192,107 @@ out:
 	return rc;
 }
 
+/*
+ * The store's folder and files belong to this process's user (the
+ * service's: folder 0700, files 0600). The folder must not be writable by
+ * anyone else (it is refused, never changed); the files are checked, and
+ * their modes narrowed to 0600, through descriptors opened without
+ * following symbolic links, never by path; a file of another owner or a
+ * link is refused. With the folder ours and closed to other writers,
+ * nothing can be swapped between this check and SQLite's open.
+ */
+static enum cw_err
+check_file(int dfd, const char *dir, const char *name)
+{
+	struct stat st;
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+					   O_CLOEXEC);
+	enum cw_err rc = CW_OK;
+
+	if (fd < 0 && errno == ENOENT)
+		return CW_OK;
+	if (fd < 0) {
+		cw_error("store: cannot open '%s/%s': %s%s", dir, name,
+			 strerror(errno),
+			 errno == ELOOP ? " (a symbolic link; refused)" : "");
+		return errno == EACCES ? CW_ERR_PERM : CW_ERR_STORE;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		cw_error("store: '%s/%s' is not a regular file", dir, name);
+		rc = CW_ERR_STORE;
+	} else if (st.st_uid != geteuid()) {
+		cw_error("store: '%s/%s' belongs to uid %u, not to this "
+			 "process's user (uid %u): chown it",
+			 dir, name, (unsigned)st.st_uid, (unsigned)geteuid());
+		rc = CW_ERR_PERM;
+	} else if ((st.st_mode & 077) && fchmod(fd, 0600) != 0) {
+		cw_error("store: cannot narrow the mode of '%s/%s': %s", dir,
+			 name, strerror(errno));
+		rc = CW_ERR_STORE;
+	}
+	close(fd);
+	return rc;
+}
+
+static enum cw_err
+secure_files(const char *path)
+{
+	static const char *suffixes[] = { "", "-wal", "-shm", "-journal" };
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+	const char *base = slash ? slash + 1 : path;
+	struct stat st;
+	enum cw_err rc = CW_OK;
+	int dfd;
+
+	if (dir == NULL)
+		return CW_ERR_NOMEM;
+	if (dir[0] == 0) {
+		free(dir);
+		dir = strdup("/");
+		if (dir == NULL)
+			return CW_ERR_NOMEM;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		cw_error("store: cannot open the folder '%s': %s", dir,
+			 strerror(errno));
+		free(dir);
+		return errno == EACCES ? CW_ERR_PERM : CW_ERR_STORE;
+	}
+	if (fstat(dfd, &st) != 0) {
+		rc = CW_ERR_STORE;
+	} else if (st.st_uid != geteuid()) {
+		cw_error("store: the folder '%s' belongs to uid %u, not to "
+			 "this process's user (uid %u): it must be the "
+			 "service's own folder (chown it, mode 0700)",
+			 dir, (unsigned)st.st_uid, (unsigned)geteuid());
+		rc = CW_ERR_PERM;
+	} else if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		cw_error("store: the folder '%s' is writable by group or others "
+			 "(mode %04o): it must be the service's own folder "
+			 "(chmod 700)",
+			 dir, (unsigned)(st.st_mode & 07777));
+		rc = CW_ERR_PERM;
+	}
+	for (size_t i = 0; rc == CW_OK && i < 4; i++) {
+		char *name = cw_printf("%s%s", base, suffixes[i]);
+
+		rc = name ? check_file(dfd, dir, name) : CW_ERR_NOMEM;
+		free(name);
+	}
+	close(dfd);
+	free(dir);
+	return rc;
+}
+
 /* Creates the file with a restrictive mode before SQLite opens it, so that
- * it never exists world-readable. */
+ * it never exists readable by others. */
 static enum cw_err
 create_file(const char *path)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		      0640);
+		      0600);
 
 	if (fd >= 0) {
 		close(fd);
@@ -214,26 +309,14 @@ store_open(const char *path, struct store **out)
 {
 	struct store *s = calloc(1, sizeof(*s));
 	bool memory = strcmp(path, ":memory:") == 0;
-	struct stat st;
 	enum cw_err rc;
 
 	if (s == NULL || (s->path = strdup(path)) == NULL) {
 		free(s);
 		return CW_ERR_NOMEM;
 	}
-	if (!memory && stat(path, &st) == 0 && (st.st_mode & S_IWOTH)) {
-		cw_error("store '%s' is writable by others; refusing it", path);
-		rc = CW_ERR_STORE;
+	if (!memory && (rc = secure_files(path)) != CW_OK)
 		goto fail;
-	}
-	if (!memory && stat(path, &st) == 0 && access(path, R_OK | W_OK) != 0) {
-		/* Not ours to write: say so rather than fail inside SQLite. */
-		cw_error("permission denied: the store '%s' is not writable "
-			 "by this user",
-			 path);
-		rc = CW_ERR_PERM;
-		goto fail;
-	}
 	if (!memory && (rc = create_file(path)) != CW_OK)
 		goto fail;
 	if (sqlite3_open_v2(path, &s->db,

@@ -85,7 +85,12 @@ read_pin(struct tok_session *s, const char *uri_str,
 		rc = cw_secret_from_file(source, pin);
 	} else {
 		prompt = cw_printf("PIN for token '%s'", s->info.label);
-		rc = prompt ? cw_secret_get(src, prompt, pin) : CW_ERR_NOMEM;
+		if (prompt == NULL)
+			rc = CW_ERR_NOMEM;
+		else if (cw_secret_source_prompts(src))
+			rc = cw_secret_prompt_pin(prompt, pin);
+		else
+			rc = cw_secret_get(src, prompt, pin);
 	}
 	free(prompt);
 	p11_kit_uri_free(uri);

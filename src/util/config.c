@@ -174,12 +174,25 @@ handler(void *user, const char *section, const char *key, const char *value)
 		bool path;
 	} keys[] = {
 		{ "store", "path", offsetof(struct cw_config, store_path), true },
-		{ "store", "spool", offsetof(struct cw_config, spool_dir), true },
 		{ "token", "uri", offsetof(struct cw_config, token_uri), false },
 		{ "token", "module", offsetof(struct cw_config, token_module),
 		  true },
+		{ "token", "pin_file",
+		  offsetof(struct cw_config, token_pin_file), true },
+		{ "audit", "token", offsetof(struct cw_config, audit_token),
+		  false },
+		{ "audit", "pin_file",
+		  offsetof(struct cw_config, audit_pin_file), true },
+		{ "audit", "public_key",
+		  offsetof(struct cw_config, audit_public_key), true },
+		{ "service", "socket",
+		  offsetof(struct cw_config, service_socket), true },
+		{ "service", "user", offsetof(struct cw_config, service_user),
+		  false },
 		{ "topology", "file", offsetof(struct cw_config, topology_file),
 		  true },
+		{ "topology", "host", offsetof(struct cw_config, topology_host),
+		  false },
 		{ "trust", "anchors", offsetof(struct cw_config, trust_anchors),
 		  true },
 		{ "policy", "admin_group", offsetof(struct cw_config, admin_group),
@@ -190,8 +203,24 @@ handler(void *user, const char *section, const char *key, const char *value)
 		return 1; /* section header without keys */
 	if (strcmp(section, "store") && strcmp(section, "token") &&
 	    strcmp(section, "topology") && strcmp(section, "trust") &&
-	    strcmp(section, "policy") && strncmp(section, "ca", 2))
+	    strcmp(section, "policy") && strcmp(section, "audit") &&
+	    strcmp(section, "service") && strncmp(section, "ca", 2))
 		return fail(ps, "unknown section [%s]", section);
+	if (strcmp(section, "service") == 0 &&
+	    (strcmp(key, "max_clients_per_user") == 0 ||
+	     strcmp(key, "max_pending_per_user") == 0)) {
+		long *slot = strcmp(key, "max_clients_per_user") == 0
+				     ? &c->max_clients_per_user
+				     : &c->max_pending_per_user;
+		char *end = NULL;
+
+		*slot = strtol(value, &end, 10);
+		if (end == value || *end || *slot < 1 || *slot > 10000)
+			return fail(ps, "%s: '%s' is not a number from 1 to "
+					"10000",
+				    key, value);
+		return 1;
+	}
 	if (strcmp(section, "policy") == 0 &&
 	    strcmp(key, "allow_key_import") == 0) {
 		if (!parse_bool(value, &c->allow_key_import))
@@ -296,16 +325,20 @@ cw_config_parse(const char *text, const char *name, const char *dir,
 		cw_config_release(&c);
 		return CW_ERR_NOMEM;
 	}
-	if (c.spool_dir == NULL && c.store_path != NULL) {
-		char *copy = strdup(c.store_path);
-
-		c.spool_dir = copy ? cw_printf("%s/spool", dirname(copy)) : NULL;
-		free(copy);
-		if (c.spool_dir == NULL) {
-			cw_config_release(&c);
-			return CW_ERR_NOMEM;
-		}
+	if (c.service_user == NULL &&
+	    (c.service_user = strdup(CW_SERVICE_USER_DEFAULT)) == NULL) {
+		cw_config_release(&c);
+		return CW_ERR_NOMEM;
 	}
+	if (c.service_socket == NULL &&
+	    (c.service_socket = strdup(CW_SOCKET_DEFAULT)) == NULL) {
+		cw_config_release(&c);
+		return CW_ERR_NOMEM;
+	}
+	if (c.max_clients_per_user == 0)
+		c.max_clients_per_user = 8;
+	if (c.max_pending_per_user == 0)
+		c.max_pending_per_user = 20;
 	if (check(&c, name) != CW_OK) {
 		cw_config_release(&c);
 		return CW_ERR_CONFIG;
@@ -323,9 +356,9 @@ cw_config_load(const char *path, struct cw_config *out)
 	enum cw_err rc;
 
 	cw_buf_init(&text);
-	/* The admin group may write it; anyone else may not. */
-	if (stat(path, &st) == 0 && (st.st_mode & S_IWOTH)) {
-		cw_error("configuration '%s' is writable by others; refusing it",
+	if (stat(path, &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		cw_error("configuration '%s' is writable by group or others; "
+			 "refusing it (chmod 644, owner root)",
 			 path);
 		return CW_ERR_CONFIG;
 	}
@@ -376,10 +409,16 @@ cw_config_release(struct cw_config *c)
 	free(c->cas);
 	free(c->path);
 	free(c->store_path);
-	free(c->spool_dir);
 	free(c->token_uri);
 	free(c->token_module);
+	free(c->token_pin_file);
+	free(c->audit_token);
+	free(c->audit_pin_file);
+	free(c->audit_public_key);
+	free(c->service_socket);
+	free(c->service_user);
 	free(c->topology_file);
+	free(c->topology_host);
 	free(c->trust_anchors);
 	free(c->admin_group);
 	memset(c, 0, sizeof(*c));
@@ -392,4 +431,137 @@ cw_config_ca(const struct cw_config *c, const char *name)
 		if (strcmp(c->cas[i].name, name) == 0)
 			return &c->cas[i];
 	return NULL;
+}
+
+/* inih handler of cw_config_socket: [service] socket only. */
+static int
+socket_handler(void *user, const char *section, const char *key,
+	       const char *value)
+{
+	char **out = user;
+
+	if (key != NULL && strcmp(section, "service") == 0 &&
+	    strcmp(key, "socket") == 0) {
+		free(*out);
+		*out = strdup(value);
+	}
+	return 1;
+}
+
+char *
+cw_config_socket(const char *path)
+{
+	char *sock = NULL, *copy, *dir, *abs;
+
+	if (path == NULL || ini_parse(path, socket_handler, &sock) < 0 ||
+	    sock == NULL) {
+		free(sock);
+		return strdup(CW_SOCKET_DEFAULT);
+	}
+	if (sock[0] == '/')
+		return sock;
+	copy = strdup(path);
+	dir = copy ? realpath(dirname(copy), NULL) : NULL;
+	abs = dir ? cw_printf("%s/%s", dir, sock) : NULL;
+	free(dir);
+	free(copy);
+	free(sock);
+	return abs;
+}
+
+/* One component: owned by root, not writable by group or others unless
+ * it is a folder with the sticky bit (such as /tmp). */
+static enum cw_err
+trusted_one(const char *p, const struct stat *st, const char *what,
+	    const char *path)
+{
+	bool sticky_dir = S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX);
+
+	if (st->st_uid != 0) {
+		cw_error("%s '%s' is not trusted: '%s' belongs to uid %u, not "
+			 "root",
+			 what, path, p, (unsigned)st->st_uid);
+		return CW_ERR_CONFIG;
+	}
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !sticky_dir) {
+		cw_error("%s '%s' is not trusted: '%s' is writable by group or "
+			 "others (mode %04o)",
+			 what, path, p, (unsigned)(st->st_mode & 07777));
+		return CW_ERR_CONFIG;
+	}
+	return CW_OK;
+}
+
+/* Every prefix of an absolute path, with lstat (links not followed). */
+static enum cw_err
+trusted_chain(const char *abs, const char *what, const char *path)
+{
+	char *p = strdup(abs);
+	enum cw_err rc = CW_OK;
+	size_t n;
+
+	if (p == NULL)
+		return CW_ERR_NOMEM;
+	n = strlen(p);
+	for (size_t i = 1; i <= n && rc == CW_OK; i++) {
+		struct stat st;
+		char c = p[i];
+
+		if (c != '/' && c != 0)
+			continue;
+		p[i] = 0;
+		if (lstat(p, &st) != 0) {
+			cw_error("%s '%s': cannot read '%s': %s", what, path, p,
+				 strerror(errno));
+			rc = CW_ERR_CONFIG;
+		} else if (!S_ISLNK(st.st_mode)) {
+			rc = trusted_one(p, &st, what, path);
+		}
+		p[i] = c;
+	}
+	if (rc == CW_OK) {
+		struct stat root;
+
+		if (stat("/", &root) == 0)
+			rc = trusted_one("/", &root, what, path);
+	}
+	free(p);
+	return rc;
+}
+
+enum cw_err
+cw_check_trusted(const char *path, const char *what)
+{
+	char *abs = cw_abspath(path), *real = realpath(path, NULL);
+	enum cw_err rc;
+
+	if (abs == NULL || real == NULL) {
+		if (real == NULL)
+			cw_error("%s '%s': %s", what, path, strerror(errno));
+		free(abs);
+		free(real);
+		return real == NULL ? CW_ERR_CONFIG : CW_ERR_NOMEM;
+	}
+	rc = trusted_chain(abs, what, path);
+	if (rc == CW_OK && strcmp(abs, real) != 0)
+		rc = trusted_chain(real, what, path);
+	free(abs);
+	free(real);
+	return rc;
+}
+
+enum cw_err
+cw_config_check_trusted(const struct cw_config *c)
+{
+	enum cw_err rc = CW_OK;
+
+	if (c->path != NULL)
+		rc = cw_check_trusted(c->path, "configuration");
+	if (rc == CW_OK && c->token_module != NULL)
+		rc = cw_check_trusted(c->token_module, "PKCS#11 module");
+	for (size_t i = 0; rc == CW_OK && i < c->n_cas; i++)
+		if (c->cas[i].dns01_hook != NULL)
+			rc = cw_check_trusted(c->cas[i].dns01_hook,
+					      "dns-01 hook");
+	return rc;
 }

@@ -1,7 +1,6 @@
 #define _GNU_SOURCE
 #include "certwiz/err.h"
 
-#include <openssl/err.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
@@ -135,21 +134,6 @@ cw_debug(const char *fmt, ...)
 	va_start(ap, fmt);
 	vlog(CW_LOG_DEBUG, "debug: ", fmt, ap);
 	va_end(ap);
-}
-
-void
-cw_error_openssl(const char *what)
-{
-	unsigned long e = ERR_get_error();
-	char buf[256];
-
-	if (e == 0) {
-		cw_error("%s failed", what);
-		return;
-	}
-	ERR_error_string_n(e, buf, sizeof(buf));
-	cw_error("%s: %s", what, buf);
-	ERR_clear_error();
 }
 
 void

@@ -92,6 +92,24 @@ read_secret(int fd, struct cw_secret *s)
 }
 
 enum cw_err
+cw_secret_from_bytes(const void *p, size_t n, struct cw_secret **out)
+{
+	struct cw_secret *s;
+
+	if (n > CW_SECRET_MAX) {
+		cw_error("secret is longer than %d bytes", CW_SECRET_MAX);
+		return CW_ERR_USAGE;
+	}
+	if ((s = cw_secret_new()) == NULL)
+		return CW_ERR_NOMEM;
+	memcpy(s->data, p, n);
+	s->len = n;
+	s->data[n] = 0;
+	*out = s;
+	return CW_OK;
+}
+
+enum cw_err
 cw_secret_from_fd(int fd, struct cw_secret **out)
 {
 	struct cw_secret *s = cw_secret_new();
@@ -153,8 +171,36 @@ out:
 	return rc;
 }
 
+static const struct cw_prompter *prompter;
+
+void
+cw_secret_set_prompter(const struct cw_prompter *p)
+{
+	prompter = p;
+}
+
+static enum cw_err tty_prompt(const char *prompt, struct cw_secret **out);
+
 enum cw_err
 cw_secret_prompt(const char *prompt, struct cw_secret **out)
+{
+	if (prompter != NULL)
+		return prompter->ask(prompter->user, CW_SECRET_OTHER, prompt,
+				     out);
+	return tty_prompt(prompt, out);
+}
+
+enum cw_err
+cw_secret_prompt_pin(const char *prompt, struct cw_secret **out)
+{
+	if (prompter != NULL)
+		return prompter->ask(prompter->user, CW_SECRET_PIN, prompt,
+				     out);
+	return tty_prompt(prompt, out);
+}
+
+static enum cw_err
+tty_prompt(const char *prompt, struct cw_secret **out)
 {
 	struct cw_secret *s = NULL;
 	struct termios old, quiet;
@@ -164,8 +210,7 @@ cw_secret_prompt(const char *prompt, struct cw_secret **out)
 	fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		cw_error("no terminal to ask for the %s; give it in a file or "
-			 "on a descriptor (--pin-file, --pin-fd, "
-			 "--eab-hmac-file, --eab-hmac-fd)",
+			 "on a descriptor",
 			 prompt);
 		return CW_ERR_USAGE;
 	}
@@ -197,6 +242,11 @@ enum cw_err
 cw_secret_get(const struct cw_secret_source *src, const char *prompt,
 	      struct cw_secret **out)
 {
+	if (src != NULL && src->error != CW_OK) {
+		cw_error("%s", src->error_text ? src->error_text
+					       : "the secret cannot be read");
+		return src->error;
+	}
 	if (src != NULL && src->value != NULL) {
 		struct cw_secret *s = cw_secret_new();
 
@@ -217,14 +267,18 @@ cw_secret_get(const struct cw_secret_source *src, const char *prompt,
 bool
 cw_secret_source_prompts(const struct cw_secret_source *src)
 {
-	return src == NULL ||
-	       (src->value == NULL && src->file == NULL && src->fd < 0);
+	return src == NULL || (src->value == NULL && src->file == NULL &&
+			       src->fd < 0 && src->error == CW_OK);
 }
 
 bool
 cw_secret_can_prompt(void)
 {
-	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	int fd;
+
+	if (prompter != NULL)
+		return prompter->can(prompter->user, CW_SECRET_OTHER);
+	fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
 
 	if (fd < 0)
 		return false;

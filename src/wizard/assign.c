@@ -82,7 +82,7 @@ static enum cw_err
 record(struct wiz *w, struct store *s, const struct wiz_assign_opts *o,
        const struct store_cert *c, time_t now)
 {
-	char *by = cw_user_name();
+	char *by = strdup(wiz_caller_name(w));
 	enum cw_err rc = by ? store_begin(s) : CW_ERR_NOMEM;
 
 	if (rc == CW_OK)

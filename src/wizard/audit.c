@@ -16,10 +16,8 @@ enum cw_err
 wiz_audit(struct wiz *w, const char *operation, const char *target,
 	  const char *outcome, const char *reason)
 {
-	if (w->user == NULL && (w->user = cw_user_name()) == NULL)
-		return CW_ERR_NOMEM;
-	return wiz_audit_as(w, (unsigned)getuid(), w->user, operation, target,
-			    outcome, reason);
+	return wiz_audit_as(w, wiz_caller_uid(w), wiz_caller_name(w),
+			    operation, target, outcome, reason);
 }
 
 enum cw_err
@@ -69,6 +67,19 @@ wiz_audit_as(struct wiz *w, unsigned uid, const char *user,
 }
 
 enum cw_err
+wiz_audit_service(struct wiz *w, const char *operation, const char *target,
+		  const char *outcome, const char *reason)
+{
+	char *name = cw_uid_name((unsigned)geteuid());
+	enum cw_err rc = wiz_audit_as(w, (unsigned)geteuid(),
+				      name ? name : "certwizd", operation,
+				      target, outcome, reason);
+
+	free(name);
+	return rc;
+}
+
+enum cw_err
 wiz_audit_assignment(struct wiz *w, const char *operation, const char *usage,
 		     const char *sha256, time_t at)
 {
@@ -108,11 +119,6 @@ wiz_audit_failure(struct wiz *w, const char *operation, const char *target,
 	int level = cw_log_get_level();
 	enum cw_err r;
 
-	if (!wiz_is_admin(w)) {
-		wiz_spool_event(w, operation,
-				rc == CW_ERR_PERM ? "denied" : "failure");
-		return;
-	}
 	cw_log_set_level(CW_LOG_QUIET); /* the failure is already reported */
 	r = wiz_store(w, &s);
 	if (r == CW_OK)
@@ -166,9 +172,10 @@ note_change(struct wiz *w, const char *key, const char *path,
 				      "previous_sha256", before, NULL);
 		rc = store_begin(w->store);
 		if (rc == CW_OK)
-			rc = wiz_audit(w, operation, target, "success",
-				       before ? "changed since the last run"
-					      : "first seen");
+			rc = wiz_audit_service(w, operation, target, "success",
+					       before ? "changed since the "
+							"last run"
+						      : "first seen");
 		if (rc == CW_OK)
 			rc = store_meta_set(w->store, key, now);
 		rc = store_end(w->store, rc);
@@ -184,8 +191,6 @@ wiz_audit_config_changes(struct wiz *w)
 {
 	int level = cw_log_get_level();
 
-	/* Where the store is not writable (a reader, a non-admin), the next
-	 * administrator's command records the change. */
 	cw_log_set_level(CW_LOG_QUIET);
 	if (note_change(w, "config_sha256", w->cfg.path,
 			"configuration-changed") == CW_OK)

@@ -21,7 +21,7 @@ struct walk {
 	char (*hashes)[65]; /* by seq - 1 */
 	size_t cap;
 	struct wiz *w;
-	const char *key_file;
+	const struct cw_buf *key_pem;
 	struct cw_buf key;   /* the audit key's SPKI, once known */
 	int64_t last_cp_seq;
 	char last_cp_time[32];
@@ -91,21 +91,20 @@ on_event(void *user, const struct store_audit *a)
 }
 
 static enum cw_err
-key_from_file(const char *path, struct cw_buf *spki)
+key_from_pem(const struct cw_buf *pem, struct cw_buf *spki)
 {
-	FILE *f = fopen(path, "r");
-	EVP_PKEY *k = f ? PEM_read_PUBKEY(f, NULL, NULL, NULL) : NULL;
+	BIO *b = BIO_new_mem_buf(pem->data, (int)pem->len);
+	EVP_PKEY *k = b ? PEM_read_bio_PUBKEY(b, NULL, NULL, NULL) : NULL;
 	unsigned char *der = NULL;
 	int len = k ? i2d_PUBKEY(k, &der) : -1;
 	enum cw_err rc = len > 0 ? cw_buf_set(spki, der, (size_t)len)
 				 : CW_ERR_CONFIG;
 
 	if (rc == CW_ERR_CONFIG)
-		cw_error("cannot read the audit public key '%s' (PEM)", path);
+		cw_error("cannot read the audit public key (PEM)");
 	OPENSSL_free(der);
 	EVP_PKEY_free(k);
-	if (f)
-		fclose(f);
+	BIO_free(b);
 	return rc;
 }
 
@@ -120,8 +119,8 @@ expected_key(struct walk *x, const struct store_checkpoint *c)
 
 	if (x->key.len > 0)
 		return CW_OK;
-	if (x->key_file)
-		return key_from_file(x->key_file, &x->key);
+	if (x->key_pem)
+		return key_from_pem(x->key_pem, &x->key);
 	cw_pubkey_init(&pub);
 	cw_buf_init(&id);
 	rc = x->w->cfg.token_uri ? wiz_open_token(x->w, x->w->cfg.token_uri,
@@ -193,7 +192,7 @@ on_checkpoint(void *user, const struct store_checkpoint *c)
 }
 
 enum cw_err
-wiz_audit_verify(struct wiz *w, const char *key_file,
+wiz_audit_verify(struct wiz *w, const struct cw_buf *key_pem,
 		 struct wiz_audit_report *out)
 {
 	struct wiz_audit_report r;
@@ -205,7 +204,7 @@ wiz_audit_verify(struct wiz *w, const char *key_file,
 	memset(&x, 0, sizeof(x));
 	x.r = &r;
 	x.w = w;
-	x.key_file = key_file;
+	x.key_pem = key_pem;
 	memcpy(x.prev, AUDIT_GENESIS, 65);
 	cw_buf_init(&x.key);
 	rc = wiz_store(w, &s);

@@ -56,8 +56,10 @@ wiz_new(const char *config_path, const char *host, struct wiz **out)
 			 : cw_config_parse("", "(defaults)", NULL, &w->cfg);
 	if (rc != CW_OK)
 		goto fail;
-	w->host = host ? strdup(host) : machine_fqdn();
-	if (w->host == NULL) {
+	w->own_host = w->cfg.topology_host ? strdup(w->cfg.topology_host)
+					   : machine_fqdn();
+	w->host = host ? strdup(host) : cw_strdup(w->own_host);
+	if (w->host == NULL || w->own_host == NULL) {
 		cw_error("cannot tell this machine's name; use --host");
 		rc = CW_ERR_USAGE;
 		goto fail;
@@ -74,6 +76,7 @@ wiz_free(struct wiz *w)
 {
 	if (w == NULL)
 		return;
+	wiz_out_release(w);
 	store_close(w->store);
 	topo_free(w->topo);
 	for (size_t i = 0; i < w->n_sessions; i++)
@@ -85,7 +88,82 @@ wiz_free(struct wiz *w)
 	free(w->user);
 	cw_config_release(&w->cfg);
 	free(w->host);
+	free(w->own_host);
 	free(w);
+}
+
+enum cw_err
+wiz_set_caller(struct wiz *w, unsigned uid, const char *name, bool admin)
+{
+	char *copy = strdup(name);
+
+	if (copy == NULL)
+		return CW_ERR_NOMEM;
+	free(w->user);
+	w->user = copy;
+	w->uid = uid;
+	w->admin = admin;
+	w->caller_set = true;
+	return CW_OK;
+}
+
+/* Until a front end says who asks: this process's real user. */
+static void
+default_caller(const struct wiz *cw)
+{
+	struct wiz *w = (struct wiz *)cw;
+	char *name;
+
+	if (w->caller_set)
+		return;
+	name = cw_user_name();
+	if (name == NULL)
+		return;
+	free(w->user);
+	w->user = name;
+	w->uid = (unsigned)getuid();
+	w->admin = cw_uid_is_admin(w->uid, w->cfg.admin_group);
+	w->caller_set = true;
+}
+
+bool
+wiz_is_admin(const struct wiz *w)
+{
+	default_caller(w);
+	return w->admin;
+}
+
+unsigned
+wiz_caller_uid(const struct wiz *w)
+{
+	default_caller(w);
+	return w->uid;
+}
+
+const char *
+wiz_caller_name(const struct wiz *w)
+{
+	default_caller(w);
+	return w->user ? w->user : "unknown";
+}
+
+const char *
+wiz_admin_group(const struct wiz *w)
+{
+	return w->cfg.admin_group;
+}
+
+enum cw_err
+wiz_require_admin(struct wiz *w, const char *verb)
+{
+	if (wiz_is_admin(w))
+		return CW_OK;
+	cw_error("permission denied: '%s' needs membership in group '%s' "
+		 "(or root)",
+		 verb, w->cfg.admin_group);
+	wiz_audit_failure(w, "permission-denied",
+			  NULL, CW_ERR_PERM);
+	return CW_ERR_PERM;
 }
 
 void
@@ -112,10 +190,15 @@ wiz_host(const struct wiz *w)
 	return w->host;
 }
 
+const char *
+wiz_own_host(const struct wiz *w)
+{
+	return w->own_host;
+}
+
 #define TOKENS_LOCK_WAIT_MS (120 * 1000)
 
-/* The lock file beside the store: created (0644) by whoever may, opened
- * read-only by the others (flock needs no write access). */
+/* The lock file beside the store, in the service's own folder. */
 static int
 open_tokens_lock(const struct wiz *w)
 {
@@ -124,9 +207,7 @@ open_tokens_lock(const struct wiz *w)
 	int fd = -1;
 
 	if (path != NULL) {
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-		if (fd < 0)
-			fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd < 0)
 			cw_debug("no tokens lock at '%s': %s", path,
 				 strerror(errno));
@@ -211,7 +292,7 @@ prompt_unlocked(struct wiz *w, struct tok_session *s, struct cw_secret **pin)
 	if (prompt == NULL)
 		return CW_ERR_NOMEM;
 	wiz_tokens_release(w);
-	rc = cw_secret_prompt(prompt, pin);
+	rc = cw_secret_prompt_pin(prompt, pin);
 	lock = wiz_tokens_take(w);
 	free(prompt);
 	if (rc == CW_OK && lock != CW_OK) {
@@ -222,12 +303,33 @@ prompt_unlocked(struct wiz *w, struct tok_session *s, struct cw_secret **pin)
 	return rc;
 }
 
+/* The PIN for the token uri names: the audit token's own PIN file; the
+ * caller's (a root caller without the service); the configured one. */
+static struct cw_secret_source
+pin_for(const struct wiz *w, const char *uri)
+{
+	const struct cw_config *c = &w->cfg;
+	struct cw_secret_source none = { NULL, -1, NULL, CW_OK, NULL };
+
+	if (c->audit_token && c->audit_pin_file && uri &&
+	    strcmp(uri, c->audit_token) == 0)
+		return (struct cw_secret_source){ c->audit_pin_file, -1, NULL,
+						  CW_OK, NULL };
+	if (!cw_secret_source_prompts(&w->pin))
+		return w->pin;
+	if (c->token_pin_file)
+		return (struct cw_secret_source){ c->token_pin_file, -1, NULL,
+						  CW_OK, NULL };
+	return none;
+}
+
 enum cw_err
 wiz_open_token(struct wiz *w, const char *uri, struct tok_session **out)
 {
 	struct tok_ctx *m = NULL;
 	struct tok_session *s = NULL, **v;
 	struct cw_secret *pin = NULL;
+	struct cw_secret_source src = pin_for(w, uri);
 	enum cw_err rc;
 
 	for (size_t i = 0; i < w->n_sessions; i++) {
@@ -239,12 +341,13 @@ wiz_open_token(struct wiz *w, const char *uri, struct tok_session **out)
 	rc = wiz_modules(w, &m);
 	if (rc == CW_OK)
 		rc = tok_open(m, uri, &s);
-	if (rc == CW_OK && tok_login_prompts(s, uri, &w->pin))
+	if (rc == CW_OK && tok_login_prompts(s, uri, &src))
 		rc = prompt_unlocked(w, s, &pin);
 	if (rc == CW_OK)
 		rc = tok_login(s, uri,
-			       pin ? &(struct cw_secret_source){ NULL, -1, pin }
-				   : &w->pin);
+			       pin ? &(struct cw_secret_source){ NULL, -1, pin,
+								 CW_OK, NULL }
+				   : &src);
 	cw_secret_free(pin);
 	if (rc == CW_OK) {
 		v = realloc(w->sessions, (w->n_sessions + 1) * sizeof(*v));
@@ -285,11 +388,8 @@ wiz_store(struct wiz *w, struct store **out)
 		rc = store_open(w->cfg.store_path, &w->store);
 		if (rc != CW_OK)
 			return rc;
-		wiz_secure_files(w);
-		if (w->changing && wiz_is_admin(w)) {
+		if (w->changing)
 			wiz_audit_config_changes(w);
-			wiz_spool_ingest(w);
-		}
 	}
 	*out = w->store;
 	return CW_OK;
@@ -309,6 +409,8 @@ check_x509(void *user, const char *host, const struct topo_usage *u)
 	return rc;
 }
 
+static enum cw_err checked(struct topo *t, struct topo **out);
+
 enum cw_err
 wiz_topology_load(struct wiz *w, const char *path, struct topo **out)
 {
@@ -322,7 +424,32 @@ wiz_topology_load(struct wiz *w, const char *path, struct topo **out)
 		return CW_ERR_CONFIG;
 	}
 	rc = topo_load_file(path, &t);
-	if (rc == CW_OK && topo_each_usage(t, check_x509, NULL) != CW_OK)
+	return rc == CW_OK ? checked(t, out) : rc;
+}
+
+enum cw_err
+wiz_topology_parse(struct wiz *w, const struct cw_buf *text,
+		   const char *name, struct topo **out)
+{
+	struct topo *t = NULL;
+	enum cw_err rc;
+
+	(void)w;
+	if (text->len > (4 << 20)) {
+		cw_error("topology '%s' is larger than 4 MiB", name);
+		return CW_ERR_TOPOLOGY;
+	}
+	rc = topo_load_string((const char *)text->data, text->len, name, &t);
+	return rc == CW_OK ? checked(t, out) : rc;
+}
+
+/* The topology t (taken) once every subject and name passes. */
+static enum cw_err
+checked(struct topo *t, struct topo **out)
+{
+	enum cw_err rc = CW_OK;
+
+	if (topo_each_usage(t, check_x509, NULL) != CW_OK)
 		rc = CW_ERR_TOPOLOGY;
 	if (rc != CW_OK) {
 		topo_free(t);

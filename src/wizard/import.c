@@ -82,7 +82,15 @@ read_input(struct wiz *w, struct imp *m)
 	enum cw_err rc;
 
 	cw_buf_init(&data);
-	rc = cw_file_read(m->o->path, X509_MAX_RESPONSE, &data);
+	if (m->o->data != NULL) {
+		rc = m->o->data->len > X509_MAX_RESPONSE ? CW_ERR_PARSE
+			: cw_buf_set(&data, m->o->data->data, m->o->data->len);
+		if (rc == CW_ERR_PARSE)
+			cw_error("'%s' is larger than %d bytes", m->o->path,
+				 (int)X509_MAX_RESPONSE);
+	} else {
+		rc = cw_file_read(m->o->path, X509_MAX_RESPONSE, &data);
+	}
 	if (rc == CW_OK && x509_is_pkcs12(data.data, data.len))
 		rc = read_p12(w, &data, m);
 	else if (rc == CW_OK)
@@ -92,7 +100,8 @@ read_input(struct wiz *w, struct imp *m)
 				     m->bundle.certs[0].len, &m->leaf);
 	if (rc != CW_OK)
 		cw_error("cannot import '%s'", m->o->path);
-	explicit_bzero(data.data, data.cap);
+	if (data.data != NULL)
+		explicit_bzero(data.data, data.cap);
 	cw_buf_release(&data);
 	return rc;
 }
@@ -384,7 +393,7 @@ static enum cw_err
 assign_usages(struct wiz *w, struct imp *m, int64_t cert_id)
 {
 	time_t now = time(NULL);
-	char *by = cw_user_name();
+	char *by = strdup(wiz_caller_name(w));
 	enum cw_err rc = by ? store_activate_due(m->store, now,
 						 wiz_audit_activated, w)
 			    : CW_ERR_NOMEM;

@@ -19,7 +19,6 @@ wiz_request_result_release(struct wiz_request_result *r)
 	free(r->subject);
 	cw_strlist_release(&r->names);
 	free(r->out_path);
-	free(r->spool_name);
 	wiz_acme_outcome_release(&r->online);
 	memset(r, 0, sizeof(*r));
 }
@@ -50,7 +49,6 @@ new_id(struct tok_session *tok, struct cw_buf *id)
 struct job {
 	struct wiz_plan plan;
 	struct cw_keyspec spec;
-	struct cw_atomic out;
 	struct tok_session *tok;
 	struct store *store;
 	struct store_key key;
@@ -59,9 +57,6 @@ struct job {
 	struct cw_buf csr;
 	bool key_recorded;
 	bool key_made;
-	json_t *spooled;   /* not an administrator: the request goes to the
-			      spool (see spool.c) instead of the store */
-	char *spool_name;
 };
 
 /* An online request: a known CA profile, an administrator (talking to the
@@ -80,8 +75,7 @@ check_online(struct wiz *w, const struct wiz_request_opts *o)
 			 o->ca, o->ca);
 		return CW_ERR_NOT_FOUND;
 	}
-	if (o->eab_kid == NULL &&
-	    (o->eab_hmac.file != NULL || o->eab_hmac.fd >= 0)) {
+	if (o->eab_kid == NULL && !cw_secret_source_prompts(&o->eab_hmac)) {
 		cw_error("--eab-hmac-file and --eab-hmac-fd need --eab-kid");
 		return CW_ERR_USAGE;
 	}
@@ -127,84 +121,14 @@ prepare(struct wiz *w, const struct wiz_request_opts *o, struct job *j)
 		return rc;
 	if (o->ca != NULL)
 		rc = check_online(w, o);
-	else /* an existing or unwritable file is refused before anything
-		is created */
-		rc = cw_atomic_open(&j->out, o->out_path, 0644, o->force);
-	if (rc != CW_OK)
-		return rc;
-	/* Anyone may make an offline request; those who may not write the
-	 * store leave it in the spool for an administrator. */
-	if (wiz_is_admin(w) || o->ca != NULL)
+	else if (o->out_path == NULL)
+		rc = CW_ERR_USAGE;
+	if (rc == CW_OK)
 		rc = wiz_store(w, &j->store);
-	else if ((j->spooled = json_object()) == NULL)
-		rc = CW_ERR_NOMEM;
 	if (rc == CW_OK)
 		rc = wiz_open_token(w, uri, &j->tok);
 	if (rc == CW_OK)
 		rc = tok_check_mechanism(j->tok, &j->spec);
-	return rc;
-}
-
-static enum cw_err
-spool_intent(struct wiz *w, const struct wiz_request_opts *o, struct job *j)
-{
-	const struct tok_info *ti = tok_session_info(j->tok);
-	json_t *usages = json_array();
-	char *out = cw_abspath(o->out_path);
-	enum cw_err rc;
-
-	for (size_t i = 0; usages && i < o->usages->n; i++)
-		json_array_append_new(usages, json_string(o->usages->v[i]));
-	if (usages == NULL || out == NULL ||
-	    json_object_set_new(
-		    j->spooled, "token",
-		    json_pack("{s:s, s:s, s:s, s:s}", "label", ti->label,
-			      "serial", ti->serial, "manufacturer",
-			      ti->manufacturer, "model", ti->model)) ||
-	    json_object_set_new(j->spooled, "usages", usages) ||
-	    json_object_set_new(j->spooled, "host", json_string(w->host)) ||
-	    json_object_set_new(j->spooled, "cka_id",
-				json_string(j->key.cka_id)) ||
-	    json_object_set_new(j->spooled, "label", json_string(j->key.label)) ||
-	    json_object_set_new(j->spooled, "algorithm",
-				json_string(j->spec.name)) ||
-	    json_object_set_new(j->spooled, "out", json_string(out))) {
-		free(out);
-		return CW_ERR_NOMEM;
-	}
-	free(out);
-	rc = wiz_spool_request(w, "generating", j->spooled, &j->spool_name);
-	j->key_recorded = rc == CW_OK;
-	return rc;
-}
-
-/* The CSR goes into the spool entry; then the file is published. */
-static enum cw_err
-spool_request(struct wiz *w, struct job *j)
-{
-	struct cw_buf pem;
-	char *b64 = cw_base64(j->csr.data, j->csr.len);
-	enum cw_err rc = b64 ? CW_OK : CW_ERR_NOMEM;
-
-	cw_buf_init(&pem);
-	if (rc == CW_OK)
-		rc = json_object_set_new(j->spooled, "csr", json_string(b64))
-			     ? CW_ERR_NOMEM
-			     : CW_OK;
-	if (rc == CW_OK)
-		rc = x509_pem("CERTIFICATE REQUEST", &j->csr, &pem);
-	if (rc == CW_OK)
-		rc = cw_atomic_write(&j->out, pem.data, pem.len);
-	if (rc == CW_OK)
-		rc = wiz_spool_request(w, "awaiting-response", j->spooled,
-				       &j->spool_name);
-	if (rc == CW_OK) {
-		rc = cw_atomic_commit(&j->out);
-		if (rc != CW_OK)
-			wiz_spool_remove(w, j->spool_name);
-	}
-	free(b64);
-	cw_buf_release(&pem);
 	return rc;
 }
 
@@ -231,8 +155,6 @@ record_intent(struct wiz *w, const struct wiz_request_opts *o, struct job *j)
 	if (!j->key.cka_id || !j->key.label || !j->key.algorithm ||
 	    !j->key.origin || !j->key.state)
 		return CW_ERR_NOMEM;
-	if (j->spooled != NULL)
-		return spool_intent(w, o, j);
 	rc = store_begin(j->store);
 	if (rc == CW_OK)
 		rc = store_token_ensure(j->store, &t, &j->key.token_id);
@@ -312,8 +234,7 @@ audit_request(struct wiz *w, const struct wiz_request_opts *o, struct job *j,
 			  NULL);
 	t2 = audit_target("request", req, "usages", usages, "cka_id",
 			  j->key.cka_id, "protocol", o->ca ? "acme" : "offline",
-			  o->ca ? "ca" : "out", o->ca ? o->ca : o->out_path,
-			  NULL);
+			  "ca", o->ca, NULL);
 	rc = t1 && t2 && usages ? wiz_audit(w, "key-generated", t1, "success",
 					    "generated on the token")
 				: CW_ERR_NOMEM;
@@ -327,7 +248,7 @@ audit_request(struct wiz *w, const struct wiz_request_opts *o, struct job *j,
 }
 
 /* One transaction: the key becomes ready, the request is recorded, and the
- * CSR file is published just before the commit (removed if it fails). */
+ * CSR is published just before the commit (taken back if it fails). */
 static enum cw_err
 record_request(struct wiz *w, const struct wiz_request_opts *o, struct job *j,
 	       int64_t *request_id)
@@ -335,7 +256,7 @@ record_request(struct wiz *w, const struct wiz_request_opts *o, struct job *j,
 	struct store_request r;
 	char *spki_hash = x509_sha256_hex(j->spki.data, j->spki.len);
 	struct cw_buf pem;
-	bool published = false;
+	bool offline = o->ca == NULL, published = false;
 	enum cw_err rc;
 
 	cw_buf_init(&pem);
@@ -344,17 +265,17 @@ record_request(struct wiz *w, const struct wiz_request_opts *o, struct job *j,
 	r.usages = *o->usages;
 	r.key_id = j->key.id;
 	r.csr = j->csr;
-	r.protocol = o->ca ? "acme" : "offline";
+	r.protocol = offline ? "offline" : "acme";
 	r.ca = (char *)o->ca;
-	r.state = o->ca ? "created" : "awaiting-response";
-	r.created_by = cw_user_name();
-	r.out_path = o->ca ? NULL : cw_abspath(o->out_path);
-	rc = spki_hash && r.created_by && (o->ca || r.out_path) ? CW_OK
-								: CW_ERR_NOMEM;
-	if (rc == CW_OK && o->ca == NULL)
+	r.state = offline ? "awaiting-response" : "created";
+	r.created_by = (char *)wiz_caller_name(w);
+	r.created_uid = wiz_caller_uid(w);
+	rc = spki_hash ? CW_OK : CW_ERR_NOMEM;
+	if (rc == CW_OK && offline)
 		rc = x509_pem("CERTIFICATE REQUEST", &j->csr, &pem);
-	if (rc == CW_OK && o->ca == NULL)
-		rc = cw_atomic_write(&j->out, pem.data, pem.len);
+	if (rc == CW_OK && offline)
+		rc = wiz_out_stage(w, o->out_path, pem.data, pem.len, 0644,
+				   o->force);
 	if (rc == CW_OK)
 		rc = store_begin(j->store);
 	if (rc == CW_OK)
@@ -364,8 +285,8 @@ record_request(struct wiz *w, const struct wiz_request_opts *o, struct job *j,
 		rc = store_request_add(j->store, &r);
 	if (rc == CW_OK)
 		rc = audit_request(w, o, j, r.id);
-	if (rc == CW_OK && o->ca == NULL)
-		rc = cw_atomic_commit(&j->out);
+	if (rc == CW_OK && offline)
+		rc = wiz_out_publish(w, o->out_path);
 	published = rc == CW_OK;
 	cw_crashpoint("request:before-commit");
 	if (rc == CW_OK && cw_failpoint("request:commit"))
@@ -374,13 +295,11 @@ record_request(struct wiz *w, const struct wiz_request_opts *o, struct job *j,
 		rc = store_commit(j->store);
 	if (rc != CW_OK) {
 		store_rollback(j->store);
-		if (published && o->ca == NULL)
-			unlink(o->out_path);
+		if (published && offline)
+			wiz_out_retract(w, o->out_path);
 	} else {
 		*request_id = r.id;
 	}
-	free(r.created_by);
-	free(r.out_path);
 	free(spki_hash);
 	cw_buf_release(&pem);
 	return rc;
@@ -398,11 +317,6 @@ undo(struct wiz *w, struct job *j)
 	if (!j->key_recorded)
 		return;
 	rc = tok_destroy_keys(j->tok, &j->id);
-	if (j->spooled != NULL) {
-		if (rc == CW_OK)
-			wiz_spool_remove(w, j->spool_name);
-		return;
-	}
 	target = audit_target("cka_id", j->key.cka_id, "token_serial",
 			      tok_session_info(j->tok)->serial, NULL);
 	if (rc == CW_OK)
@@ -451,7 +365,7 @@ fill_result(struct wiz *w, const struct wiz_request_opts *o, struct job *j,
 }
 
 /* The steps both kinds of request share: the key pair, the CSR, the
- * record; *id is the request (0 when spooled). */
+ * record; *id is the request. */
 static enum cw_err
 create(struct wiz *w, const struct wiz_request_opts *o,
        struct wiz_request_result *out, int64_t *id)
@@ -460,16 +374,13 @@ create(struct wiz *w, const struct wiz_request_opts *o,
 	enum cw_err rc;
 
 	memset(&j, 0, sizeof(j));
-	j.out.fd = -1;
 	rc = prepare(w, o, &j);
 	if (rc == CW_OK)
 		rc = record_intent(w, o, &j);
 	cw_crashpoint("request:after-intent");
 	if (rc == CW_OK)
 		rc = make_csr(&j);
-	if (rc == CW_OK && j.spooled != NULL)
-		rc = spool_request(w, &j);
-	else if (rc == CW_OK)
+	if (rc == CW_OK)
 		rc = record_request(w, o, &j, id);
 	if (rc == CW_OK)
 		rc = fill_result(w, o, &j, out);
@@ -477,13 +388,6 @@ create(struct wiz *w, const struct wiz_request_opts *o,
 		out->request_id = *id;
 	else if (*id == 0)
 		undo(w, &j);
-	if (rc == CW_OK && j.spooled != NULL) {
-		out->spool_name = j.spool_name;
-		j.spool_name = NULL;
-	}
-	json_decref(j.spooled);
-	free(j.spool_name);
-	cw_atomic_abort(&j.out);
 	wiz_plan_release(&j.plan);
 	store_key_release(&j.key);
 	cw_buf_release(&j.id);

@@ -157,12 +157,17 @@ wiz_export(struct wiz *w, const char *usage, const char *dir,
 	line = cw_printf("%s\n", v.key_uri ? v.key_uri : "");
 	if (rc == CW_OK && (!r.chain_path || !r.uri_path || !r.key_uri || !line))
 		rc = CW_ERR_NOMEM;
+	/* both staged before either is published */
 	if (rc == CW_OK)
-		rc = cw_file_write_atomic(r.chain_path, pem.data, pem.len, 0644,
-					  true);
+		rc = wiz_out_stage(w, r.chain_path, pem.data, pem.len, 0644,
+				   true);
 	if (rc == CW_OK)
-		rc = cw_file_write_atomic(r.uri_path, line, strlen(line), 0644,
-					  true);
+		rc = wiz_out_stage(w, r.uri_path, line, strlen(line), 0644,
+				   true);
+	if (rc == CW_OK)
+		rc = wiz_out_publish(w, r.chain_path);
+	if (rc == CW_OK)
+		rc = wiz_out_publish(w, r.uri_path);
 	if (rc == CW_OK) {
 		*out = r;
 		memset(&r, 0, sizeof(r));

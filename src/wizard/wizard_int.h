@@ -13,18 +13,35 @@
 
 struct wiz {
 	struct cw_config cfg;
-	char *host;
+	char *host;                    /* the host meant (--host) */
+	char *own_host;                /* this machine's ([topology] host) */
 	struct cw_secret_source pin;
 	struct topo *topo;
 	struct store *store;
 	struct tok_ctx *tokens;
 	struct tok_session **sessions; /* logged in, one per token */
 	size_t n_sessions;
-	char *user;                    /* from the password database */
+	char *user;                    /* the caller's name */
+	unsigned uid;                  /* the caller's uid */
+	bool admin;                    /* the caller is an administrator */
+	bool caller_set;
 	bool changing;                 /* see wiz_set_changing */
 	int tokens_lock;               /* fd of the tokens lock, or -1 */
 	bool tokens_locked;
+	const struct wiz_output *output;
+#define WIZ_MAX_STAGED 4
+	struct cw_atomic staged[WIZ_MAX_STAGED]; /* without an output */
 };
+
+/* The files a verb produces, through the front end's output (output.c):
+ * see struct wiz_output. wiz_out_write stages and publishes. */
+enum cw_err wiz_out_stage(struct wiz *w, const char *path, const void *data,
+			  size_t n, int mode, bool force);
+enum cw_err wiz_out_publish(struct wiz *w, const char *path);
+void wiz_out_retract(struct wiz *w, const char *path);
+enum cw_err wiz_out_write(struct wiz *w, const char *path, const void *data,
+			  size_t n, int mode, bool force);
+void wiz_out_release(struct wiz *w);
 
 /* The PKCS#11 modules, loaded on first use (after wiz_tokens_take). */
 enum cw_err wiz_modules(struct wiz *w, struct tok_ctx **out);
@@ -89,28 +106,16 @@ enum cw_err wiz_audit(struct wiz *w, const char *operation,
 		      const char *target, const char *outcome,
 		      const char *reason);
 
-/* The same, for an actor other than the caller: a spooled request or
- * denial, whose uid comes from the spool file's owner. */
+/* The same, for an actor other than the caller: the service itself
+ * (configuration and topology changes it notices). */
 enum cw_err wiz_audit_as(struct wiz *w, unsigned uid, const char *user,
 			 const char *operation, const char *target,
 			 const char *outcome, const char *reason);
+/* An event whose actor is the service's own user. */
+enum cw_err wiz_audit_service(struct wiz *w, const char *operation,
+			      const char *target, const char *outcome,
+			      const char *reason);
 
-/* Records a refusal (outcome "denied") or a failure ("failure") of a
- * caller who cannot write the store, in the spool. */
-void wiz_spool_event(struct wiz *w, const char *verb, const char *outcome);
-
-/* An offline request of a non-administrator, in the spool: written when
- * the key is about to be made (state generating) and again with the CSR
- * (state awaiting-response). *name is the file's name. */
-enum cw_err wiz_spool_request(struct wiz *w, const char *state,
-			      const json_t *request, char **name);
-void wiz_spool_remove(struct wiz *w, const char *name);
-
-/* Takes in what the spool holds (administrators, changing verbs). */
-void wiz_spool_ingest(struct wiz *w);
-
-/* Sets the store's file modes and the spool directory (root only). */
-void wiz_secure_files(struct wiz *w);
 enum cw_err wiz_audit_assignment(struct wiz *w, const char *operation,
 				 const char *usage, const char *sha256,
 				 time_t at);

@@ -21,6 +21,7 @@
 source "$(dirname "$0")/lib.sh"
 command -v strace >/dev/null || exit 77
 PART=$1
+CW_MODE=oneshot
 setup_env "crash-$PART"
 setup_ca
 cd "$WORK"

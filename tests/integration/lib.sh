@@ -30,20 +30,73 @@ softhsm_module() {
 	return 1
 }
 
-# setup_env NAME: a fresh work directory with its own token and store.
+# The service's binary (beside the client) and its user.
+CERTWIZD=${CERTWIZD:-$(dirname "$CERTWIZ")/certwizd}
+SVC_USER=certwiz
+
+# The token and store folders belong to the service's user, as installed.
+# Tools the tests run as root on them (to look, or to change things behind
+# certwiz's back) leave files the service could not open; these wrappers
+# give them back.
+own_service_files() {
+	chown -R "$SVC_USER:" "$WORK/tokens" "$WORK/state" 2>/dev/null || true
+}
+pkcs11-tool() {
+	local rc=0
+	command pkcs11-tool "$@" || rc=$?
+	own_service_files
+	return $rc
+}
+softhsm2-util() {
+	local rc=0
+	command softhsm2-util "$@" || rc=$?
+	own_service_files
+	return $rc
+}
+sqlite3() {
+	local rc=0
+	command sqlite3 "$@" || rc=$?
+	own_service_files
+	return $rc
+}
+
+# setup_env NAME: a fresh work directory with its own token and store,
+# laid out as an installation: the configuration and its folder belong to
+# root; the token folder, the store folder (0700) and the PIN file (0600)
+# to the service's user. CW_MODE=service (the default) starts certwizd on
+# a socket of the test's own, stopped at exit; CW_MODE=oneshot leaves it
+# stopped, so that root's certwiz runs each command through a one-shot
+# certwizd with the PIN options of the command line.
 setup_env() {
 	command -v softhsm2-util >/dev/null || exit 77
 	MODULE=$(softhsm_module) || exit 77
+	id "$SVC_USER" >/dev/null 2>&1 || { echo "no user $SVC_USER (scripts/deps.sh makes it)" >&2; exit 77; }
+	CW_MODE=${CW_MODE:-service}
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/certwiz-$1.XXXXXX")
-	mkdir -p "$WORK/tokens" "$WORK/state"
+	chmod 755 "$WORK"
+	mkdir -p "$WORK/tokens" "$WORK/state" "$WORK/run"
+	# where hooks the service runs may write (as the service's user)
+	SVC_DIR=$WORK/svc
+	install -d -o "$SVC_USER" -m 755 "$SVC_DIR"
+	# Under the sanitizers, what a service process reports goes to files
+	# (a worker's stderr goes to its client, and is lost if it dies): the
+	# test fails if any appears.
+	if [ -n "${ASAN_OPTIONS:-}" ]; then
+		export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$SVC_DIR/asan"
+		export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:log_path=$SVC_DIR/ubsan"
+	fi
 	sed "s|@TOKENDIR@|$WORK/tokens|" "$SRCDIR/tokens/softhsm2.conf.in" >"$WORK/softhsm2.conf"
 	export SOFTHSM2_CONF="$WORK/softhsm2.conf"
+	chmod 700 "$WORK/state"
+	own_service_files
 	softhsm2-util --init-token --free --label "$TOKEN_LABEL" \
 		--pin "$PIN" --so-pin "$SO_PIN" >/dev/null
 	umask 077
 	printf '%s\n' "$PIN" >"$WORK/pin"
 	umask 022
+	chown "$SVC_USER" "$WORK/pin"
 	cp "$SRCDIR/examples/topology-sfb.json" "$WORK/topology.json"
+	HOST=fe01.contoso.test
 	cat >"$WORK/certwiz.conf" <<CONF
 [store]
 path = state/store.db
@@ -52,10 +105,52 @@ uri = pkcs11:token=$TOKEN_LABEL
 module = $MODULE
 [topology]
 file = topology.json
+host = $HOST
+[service]
+socket = run/certwiz.sock
 CONF
+	if [ "$CW_MODE" = service ]; then
+		sed -i "s|^module = .*|&\npin_file = pin|" "$WORK/certwiz.conf"
+	fi
 	export CERTWIZ_CONF="$WORK/certwiz.conf"
-	HOST=fe01.contoso.test
 	trap 'cleanup_env' EXIT
+	if [ "$CW_MODE" = service ]; then
+		start_service
+	fi
+}
+
+# start_service / stop_service: certwizd on $WORK/run/certwiz.sock, started
+# as root (it binds the socket, then becomes the service's user). It is
+# started from a subshell, so that it is not one of the test's jobs (a
+# test's bare 'wait' must not wait for it); it is stopped by its PID.
+SVC_PID=""
+start_service() {
+	SVC_PID=$(
+		"$CERTWIZD" --config "$CERTWIZ_CONF" 2>>"$WORK/certwizd.log" \
+			</dev/null >/dev/null &
+		echo $!
+	)
+	local i
+	for i in $(seq 1 100); do
+		[ -S "$WORK/run/certwiz.sock" ] && return 0
+		kill -0 "$SVC_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	cat "$WORK/certwizd.log" >&2
+	fail "certwizd did not start"
+}
+stop_service() {
+	local i
+	if [ -n "$SVC_PID" ]; then
+		kill "$SVC_PID" 2>/dev/null || true
+		for i in $(seq 1 200); do
+			kill -0 "$SVC_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -9 "$SVC_PID" 2>/dev/null || true
+		SVC_PID=""
+	fi
+	rm -f "$WORK/run/certwiz.sock"
 }
 
 # The canary secrets must appear in no output, log, store file or export:
@@ -79,15 +174,58 @@ canary_check() {
 # Background servers the test started (PIDs), stopped at exit.
 BG_PIDS=""
 
+# Users and groups a test makes (useradd, groupadd), each with a name of
+# this run's own, removed at exit: a test depends on nothing an earlier
+# run left and leaves the machine as it found it.
+MADE_USERS=""
+MADE_GROUPS=""
+# make_group VAR: a new group; its name in $VAR
+make_group() {
+	local name="cwt$$g${#MADE_GROUPS}"
+	groupadd "$name"
+	MADE_GROUPS="$MADE_GROUPS $name"
+	printf -v "$1" '%s' "$name"
+}
+# make_user VAR [GROUP]: a new user (in GROUP); its name in $VAR
+make_user() {
+	local name="cwt$$u${#MADE_USERS}"
+	useradd -M -N -s /bin/sh ${2:+-G "$2"} "$name"
+	MADE_USERS="$MADE_USERS $name"
+	printf -v "$1" '%s' "$name"
+}
+remove_made() {
+	local u g
+	for u in $MADE_USERS; do userdel "$u" 2>/dev/null || true; done
+	for g in $MADE_GROUPS; do groupdel "$g" 2>/dev/null || true; done
+	MADE_USERS="" MADE_GROUPS=""
+}
+
 cleanup_env() {
 	local rc=$?
 	local p
+	stop_service
 	for p in $BG_PIDS; do kill "$p" 2>/dev/null || true; done
+	remove_made
 	for p in $BG_PIDS; do wait "$p" 2>/dev/null || true; done
 	if [ "$rc" -eq 0 ] && ! canary_check; then
 		rc=1
 	fi
+	if [ -n "${SVC_DIR:-}" ] && ls "$SVC_DIR"/asan.* "$SVC_DIR"/ubsan.* >/dev/null 2>&1; then
+		echo "FAIL: sanitizer reports from service processes:" >&2
+		cat "$SVC_DIR"/asan.* "$SVC_DIR"/ubsan.* >&2 2>/dev/null || true
+		rc=1
+	fi
+	if [ -s "${WORK:-}/certwizd.log" ] && [ -z "${WORKER_SIGNALS_EXPECTED:-}" ] &&
+		grep -q "ended by signal" "$WORK/certwizd.log"; then
+		echo "FAIL: a service worker died:" >&2
+		grep "ended by signal" "$WORK/certwizd.log" >&2
+		rc=1
+	fi
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
+		if [ -s "$WORK/certwizd.log" ]; then
+			echo "--- certwizd.log (end):" >&2
+			tail -20 "$WORK/certwizd.log" >&2
+		fi
 		echo "--- work directory kept: $WORK" >&2
 	elif [ -n "${WORK:-}" ] && [ -z "${KEEP_WORK:-}" ]; then
 		rm -rf "$WORK"
@@ -95,8 +233,17 @@ cleanup_env() {
 	exit "$rc"
 }
 
+# cw ARGS...: certwiz for this test's host. A command run with a crash or
+# fault point in its environment goes to a one-shot certwizd, which gets
+# that environment (the running service does not).
 cw() {
-	"$CERTWIZ" --host "$HOST" --pin-file "$WORK/pin" "$@"
+	local extra=()
+	if [ "$CW_MODE" != service ]; then
+		extra=(--pin-file "$WORK/pin")
+	elif [ -n "${CERTWIZ_CRASHPOINT:-}${CERTWIZ_FAILPOINT:-}${FAULTY_P11:-}" ]; then
+		extra=(--no-service)
+	fi
+	"$CERTWIZ" --host "$HOST" "${extra[@]}" "$@"
 }
 
 fail() {

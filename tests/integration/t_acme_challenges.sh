@@ -25,6 +25,9 @@ profile() { # profile NAME KEY=VALUE...: a copy of the pebble profile
 
 # http-01 through a web root.
 mkdir -p webroot servers/nginx/logs servers/nginx/tmp
+# the service writes the responses: its user owns the web root's challenge
+# folder (the web server only reads it)
+install -d -o "$SVC_USER" -m 755 webroot/.well-known webroot/.well-known/acme-challenge
 cat >servers/nginx/nginx.conf <<CONF
 daemon off;
 master_process off;
@@ -67,6 +70,7 @@ grep -q "GET /.well-known/acme-challenge/" servers/nginx/logs/access.log ||
 # words, and what was published is removed.
 mkdir -p elsewhere
 profile nowhere "http01_webroot = elsewhere"
+install -d -o "$SVC_USER" -m 755 elsewhere elsewhere/.well-known elsewhere/.well-known/acme-challenge
 expect_rc 7 cw request --usage WebServicesExternal --key ec:P-256 --ca nowhere \
 	--wait 60 --json
 jq -e '.state == "rejected" and (.problem | test("404"))' <<<"$OUT" >/dev/null ||
@@ -81,7 +85,7 @@ audit_ops | grep -q "^request-rejected failure" || fail "rejection not audited"
 # dns-01 through a hook.
 cat >dns-hook <<HOOK
 #!/bin/bash
-echo "\$1 \$2 \$3" >>$WORK/hook.log
+echo "\$1 \$2 \$3" >>$SVC_DIR/hook.log
 case \$1 in
 add) body='{"host":"'\$2'.","value":"'\$3'"}'; path=set-txt ;;
 del) body='{"host":"'\$2'."}'; path=clear-txt ;;
@@ -94,8 +98,8 @@ profile dns "challenge = dns-01" "dns01_hook = dns-hook"
 expect_rc 0 cw request --usage Default --key ec:P-256 --ca dns --wait 60 --json
 jq -e '.state == "issued" and (.names | length) == 6' <<<"$OUT" >/dev/null ||
 	fail "dns-01: $OUT"
-[ "$(grep -c '^add _acme-challenge\.' hook.log)" = 6 ] || fail "adds: $(cat hook.log)"
-[ "$(grep -c '^del _acme-challenge\.' hook.log)" = 6 ] || fail "dels: $(cat hook.log)"
+[ "$(grep -c '^add _acme-challenge\.' svc/hook.log)" = 6 ] || fail "adds: $(cat svc/hook.log)"
+[ "$(grep -c '^del _acme-challenge\.' svc/hook.log)" = 6 ] || fail "dels: $(cat svc/hook.log)"
 
 # A hook that fails: the challenge is not answered, the request waits.
 printf '#!/bin/sh\necho "no DNS API today" >&2\nexit 1\n' >bad-hook
@@ -111,10 +115,10 @@ jq -e '.state == "pending" and (.problem | test("dns-01 hook"))' <<<"$OUT" \
 # could not do if the waiting process held the tokens.
 cat >slow-hook <<HOOK
 #!/bin/bash
-if [ ! -e $WORK/hook-started ]; then
-	touch $WORK/hook-started
+if [ ! -e $SVC_DIR/hook-started ]; then
+	touch $SVC_DIR/hook-started
 	for _ in \$(seq 600); do [ -e $WORK/meanwhile.done ] && break; sleep 0.1; done
-	[ -e $WORK/meanwhile.done ] || touch $WORK/hook-gave-up
+	[ -e $WORK/meanwhile.done ] || touch $SVC_DIR/hook-gave-up
 fi
 exec $WORK/dns-hook "\$@"
 HOOK
@@ -123,12 +127,12 @@ profile dnsslow "challenge = dns-01" "dns01_hook = slow-hook"
 cw request --usage WebServicesExternal --key ec:P-256 --ca dnsslow --wait 600 \
 	>slow.out 2>slow.err &
 SLOW=$!
-for _ in $(seq 600); do [ -e hook-started ] && break; sleep 0.1; done
-[ -e hook-started ] || fail "the slow hook did not start"
+for _ in $(seq 600); do [ -e svc/hook-started ] && break; sleep 0.1; done
+[ -e svc/hook-started ] || fail "the slow hook did not start"
 expect_rc 0 cw request --usage Default --offline --out meanwhile.csr
 touch meanwhile.done
 wait $SLOW || fail "the request with the slow hook failed: $(cat slow.err)"
-[ ! -e hook-gave-up ] || fail "the tokens were held while the hook ran"
+[ ! -e svc/hook-gave-up ] || fail "the tokens were held while the hook ran"
 
 expect_rc 0 cw audit verify
 echo "acme challenges: ok"

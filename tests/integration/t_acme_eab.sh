@@ -49,6 +49,8 @@ expect_rc 0 cw request --usage WebServicesInternal --key ec:P-256 --ca pebble
 sed -n '/^\[ca "pebble"\]/,$p' certwiz.conf |
 	sed 's/^\[ca "pebble"\]/[ca "pebble-eab"]/' >>certwiz.conf
 printf 'eab_kid = kid-2\neab_hmac_file = eab2.pw\n' >>certwiz.conf
+# the profile's MAC key is the service's to read
+chown "$SVC_USER" eab2.pw
 expect_rc 0 cw request --usage WebServicesInternal --key ec:P-256 \
 	--ca pebble-eab --json
 jq -e '.state == "issued"' <<<"$OUT" >/dev/null || fail "profile EAB: $OUT"

@@ -66,7 +66,7 @@ jq -e '.[0].state == "issued" and .[0].order == "'"$ORDER_A"'" and
 expect_rc 0 cw refresh --json
 jq -e '[.events[] | select(.kind | startswith("request-"))] | length == 0' \
 	<<<"$OUT" >/dev/null || fail "refresh took up a request before its time: $OUT"
-expect_rc 0 faketime -f +2h "$CERTWIZ" --host "$HOST" --pin-file pin refresh --json
+expect_rc 0 faketime -f +2h "$CERTWIZ" --no-service --host "$HOST" --pin-file pin refresh --json
 jq -e '[.events[] | select(.kind == "request-issued")] | length == 1' \
 	<<<"$OUT" >/dev/null || fail "refresh did not complete request 2: $OUT"
 [ "$(sqlite3 state/store.db "select k.cka_id from certificates c join keys k

@@ -85,7 +85,7 @@ refused 2 "usage:" cw assign "$OK"
 refused 2 "usage:" cw assign --usage Default
 # No trust anchors configured: nothing can be assigned.
 grep -v -e '^\[trust\]' -e '^anchors' certwiz.conf >no-anchors.conf
-refused 1 "no trust anchors" "$CERTWIZ" -c no-anchors.conf --host "$HOST" \
+refused 1 "no trust anchors" "$CERTWIZ" --no-service -c no-anchors.conf --host "$HOST" \
 	--pin-file pin assign "$OK" --usage Default
 # Remove and view with nothing assigned: exit 4.
 refused 4 "no certificate is assigned to usage 'Default'" cw remove --usage Default

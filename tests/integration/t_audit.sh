@@ -18,10 +18,10 @@ sign_csr b.csr b.pem 90
 cat b.pem ca/int.pem >b.resp
 expect_rc 0 cw import b.resp
 expect_rc 0 cw assign 2 --usage Default --effective-at +1h
-expect_rc 0 faketime -f +2h "$CERTWIZ" --host "$HOST" --pin-file pin refresh
+expect_rc 0 faketime -f +2h "$CERTWIZ" --no-service --host "$HOST" --pin-file pin refresh
 expect_rc 0 cw remove --usage Default
 echo wrong >wrong && chmod 600 wrong
-expect_rc 6 "$CERTWIZ" --host "$HOST" --pin-file wrong request --usage Default --offline --out c.csr
+expect_rc 6 "$CERTWIZ" --no-service --host "$HOST" --pin-file wrong request --usage Default --offline --out c.csr
 CERTWIZ_FAILPOINT=request:sign expect_rc 6 cw request --usage Default --offline --out d.csr
 
 # The sequence of events, as an auditor reads it.
@@ -50,8 +50,13 @@ OPS
 diff -u expected-ops.txt ops.txt || fail "audit events differ"
 # Identity from the kernel, not from the environment.
 expect_rc 0 env USER=mallory LOGNAME=mallory "$CERTWIZ" --host "$HOST" audit show --json
-[ "$(jq -r '[.events[].user] | unique | join(",")' <<<"$OUT")" = "$(id -un)" ] || fail "user"
-[ "$(jq -r '[.events[].uid] | unique | join(",")' <<<"$OUT")" = "$(id -u)" ] || fail "uid"
+# (changes to the configuration and topology are the service's own
+# findings, recorded as its user)
+CALLER='[.events[] | select(.operation | endswith("-changed") | not)]'
+[ "$(jq -r "$CALLER | map(.user) | unique | join(\",\")" <<<"$OUT")" = "$(id -un)" ] || fail "user"
+[ "$(jq -r "$CALLER | map(.uid) | unique | join(\",\")" <<<"$OUT")" = "$(id -u)" ] || fail "uid"
+[ "$(jq -r '[.events[] | select(.operation | endswith("-changed")) | .user] | unique | join(",")' <<<"$OUT")" = "$SVC_USER" ] ||
+	fail "configuration changes not recorded as the service's"
 jq -e '.events[] | select(.operation=="assign" and .outcome=="failure") | .reason | contains("lacks name")' \
 	<<<"$OUT" >/dev/null || fail "refusal reason not recorded"
 jq -e '.events[] | select(.operation=="token-login") | .target.token_serial' <<<"$OUT" >/dev/null ||
@@ -82,12 +87,12 @@ expect_rc 0 "$CERTWIZ" --host "$HOST" audit verify --key audit.pub.pem
 # Tampering, each on a fresh copy of the store.
 tampered() { # tampered KIND SEQ SQL: verify names the kind and the place
 	local kind=$1 seq=$2 sql=$3
-	rm -f t.db t.db-wal t.db-shm
-	sqlite3 state/store.db ".backup t.db"
-	sqlite3 t.db "DROP TRIGGER audit_append_only_update; DROP TRIGGER audit_append_only_delete;
+	rm -f state/t.db state/t.db-wal state/t.db-shm
+	sqlite3 state/store.db ".backup state/t.db"
+	sqlite3 state/t.db "DROP TRIGGER audit_append_only_update; DROP TRIGGER audit_append_only_delete;
 		DROP TRIGGER checkpoints_append_only_update; DROP TRIGGER checkpoints_append_only_delete; $sql"
-	sed 's|^path = .*|path = t.db|' certwiz.conf >t.conf
-	expect_rc 1 "$CERTWIZ" -c t.conf --host "$HOST" --pin-file pin audit verify --json
+	sed 's|^path = .*|path = state/t.db|' certwiz.conf >t.conf
+	expect_rc 1 "$CERTWIZ" --no-service -c t.conf --host "$HOST" --pin-file pin audit verify --json
 	[ "$(jq -r .broken.kind <<<"$OUT")" = "$kind" ] || fail "$kind not detected: $OUT"
 	[ "$(jq -r .broken.seq <<<"$OUT")" = "$seq" ] || fail "$kind at the wrong place: $OUT"
 }

@@ -53,9 +53,9 @@ expect_err "'bad name' is not a valid DNS name"
 
 # Configuration errors carry file:line.
 printf '[store]\npath = x.db\n[tokn]\nuri = y\n' >bad.conf
-expect_rc 1 "$CERTWIZ" -c bad.conf list
+expect_rc 1 "$CERTWIZ" --no-service -c bad.conf list
 expect_err "bad.conf:4: unknown section [tokn]"
-expect_rc 1 "$CERTWIZ" -c missing.conf list
+expect_rc 1 "$CERTWIZ" --no-service -c missing.conf list
 expect_err "cannot read configuration"
 
 # An empty store lists nothing, as text and JSON.

@@ -5,6 +5,7 @@ set -eu
 : "${CERTWIZ:?}" "${SRCDIR:?}"
 command -v softhsm2-util >/dev/null || exit 77
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/certwiz-demo.XXXXXX")
+chmod 755 "$STATE" # the service's user goes through it
 trap 'rm -rf "$STATE"' EXIT
 "$SRCDIR/scripts/offline-demo.sh" "$CERTWIZ" "$STATE/s" >"$STATE/out" 2>&1 ||
 	{ cat "$STATE/out"; exit 1; }

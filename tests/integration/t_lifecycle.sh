@@ -91,9 +91,9 @@ expect_rc 0 cw status --usage Default --json
 expect_rc 0 cw view --usage Default --json
 [ "$(jq -r .certificate_id <<<"$OUT")" = "$B" ] || fail "view before the time"
 # Two hours later: readers see A at once, refresh records the change.
-expect_rc 0 faketime -f +2h "$CERTWIZ" --host "$HOST" view --usage Default --json
+expect_rc 0 faketime -f +2h "$CERTWIZ" --no-service --host "$HOST" view --usage Default --json
 [ "$(jq -r .certificate_id <<<"$OUT")" = "$A" ] || fail "view after the time"
-expect_rc 0 faketime -f +2h "$CERTWIZ" --host "$HOST" --pin-file pin refresh --json
+expect_rc 0 faketime -f +2h "$CERTWIZ" --no-service --host "$HOST" --pin-file pin refresh --json
 jq -e '.events[] | select(.kind=="assignment-activated")' <<<"$OUT" >/dev/null || fail "not activated: $OUT"
 [ "$(sqlite3 $DB "select group_concat(cert_id || ':' || state, ' ') from assignments where usage='Default' order by id")" = "$A:previous $B:previous $A:current" ] ||
 	fail "history after rollover: $(sqlite3 $DB 'select * from assignments')"

@@ -2,6 +2,7 @@
 # PIN sources: descriptor, file, the URI's pin-source, a terminal prompt
 # with echo off; never argv. A wrong PIN is tried exactly once.
 source "$(dirname "$0")/lib.sh"
+CW_MODE=oneshot
 setup_env pin
 cd "$WORK"
 
@@ -53,19 +54,19 @@ SPY=$(ls /usr/lib/*/pkcs11-spy.so /usr/lib/*/pkcs11/pkcs11-spy.so 2>/dev/null | 
 sed "s|^module = .*|module = $SPY|" certwiz.conf >spy.conf
 echo not-the-pin >wrong && chmod 600 wrong
 snapshot base
-PKCS11SPY="$MODULE" PKCS11SPY_OUTPUT="$WORK/spy.log" expect_rc 6 \
+PKCS11SPY="$MODULE" PKCS11SPY_OUTPUT="$WORK/state/spy.log" expect_rc 6 \
 	"$CERTWIZ" -c spy.conf --host "$HOST" --pin-file wrong request \
 	--usage Default --offline --out wrong.pem
 expect_err "wrong PIN for token 'web-hsm' (not retried)"
-[ "$(grep -c '^[0-9]*: C_Login$' spy.log)" = 1 ] || { grep C_Login spy.log; fail "C_Login not called exactly once"; }
-grep -q "C_GenerateKeyPair" spy.log && fail "key generation after a wrong PIN"
+[ "$(grep -c '^[0-9]*: C_Login$' state/spy.log)" = 1 ] || { grep C_Login state/spy.log; fail "C_Login not called exactly once"; }
+grep -q "C_GenerateKeyPair" state/spy.log && fail "key generation after a wrong PIN"
 unchanged base
 [ ! -e wrong.pem ] || fail "CSR written after a wrong PIN"
 
 # The right PIN through the spy still works: the module path is honoured.
-PKCS11SPY="$MODULE" PKCS11SPY_OUTPUT="$WORK/spy2.log" expect_rc 0 \
+PKCS11SPY="$MODULE" PKCS11SPY_OUTPUT="$WORK/state/spy2.log" expect_rc 0 \
 	"$CERTWIZ" -c spy.conf --host "$HOST" --pin-file pin request \
 	--usage Default --offline --out spy.pem
-[ "$(grep -c '^[0-9]*: C_Login$' spy2.log)" = 1 ] || fail "one login per invocation"
+[ "$(grep -c '^[0-9]*: C_Login$' state/spy2.log)" = 1 ] || fail "one login per invocation"
 grep -q "$PIN" state/store.db && fail "PIN in the store"
 echo "pin: ok"

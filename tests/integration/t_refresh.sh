@@ -84,7 +84,7 @@ CERTWIZ_CRASHPOINT=request:after-intent expect_rc 137 cw request --usage Default
 expect_rc 0 cw refresh --json
 jq -e '.events[] | select(.kind=="interrupted-key")' <<<"$OUT" >/dev/null || fail "interrupted-key: $OUT"
 jq -e '.events[] | select(.kind=="intent-cleared")' <<<"$OUT" >/dev/null && fail "young intent cleared"
-expect_rc 0 faketime -f +11m "$CERTWIZ" --host "$HOST" --pin-file pin refresh --json
+expect_rc 0 faketime -f +11m "$CERTWIZ" --no-service --host "$HOST" --pin-file pin refresh --json
 jq -e '.events[] | select(.kind=="intent-cleared")' <<<"$OUT" >/dev/null || fail "intent-cleared: $OUT"
 [ "$(sqlite3 $DB "select count(*) from keys where state='generating'")" = 1 ] || fail "generating keys"
 
@@ -96,7 +96,7 @@ done
 # A token that cannot be opened is reported, and nothing is marked.
 echo wrong >wrong && chmod 600 wrong
 snapshot before
-expect_rc 6 "$CERTWIZ" --host "$HOST" --pin-file wrong refresh
+expect_rc 6 "$CERTWIZ" --no-service --host "$HOST" --pin-file wrong refresh
 unchanged before
 sqlite3 $DB 'PRAGMA integrity_check' | grep -qx ok || fail "integrity"
 echo "refresh: ok"

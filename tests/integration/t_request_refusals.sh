@@ -23,12 +23,12 @@ R="request --usage Default --offline --out r.pem"
 
 # Usage and host unknown to the topology.
 refused 1 "has no usage 'Nope'" cw request --usage Nope --offline --out r.pem
-refused 1 "not in the topology" "$CERTWIZ" --host nope.contoso.test \
+refused 1 "not in the topology" "$CERTWIZ" --no-service --host nope.contoso.test \
 	--pin-file pin request --usage Default --offline --out r.pem
 # A broken topology: the file, the key path and the reason.
 sed 's/\${pool}"/${poool}"/' topology.json >bad-topology.json
 sed 's/^file = .*/file = bad-topology.json/' certwiz.conf >bad.conf
-refused 1 "usages.Default" "$CERTWIZ" -c bad.conf --host "$HOST" \
+refused 1 "usages.Default" "$CERTWIZ" --no-service -c bad.conf --host "$HOST" \
 	--pin-file pin $R
 expect_err "unknown variable: poool"
 # Tokens: none matches, not initialised.
@@ -53,12 +53,14 @@ refused 1 "cannot create" cw request --usage Default --offline --out missing/dir
 refused 2 "pin-value is refused" cw $R --token "pkcs11:token=web-hsm;pin-value=$PIN"
 case "$ERR" in *"$PIN"*) fail "the PIN was echoed" ;; esac
 cp pin loose-pin && chmod 644 loose-pin
-refused 1 "readable by group or others" "$CERTWIZ" --host "$HOST" \
+refused 1 "readable by group or others" "$CERTWIZ" --no-service --host "$HOST" \
 	--pin-file loose-pin $R
 echo wrong-pin >bad-pin && chmod 600 bad-pin
-refused 6 "wrong PIN" "$CERTWIZ" --host "$HOST" --pin-file bad-pin $R
-refused 2 "is not a descriptor" cw $R --pin-fd x
-refused 2 "no terminal" "$CERTWIZ" --host "$HOST" $R </dev/null
+refused 6 "wrong PIN" "$CERTWIZ" --no-service --host "$HOST" --pin-file bad-pin $R
+refused 2 "is not a descriptor" "$CERTWIZ" --no-service --host "$HOST" $R --pin-fd x
+refused 2 "reads token PINs from its own configuration" cw $R --pin-fd 0
+sed '/^pin_file/d' certwiz.conf >nopin.conf
+refused 2 "no terminal" "$CERTWIZ" --no-service -c nopin.conf --host "$HOST" $R </dev/null
 # Usage errors.
 refused 2 "usage:" cw request --usage Default --out r.pem
 refused 2 "usage:" cw request --offline --out r.pem

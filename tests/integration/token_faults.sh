@@ -10,6 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 [ -n "${FAULTY_P11_SO:-}" ] && [ -f "$FAULTY_P11_SO" ] || exit 77
 PARTS=" $* "
+CW_MODE=oneshot
 setup_env "faults-${1:-all}"
 setup_ca
 cd "$WORK"
@@ -19,9 +20,9 @@ CODES="CKR_PIN_INCORRECT CKR_PIN_LOCKED CKR_TOKEN_NOT_PRESENT CKR_DEVICE_REMOVED
 CKR_SESSION_HANDLE_INVALID CKR_DEVICE_ERROR CKR_FUNCTION_FAILED CKR_GENERAL_ERROR"
 
 calls() { # calls CMD...: how many wrapped PKCS#11 calls CMD makes
-	rm -f calls.log
-	FAULTY_P11_LOG=$WORK/calls.log "$@" >/dev/null 2>&1 || true
-	wc -l <calls.log
+	rm -f "$SVC_DIR/calls.log"
+	FAULTY_P11_LOG=$SVC_DIR/calls.log "$@" >/dev/null 2>&1 || true
+	wc -l <"$SVC_DIR/calls.log"
 }
 
 consistent() { # the store is sound and knows every object on the token
@@ -145,20 +146,20 @@ fi
 
 if want pin; then
 # PIN flags: a final try or a locked PIN is never tried; a low count warns.
-rm -f calls.log
-FAULTY_P11_FLAGS=final_try FAULTY_P11_LOG=$WORK/calls.log expect_rc 6 \
+rm -f "$SVC_DIR/calls.log"
+FAULTY_P11_FLAGS=final_try FAULTY_P11_LOG=$SVC_DIR/calls.log expect_rc 6 \
 	cw request --usage Default --offline --out ft.csr
 expect_err "the next wrong PIN locks it"
-grep -q C_Login calls.log && fail "C_Login attempted at the final try"
+grep -q C_Login "$SVC_DIR/calls.log" && fail "C_Login attempted at the final try"
 FAULTY_P11_FLAGS=locked expect_rc 6 cw request --usage Default --offline --out lk.csr
 expect_err "is locked"
 FAULTY_P11_FLAGS=count_low expect_rc 0 cw request --usage Default --offline --out low.csr
 expect_err "a wrong PIN was given recently"
 # A wrong PIN at login: exit 6, one C_Login, audited.
-rm -f calls.log
-FAULTY_P11="C_Login:1:CKR_PIN_INCORRECT" FAULTY_P11_LOG=$WORK/calls.log expect_rc 6 \
+rm -f "$SVC_DIR/calls.log"
+FAULTY_P11="C_Login:1:CKR_PIN_INCORRECT" FAULTY_P11_LOG=$SVC_DIR/calls.log expect_rc 6 \
 	cw request --usage Default --offline --out pin.csr
-[ "$(grep -c C_Login calls.log)" = 1 ] || fail "PIN retried"
+[ "$(grep -c C_Login "$SVC_DIR/calls.log")" = 1 ] || fail "PIN retried"
 fi
 expect_rc 0 cw audit verify
 echo "token faults ($*): $RUNS runs ($OK tolerated, $FAILED refused cleanly), calls per run: request ${N_REQ:--}, import ${N_IMP:--}, assign ${N_ASG:--}, refresh ${N_REF:--}, acme ${N_ACME:--}"

@@ -1,8 +1,10 @@
+#define _DEFAULT_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,15 +64,15 @@ add_key(struct store *s, int64_t token, const char *cka, const char *hash)
 static void
 test_open_file_store_uses_wal_and_full_sync(void **state)
 {
-	char path[64] = "/tmp/certwiz-store-XXXXXX";
-	int fd = mkstemp(path);
+	char dir[64] = "/tmp/certwiz-store-XXXXXX", path[96];
 	struct store *s = NULL;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 
 	(void)state;
-	close(fd);
-	unlink(path);
+	/* a folder of its own: the store refuses one others may write to */
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/store.db", dir);
 	assert_int_equal(store_open(path, &s), CW_OK);
 	assert_int_equal(store_check_integrity(s), CW_OK);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -93,6 +95,7 @@ test_open_file_store_uses_wal_and_full_sync(void **state)
 	path[strlen(path) - 4] = 0;
 	strcat(path, "-shm");
 	unlink(path);
+	rmdir(dir);
 }
 
 static void

@@ -1,5 +1,5 @@
 /* certwiz topology check FILE | show */
-#include "cli.h"
+#include "verb.h"
 
 #include <string.h>
 
@@ -60,9 +60,6 @@ show_host(const struct topo *t, const char *host, json_t *hosts, bool json)
 enum cw_err
 cmd_topology(int argc, char **argv, struct cli *c)
 {
-	static const struct option longopts[] = {
-		{ "all", no_argument, NULL, 'a' }, CLI_COMMON_LONG
-	};
 	struct cw_strlist hosts;
 	struct topo *t = NULL;
 	struct wiz *w = NULL;
@@ -72,8 +69,9 @@ cmd_topology(int argc, char **argv, struct cli *c)
 	enum cw_err rc;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (opt == 'a')
+	while ((opt = getopt_long(argc, argv, "h", cli_opts("topology"),
+				  NULL)) != -1) {
+		if (opt == FO_ALL)
 			all = true;
 		else if (cli_common(c, opt, optarg, "topology") != 1)
 			return cli_usage("topology");
@@ -84,8 +82,15 @@ cmd_topology(int argc, char **argv, struct cli *c)
 	else if (!(optind + 1 == argc && strcmp(argv[optind], "show") == 0))
 		return cli_usage("topology");
 	rc = cli_wiz(c, &w);
-	if (rc == CW_OK)
-		rc = wiz_topology_load(w, file, &t);
+	if (rc == CW_OK && file != NULL) {
+		const struct cw_buf *text = NULL;
+
+		rc = cli_input(c, file, &text);
+		if (rc == CW_OK)
+			rc = wiz_topology_parse(w, text, file, &t);
+	} else if (rc == CW_OK) {
+		rc = wiz_topology_load(w, NULL, &t);
+	}
 	if (rc != CW_OK)
 		return rc;
 	cw_strlist_init(&hosts);

@@ -1,6 +1,7 @@
+#define _DEFAULT_SOURCE
 /* certwiz audit show [--since T] | verify [--key PEM] | export [--out F]
  * | checkpoint */
-#include "cli.h"
+#include "verb.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -70,33 +71,25 @@ static enum cw_err
 export(struct wiz *w, const char *path)
 {
 	struct show x = { false, stdout, 0, true };
-	char *tmp = NULL;
+	char *text = NULL;
+	size_t len = 0;
 	enum cw_err rc;
 
-	if (path != NULL) {
-		tmp = cw_printf("%s.partial", path);
-		x.out = tmp ? fopen(tmp, "wx") : NULL;
-		if (x.out == NULL) {
-			cw_error("cannot create '%s'", path);
-			free(tmp);
-			return CW_ERR_IO;
-		}
-	}
+	if (path != NULL && (x.out = open_memstream(&text, &len)) == NULL)
+		return CW_ERR_NOMEM;
 	rc = wiz_audit_events(w, NULL, on_event, &x);
 	if (path != NULL) {
 		if (fclose(x.out) != 0 && rc == CW_OK)
-			rc = CW_ERR_IO;
-		if (rc == CW_OK && rename(tmp, path) != 0)
-			rc = CW_ERR_IO;
-		if (rc != CW_OK)
-			unlink(tmp);
-		free(tmp);
+			rc = CW_ERR_NOMEM;
+		if (rc == CW_OK)
+			rc = wiz_output_file(w, path, text, len, 0644, true);
+		free(text);
 	}
 	return rc;
 }
 
 static enum cw_err
-verify(struct cli *c, struct wiz *w, const char *key)
+verify(struct cli *c, struct wiz *w, const struct cw_buf *key)
 {
 	struct wiz_audit_report r;
 	enum cw_err rc = wiz_audit_verify(w, key, &r);
@@ -152,26 +145,21 @@ checkpoint(struct cli *c, struct wiz *w)
 enum cw_err
 cmd_audit(int argc, char **argv, struct cli *c)
 {
-	enum { O_SINCE = 1, O_KEY, O_OUT };
-	static const struct option longopts[] = {
-		{ "since", required_argument, NULL, O_SINCE },
-		{ "key", required_argument, NULL, O_KEY },
-		{ "out", required_argument, NULL, O_OUT },
-		CLI_COMMON_LONG
-	};
 	const char *since = NULL, *key = NULL, *out = NULL, *sub;
+	const struct cw_buf *key_pem = NULL;
 	struct wiz *w = NULL;
 	char since_buf[32];
 	time_t t;
 	enum cw_err rc;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (opt == O_SINCE)
+	while ((opt = getopt_long(argc, argv, "h", cli_opts("audit"), NULL)) !=
+	       -1) {
+		if (opt == FO_SINCE)
 			since = optarg;
-		else if (opt == O_KEY)
+		else if (opt == FO_PUBKEY)
 			key = optarg;
-		else if (opt == O_OUT)
+		else if (opt == FO_OUT)
 			out = optarg;
 		else if (cli_common(c, opt, optarg, "audit") != 1)
 			return cli_usage("audit");
@@ -187,13 +175,15 @@ cmd_audit(int argc, char **argv, struct cli *c)
 		cw_time_format(t, since_buf, sizeof(since_buf));
 		since = since_buf;
 	}
+	if (key != NULL && (rc = cli_input(c, key, &key_pem)) != CW_OK)
+		return rc;
 	rc = cli_wiz(c, &w);
 	if (rc != CW_OK)
 		return rc;
 	if (strcmp(sub, "show") == 0)
 		return show(c, w, since);
 	if (strcmp(sub, "verify") == 0)
-		return verify(c, w, key);
+		return verify(c, w, key_pem);
 	if (strcmp(sub, "export") == 0)
 		return export(w, out);
 	if (strcmp(sub, "checkpoint") == 0) {

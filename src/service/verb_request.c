@@ -1,5 +1,5 @@
 /* certwiz request */
-#include "cli.h"
+#include "verb.h"
 
 #include <string.h>
 
@@ -94,31 +94,17 @@ print_result(const struct cli *c, const struct wiz_request_result *r)
 {
 	if (c->json) {
 		json_t *j = json_pack(
-			"{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s}", "state",
+			"{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:I}", "state",
 			"awaiting-response", "out", r->out_path, "subject",
 			r->subject, "key_alg", r->key_alg, "cka_id", r->cka_id,
 			"key_uri", r->key_uri, "names",
-			cli_strlist_json(&r->names), "token", r->token_label);
+			cli_strlist_json(&r->names), "token", r->token_label,
+			"request_id", (json_int_t)r->request_id);
 
-		if (j != NULL) {
-			json_object_set_new(j, "request_id",
-					    r->request_id
-						    ? json_integer(r->request_id)
-						    : json_null());
-			json_object_set_new(j, "spooled",
-					    r->spool_name
-						    ? json_string(r->spool_name)
-						    : json_null());
-		}
 		return cli_print_json(j);
 	}
-	if (r->spool_name)
-		printf("request spooled for an administrator (%s): CSR "
-		       "written to %s\n",
-		       r->spool_name, r->out_path);
-	else
-		printf("request %lld: CSR written to %s\n",
-		       (long long)r->request_id, r->out_path);
+	printf("request %lld: CSR written to %s\n", (long long)r->request_id,
+	       r->out_path);
 	printf("  subject  %s\n", r->subject);
 	for (size_t i = 0; i < r->names.n; i++)
 		printf("  name     %s\n", r->names.v[i]);
@@ -131,29 +117,11 @@ print_result(const struct cli *c, const struct wiz_request_result *r)
 enum cw_err
 cmd_request(int argc, char **argv, struct cli *c)
 {
-	enum { O_USAGE = 1, O_OFFLINE, O_OUT, O_KEY, O_TOKEN, O_NAME, O_FORCE,
-	       O_CA, O_WAIT, O_ASSIGN, O_EAB_KID, O_EAB_FILE, O_EAB_FD };
-	static const struct option longopts[] = {
-		{ "usage", required_argument, NULL, O_USAGE },
-		{ "offline", no_argument, NULL, O_OFFLINE },
-		{ "out", required_argument, NULL, O_OUT },
-		{ "key", required_argument, NULL, O_KEY },
-		{ "token", required_argument, NULL, O_TOKEN },
-		{ "name", required_argument, NULL, O_NAME },
-		{ "force", no_argument, NULL, O_FORCE },
-		{ "ca", required_argument, NULL, O_CA },
-		{ "wait", required_argument, NULL, O_WAIT },
-		{ "assign", no_argument, NULL, O_ASSIGN },
-		{ "eab-kid", required_argument, NULL, O_EAB_KID },
-		{ "eab-hmac-file", required_argument, NULL, O_EAB_FILE },
-		{ "eab-hmac-fd", required_argument, NULL, O_EAB_FD },
-		CLI_COMMON_LONG
-	};
 	struct wiz_request_opts o;
 	struct wiz_request_result r;
 	struct cw_strlist usages, names;
 	struct wiz *w = NULL;
-	bool offline = false;
+	bool offline = false, eab_secret = false;
 	enum cw_err rc = CW_ERR_USAGE;
 	int opt;
 
@@ -163,28 +131,26 @@ cmd_request(int argc, char **argv, struct cli *c)
 	o.eab_hmac.fd = -1;
 	cw_strlist_init(&usages);
 	cw_strlist_init(&names);
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", cli_opts("request"),
+				  NULL)) != -1) {
 		switch (opt) {
-		case O_USAGE: cw_strlist_add_unique(&usages, optarg); break;
-		case O_NAME: cw_strlist_add_unique(&names, optarg); break;
-		case O_OFFLINE: offline = true; break;
-		case O_OUT: o.out_path = optarg; break;
-		case O_KEY: o.key = optarg; break;
-		case O_TOKEN: o.token_uri = optarg; break;
-		case O_FORCE: o.force = true; break;
-		case O_CA: o.ca = optarg; break;
-		case O_ASSIGN: o.assign = true; break;
-		case O_EAB_KID: o.eab_kid = optarg; break;
-		case O_EAB_FILE: o.eab_hmac.file = optarg; break;
-		case O_EAB_FD:
-			if (!cli_parse_fd(optarg, &o.eab_hmac.fd)) {
-				cw_error("--eab-hmac-fd: '%s' is not a "
-					 "descriptor",
-					 optarg);
+		case FO_USAGE: cw_strlist_add_unique(&usages, optarg); break;
+		case FO_NAME: cw_strlist_add_unique(&names, optarg); break;
+		case FO_OFFLINE: offline = true; break;
+		case FO_OUT: o.out_path = optarg; break;
+		case FO_KEY: o.key = optarg; break;
+		case FO_TOKEN: o.token_uri = optarg; break;
+		case FO_FORCE: o.force = true; break;
+		case FO_CA: o.ca = optarg; break;
+		case FO_ASSIGN: o.assign = true; break;
+		case FO_EAB_KID: o.eab_kid = optarg; break;
+		case FO_EAB_FILE:
+		case FO_EAB_FD:
+			if (eab_secret)
 				goto usage;
-			}
+			eab_secret = true;
 			break;
-		case O_WAIT:
+		case FO_WAIT:
 			if (!cli_parse_seconds(optarg, &o.wait))
 				goto usage;
 			break;
@@ -196,13 +162,17 @@ cmd_request(int argc, char **argv, struct cli *c)
 	if (optind != argc || usages.n == 0 || offline == (o.ca != NULL) ||
 	    (offline && o.out_path == NULL) ||
 	    (o.ca && (o.out_path || o.force)) ||
-	    (o.eab_hmac.file && o.eab_hmac.fd >= 0) ||
-	    (offline && (o.assign || o.eab_kid || o.eab_hmac.file ||
-			 o.eab_hmac.fd >= 0)))
+	    (offline && (o.assign || o.eab_kid || eab_secret)))
 		goto usage;
+	if (eab_secret && o.eab_kid == NULL) {
+		cw_error("--eab-hmac-file and --eab-hmac-fd need --eab-kid");
+		goto usage;
+	}
 	o.usages = &usages;
 	o.extra_names = &names;
-	rc = cli_wiz(c, &w);
+	rc = eab_secret ? cli_secret(c, SECRET_EAB, &o.eab_hmac) : CW_OK;
+	if (rc == CW_OK)
+		rc = cli_wiz(c, &w);
 	if (rc == CW_OK && offline) {
 		rc = wiz_request_offline(w, &o, &r);
 		if (rc == CW_OK)

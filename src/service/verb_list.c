@@ -1,5 +1,5 @@
 /* certwiz list [--requests|--keys|--certs] */
-#include "cli.h"
+#include "verb.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -113,13 +113,6 @@ on_cert(void *user, const struct store_cert *x)
 enum cw_err
 cmd_list(int argc, char **argv, struct cli *c)
 {
-	enum { O_REQ = 1, O_KEYS, O_CERTS };
-	static const struct option longopts[] = {
-		{ "requests", no_argument, NULL, O_REQ },
-		{ "keys", no_argument, NULL, O_KEYS },
-		{ "certs", no_argument, NULL, O_CERTS },
-		CLI_COMMON_LONG
-	};
 	struct list_out o = { c->json, 0 };
 	struct store *s = NULL;
 	struct wiz *w = NULL;
@@ -128,16 +121,17 @@ cmd_list(int argc, char **argv, struct cli *c)
 	enum cw_err rc;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (opt >= O_REQ && opt <= O_CERTS)
-			which |= 1u << opt;
+	while ((opt = getopt_long(argc, argv, "h", cli_opts("list"), NULL)) !=
+	       -1) {
+		if (opt >= FO_REQUESTS && opt <= FO_CERTS)
+			which |= 1u << (opt - FO_REQUESTS);
 		else if (cli_common(c, opt, optarg, "list") != 1)
 			return cli_usage("list");
 	}
 	if (optind != argc)
 		return cli_usage("list");
 	if (which == 0)
-		which = 1u << O_REQ | 1u << O_KEYS | 1u << O_CERTS;
+		which = 7;
 	o.json = c->json;
 	rc = cli_wiz(c, &w);
 	if (rc == CW_OK)
@@ -146,9 +140,8 @@ cmd_list(int argc, char **argv, struct cli *c)
 		return rc;
 	if (c->json)
 		printf("{");
-	for (int section = O_REQ; section <= O_CERTS && rc == CW_OK;
-	     section++) {
-		static const char *const names[] = { NULL, "requests", "keys",
+	for (int section = 0; section < 3 && rc == CW_OK; section++) {
+		static const char *const names[] = { "requests", "keys",
 						     "certificates" };
 
 		if (!(which & 1u << section))
@@ -159,9 +152,9 @@ cmd_list(int argc, char **argv, struct cli *c)
 			       names[section]);
 		else
 			printf("%s:\n", names[section]);
-		if (section == O_REQ)
+		if (section == 0)
 			rc = store_each_request(s, on_request, &o);
-		else if (section == O_KEYS)
+		else if (section == 1)
 			rc = store_each_key(s, on_key, &o);
 		else
 			rc = store_each_cert(s, on_cert, &o);

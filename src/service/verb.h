@@ -1,8 +1,16 @@
-/* certwiz command line: shared state of one invocation. */
-#ifndef CW_CLI_H
-#define CW_CLI_H
+/*
+ * certwizd: one command line run for a client. The verbs parse the
+ * client's argv with the shared option tables (src/front/verbs.c) and
+ * call the wizard; what they print goes back to the client. Files and
+ * secrets the command line names were read by the client and arrive with
+ * the request: a verb never opens a path its caller gave.
+ */
+#ifndef CW_SERVICE_VERB_H
+#define CW_SERVICE_VERB_H
 
 #include "certwiz/wizard.h"
+#include "../front/proto.h"
+#include "../front/verbs.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -10,15 +18,21 @@
 #include <stdio.h>
 
 struct cli {
-	const char *config;
+	const char *config;   /* the service's configuration */
 	const char *host;
 	bool json;
-	struct cw_secret_source pin;
-	bool changes; /* the verb changes state */
+	struct cw_secret_source pin; /* the caller's PIN (one-shot only) */
+	bool caller_pin_ok;   /* a root caller without the service */
+	bool changes;         /* the verb changes state */
 	struct wiz *wiz;
+	const struct proto_request *req;
+	unsigned uid;         /* the caller, from the kernel */
+	const char *user;
+	bool admin;
+	const struct wiz_output *output;
 };
 
-/* Each verb returns a cw_err; main maps it to the exit code. */
+/* Each verb returns a cw_err; the worker maps it to the exit code. */
 typedef enum cw_err (*cli_cmd_fn)(int argc, char **argv, struct cli *c);
 
 enum cw_err cmd_tokens(int argc, char **argv, struct cli *c);
@@ -26,7 +40,6 @@ enum cw_err cmd_topology(int argc, char **argv, struct cli *c);
 enum cw_err cmd_request(int argc, char **argv, struct cli *c);
 enum cw_err cmd_import(int argc, char **argv, struct cli *c);
 enum cw_err cmd_list(int argc, char **argv, struct cli *c);
-enum cw_err cmd_help(int argc, char **argv, struct cli *c);
 enum cw_err cmd_status(int argc, char **argv, struct cli *c);
 enum cw_err cmd_assign(int argc, char **argv, struct cli *c);
 enum cw_err cmd_remove(int argc, char **argv, struct cli *c);
@@ -36,35 +49,42 @@ enum cw_err cmd_export(int argc, char **argv, struct cli *c);
 enum cw_err cmd_audit(int argc, char **argv, struct cli *c);
 enum cw_err cmd_pending(int argc, char **argv, struct cli *c);
 
-/* The wizard, created on first use from the global options. */
+/* The verb's implementation, or NULL. */
+cli_cmd_fn cli_verb_fn(const char *name);
+
+/* The wizard, created on first use with the caller set. */
 enum cw_err cli_wiz(struct cli *c, struct wiz **out);
 
 /*
  * Options every verb takes (--json, --host, --pin-file, --pin-fd, --help):
- * CLI_COMMON_LONG goes at the end of a verb's long options; cli_common
- * handles them and returns 1 when it did, 0 when opt is not one of them,
- * -1 on a bad value (usage already printed).
+ * cli_common handles them and returns 1 when it did, 0 when opt is not one
+ * of them, -1 on a refused value (reported).
  */
-#define CLI_OPT_JSON 1000
-#define CLI_OPT_HOST 1001
-#define CLI_OPT_PIN_FILE 1002
-#define CLI_OPT_PIN_FD 1003
-#define CLI_COMMON_LONG                                                        \
-	{ "json", no_argument, NULL, CLI_OPT_JSON },                           \
-		{ "host", required_argument, NULL, CLI_OPT_HOST },             \
-		{ "pin-file", required_argument, NULL, CLI_OPT_PIN_FILE },     \
-		{ "pin-fd", required_argument, NULL, CLI_OPT_PIN_FD },         \
-		{ "help", no_argument, NULL, 'h' },                            \
-	{                                                                      \
-		NULL, 0, NULL, 0                                               \
-	}
-
 int cli_common(struct cli *c, int opt, const char *arg, const char *verb);
 
-/* Prints the verb's help (from the one help source) to f. */
+/* The verb's option table (shared with the client). */
+const struct option *cli_opts(const char *verb);
+
+/* Prints the verb's help to f. */
 void cli_help_verb(FILE *f, const char *verb);
 /* Prints "usage: ..." for the verb to stderr and returns CW_ERR_USAGE. */
 enum cw_err cli_usage(const char *verb);
+
+/*
+ * The content of a file the command line names (path as given), which the
+ * client read and sent. *out NULL when the client could not read it: then
+ * the client's reason is reported and its code returned.
+ */
+enum cw_err cli_input(struct cli *c, const char *path,
+		      const struct cw_buf **out);
+
+/*
+ * A secret source for the secret the client sent under name (its
+ * --password-file, --eab-hmac-file or -fd), or the client's reason it
+ * could not read it. Call it after the verb's usage checks.
+ */
+enum cw_err cli_secret(struct cli *c, const char *name,
+		       struct cw_secret_source *out);
 
 /*
  * Parses the options of a verb that takes "--usage U" (required), and, when
@@ -79,9 +99,6 @@ enum cw_err cli_print_json(json_t *j);
 /* RFC 3339 UTC, in a static buffer of the caller's. */
 const char *cli_time(time_t t, char buf[32]);
 json_t *cli_strlist_json(const struct cw_strlist *l);
-
-/* A file descriptor number (--pin-fd, --eab-hmac-fd). */
-bool cli_parse_fd(const char *s, int *fd);
 
 /* A whole number of seconds, 0 to 86400 (--wait). */
 bool cli_parse_seconds(const char *s, int *out);

@@ -1,17 +1,11 @@
 /* certwiz assign CERT --usage U... [--effective-at TIME]; certwiz remove */
-#include "cli.h"
+#include "verb.h"
 
 #include <string.h>
 
 enum cw_err
 cmd_assign(int argc, char **argv, struct cli *c)
 {
-	enum { O_USAGE = 1, O_AT };
-	static const struct option longopts[] = {
-		{ "usage", required_argument, NULL, O_USAGE },
-		{ "effective-at", required_argument, NULL, O_AT },
-		CLI_COMMON_LONG
-	};
 	struct wiz_assign_opts o;
 	struct wiz_assign_result r;
 	struct cw_strlist usages;
@@ -24,10 +18,11 @@ cmd_assign(int argc, char **argv, struct cli *c)
 	memset(&o, 0, sizeof(o));
 	memset(&r, 0, sizeof(r));
 	cw_strlist_init(&usages);
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (opt == O_USAGE)
+	while ((opt = getopt_long(argc, argv, "h", cli_opts("assign"), NULL)) !=
+	       -1) {
+		if (opt == FO_USAGE)
 			cw_strlist_add_unique(&usages, optarg);
-		else if (opt == O_AT)
+		else if (opt == FO_EFFECTIVE_AT)
 			at = optarg;
 		else if (cli_common(c, opt, optarg, "assign") != 1)
 			goto usage;

@@ -1,5 +1,5 @@
 /* certwiz tokens */
-#include "cli.h"
+#include "verb.h"
 
 #include <string.h>
 
@@ -56,14 +56,14 @@ token_text(const struct tok_info *t, const char *last_module)
 enum cw_err
 cmd_tokens(int argc, char **argv, struct cli *c)
 {
-	static const struct option longopts[] = { CLI_COMMON_LONG };
 	struct tok_info *infos = NULL;
 	struct wiz *w = NULL;
 	size_t n = 0;
 	enum cw_err rc;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
+	while ((opt = getopt_long(argc, argv, "h", cli_opts("tokens"), NULL)) !=
+	       -1)
 		if (cli_common(c, opt, optarg, "tokens") != 1)
 			return cli_usage("tokens");
 	if (optind != argc)

@@ -1,5 +1,5 @@
 /* certwiz pending list | process [ID]... */
-#include "cli.h"
+#include "verb.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -90,14 +90,7 @@ print_outcome(void *user, const struct wiz_acme_outcome *o, enum cw_err rc)
 static enum cw_err
 process(int argc, char **argv, struct cli *c)
 {
-	enum { O_WAIT = 1, O_EAB_KID, O_EAB_FILE, O_EAB_FD };
-	static const struct option longopts[] = {
-		{ "wait", required_argument, NULL, O_WAIT },
-		{ "eab-kid", required_argument, NULL, O_EAB_KID },
-		{ "eab-hmac-file", required_argument, NULL, O_EAB_FILE },
-		{ "eab-hmac-fd", required_argument, NULL, O_EAB_FD },
-		CLI_COMMON_LONG
-	};
+	bool eab_secret = false;
 	struct wiz_process_opts o = { 60, false, NULL, { NULL, -1, NULL } };
 	int64_t *ids = NULL;
 	size_t n = 0;
@@ -106,29 +99,26 @@ process(int argc, char **argv, struct cli *c)
 	enum cw_err rc = CW_ERR_USAGE;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", cli_opts("pending"),
+				  NULL)) != -1) {
 		switch (opt) {
-		case O_WAIT:
+		case FO_WAIT:
 			if (!cli_parse_seconds(optarg, &o.wait))
 				return cli_usage("pending");
 			break;
-		case O_EAB_KID: o.eab_kid = optarg; break;
-		case O_EAB_FILE: o.eab_hmac.file = optarg; break;
-		case O_EAB_FD:
-			if (!cli_parse_fd(optarg, &o.eab_hmac.fd)) {
-				cw_error("--eab-hmac-fd: '%s' is not a "
-					 "descriptor",
-					 optarg);
+		case FO_EAB_KID: o.eab_kid = optarg; break;
+		case FO_EAB_FILE:
+		case FO_EAB_FD:
+			if (eab_secret)
 				return cli_usage("pending");
-			}
+			eab_secret = true;
 			break;
 		default:
 			if (cli_common(c, opt, optarg, "pending") != 1)
 				return cli_usage("pending");
 		}
 	}
-	if ((o.eab_kid == NULL && (o.eab_hmac.file || o.eab_hmac.fd >= 0)) ||
-	    (o.eab_hmac.file && o.eab_hmac.fd >= 0)) {
+	if (o.eab_kid == NULL && eab_secret) {
 		cw_error("--eab-hmac-file or --eab-hmac-fd, with --eab-kid");
 		return cli_usage("pending");
 	}
@@ -146,6 +136,11 @@ process(int argc, char **argv, struct cli *c)
 			return cli_usage("pending");
 		}
 		n++;
+	}
+	rc = eab_secret ? cli_secret(c, SECRET_EAB, &o.eab_hmac) : CW_OK;
+	if (rc != CW_OK) {
+		free(ids);
+		return rc;
 	}
 	rc = cli_wiz(c, &w);
 	if (rc == CW_OK)
@@ -174,8 +169,7 @@ cmd_pending(int argc, char **argv, struct cli *c)
 		optind = 0;
 		argv[1] = argv[0];
 		for (int opt; (opt = getopt_long(argc - 1, argv + 1, "h",
-						 (const struct option[]){
-							 CLI_COMMON_LONG },
+						 cli_opts("pending"),
 						 NULL)) != -1;)
 			if (cli_common(c, opt, optarg, "pending") != 1)
 				return cli_usage("pending");

@@ -1,5 +1,5 @@
 /* Output helpers shared by the verbs. */
-#include "cli.h"
+#include "verb.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -38,22 +38,16 @@ enum cw_err
 cli_parse_usage(int argc, char **argv, struct cli *c, const char *verb,
 		const char **usage, bool *pem, const char **out)
 {
-	enum { O_USAGE = 1, O_PEM, O_OUT };
-	static const struct option longopts[] = {
-		{ "usage", required_argument, NULL, O_USAGE },
-		{ "pem", no_argument, NULL, O_PEM },
-		{ "out", required_argument, NULL, O_OUT },
-		CLI_COMMON_LONG
-	};
 	int opt;
 
 	*usage = NULL;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (opt == O_USAGE)
+	while ((opt = getopt_long(argc, argv, "h", cli_opts(verb), NULL)) !=
+	       -1) {
+		if (opt == FO_USAGE)
 			*usage = optarg;
-		else if (opt == O_PEM && pem != NULL)
+		else if (opt == FO_PEM && pem != NULL)
 			*pem = true;
-		else if (opt == O_OUT && out != NULL)
+		else if (opt == FO_OUT && out != NULL)
 			*out = optarg;
 		else if (cli_common(c, opt, optarg, verb) != 1)
 			return cli_usage(verb);
@@ -76,19 +70,5 @@ cli_parse_seconds(const char *s, int *out)
 		return false;
 	}
 	*out = (int)v;
-	return true;
-}
-
-bool
-cli_parse_fd(const char *s, int *fd)
-{
-	char *end = NULL;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < 0 || v > 65535)
-		return false;
-	*fd = (int)v;
 	return true;
 }

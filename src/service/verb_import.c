@@ -1,5 +1,5 @@
 /* certwiz import FILE [--usage U]... [--password-file F] */
-#include "cli.h"
+#include "verb.h"
 
 #include <string.h>
 
@@ -50,13 +50,8 @@ print_result(const struct cli *c, const struct wiz_import_result *r,
 enum cw_err
 cmd_import(int argc, char **argv, struct cli *c)
 {
-	enum { O_USAGE = 1, O_PASSWORD_FILE };
-	static const struct option longopts[] = {
-		{ "usage", required_argument, NULL, O_USAGE },
-		{ "password-file", required_argument, NULL, O_PASSWORD_FILE },
-		CLI_COMMON_LONG
-	};
-	struct cw_secret_source password = { NULL, -1, NULL };
+	struct cw_secret_source password = { NULL, -1, NULL, CW_OK, NULL };
+	bool pass_file = false;
 	struct wiz_import_result r;
 	struct wiz_import_opts o;
 	struct cw_strlist usages;
@@ -65,12 +60,14 @@ cmd_import(int argc, char **argv, struct cli *c)
 	int opt;
 
 	memset(&r, 0, sizeof(r));
+	memset(&o, 0, sizeof(o));
 	cw_strlist_init(&usages);
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (opt == O_USAGE)
+	while ((opt = getopt_long(argc, argv, "h", cli_opts("import"), NULL)) !=
+	       -1) {
+		if (opt == FO_USAGE)
 			cw_strlist_add_unique(&usages, optarg);
-		else if (opt == O_PASSWORD_FILE)
-			password.file = optarg;
+		else if (opt == FO_PASSWORD_FILE)
+			pass_file = true;
 		else if (cli_common(c, opt, optarg, "import") != 1)
 			goto usage;
 	}
@@ -79,7 +76,11 @@ cmd_import(int argc, char **argv, struct cli *c)
 	o.path = argv[optind];
 	o.usages = &usages;
 	o.password = &password;
-	rc = cli_wiz(c, &w);
+	rc = cli_input(c, o.path, &o.data);
+	if (rc == CW_OK && pass_file)
+		rc = cli_secret(c, SECRET_PASSWORD, &password);
+	if (rc == CW_OK)
+		rc = cli_wiz(c, &w);
 	if (rc == CW_OK)
 		rc = wiz_import(w, &o, &r);
 	if (rc == CW_OK)

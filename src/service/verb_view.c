@@ -1,5 +1,5 @@
 /* certwiz view --usage U [--pem]; certwiz export --usage U --out DIR */
-#include "cli.h"
+#include "verb.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* certwiz status [--usage U]; certwiz refresh */
-#include "cli.h"
+#include "verb.h"
 
 #include <string.h>
 
@@ -68,10 +68,6 @@ status_text(const struct wiz_status *v)
 enum cw_err
 cmd_status(int argc, char **argv, struct cli *c)
 {
-	enum { O_USAGE = 1 };
-	static const struct option longopts[] = {
-		{ "usage", required_argument, NULL, O_USAGE }, CLI_COMMON_LONG
-	};
 	struct wiz_status *v = NULL;
 	const char *usage = NULL;
 	struct wiz *w = NULL;
@@ -79,8 +75,9 @@ cmd_status(int argc, char **argv, struct cli *c)
 	enum cw_err rc;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (opt == O_USAGE)
+	while ((opt = getopt_long(argc, argv, "h", cli_opts("status"), NULL)) !=
+	       -1) {
+		if (opt == FO_USAGE)
 			usage = optarg;
 		else if (cli_common(c, opt, optarg, "status") != 1)
 			return cli_usage("status");
@@ -111,13 +108,13 @@ cmd_status(int argc, char **argv, struct cli *c)
 enum cw_err
 cmd_refresh(int argc, char **argv, struct cli *c)
 {
-	static const struct option longopts[] = { CLI_COMMON_LONG };
 	struct wiz_refresh_report r = { NULL, 0 };
 	struct wiz *w = NULL;
 	enum cw_err rc;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
+	while ((opt = getopt_long(argc, argv, "h", cli_opts("refresh"),
+				  NULL)) != -1)
 		if (cli_common(c, opt, optarg, "refresh") != 1)
 			return cli_usage("refresh");
 	if (optind != argc)

@@ -2,7 +2,7 @@
  * The one source of certwiz's help: --help, 'certwiz help VERB' and the man
  * page (certwiz help --man > docs/certwiz.1; a test checks they agree).
  */
-#include "cli.h"
+#include "verbs.h"
 
 #include <string.h>
 
@@ -52,9 +52,13 @@ static const struct verb_doc verbs[] = {
 	  "atomically to FILE (PEM) and the request is recorded as "
 	  "awaiting-response; the request id is printed. Nothing is left "
 	  "behind when a step fails. Anyone may make an offline request: "
-	  "for a user outside the admin group the request waits in the "
-	  "spool until an administrator's next command records it (the "
-	  "requester is the spool file's owner). With --ca the CSR goes to "
+	  "the service generates the key and the CSR, records the request "
+	  "as the caller's, and this command writes the CSR to FILE as the "
+	  "caller; for a user outside the admin group, names, subject and "
+	  "key come from the topology of the service's own host only (no "
+	  "--host for another host, no --name, --key or --token), and at "
+	  "most [service] max_pending_per_user of their requests may be "
+	  "open at once. With --ca the CSR goes to "
 	  "the CA profile [ca \"NAME\"] over ACME (RFC 8555; administrators "
 	  "only): the account key is generated on the token on first use "
 	  "(EC P-256 or, with account_key, P-384; sign only, never a "
@@ -249,14 +253,20 @@ static const struct verb_doc verbs[] = {
 
 static const struct opt_doc global_opts[] = {
 	{ "-c, --config FILE",
-	  "configuration file (default: $CERTWIZ_CONF, else "
-	  "/etc/certwiz/certwiz.conf)" },
+	  "configuration file whose [service] socket names the service "
+	  "(default: $CERTWIZ_CONF, else /etc/certwiz/certwiz.conf); the "
+	  "one a one-shot certwizd uses" },
 	{ "--host FQDN", "the host whose usages are meant (default: this "
 			 "machine's name)" },
 	{ "--json", "machine-readable output on stdout" },
 	{ "--pin-file FILE",
-	  "read the token PIN from FILE (refused if group or world readable)" },
-	{ "--pin-fd N", "read the token PIN from descriptor N" },
+	  "root without the service: read the token PIN from FILE "
+	  "(refused if group or world readable)" },
+	{ "--pin-fd N",
+	  "root without the service: read the token PIN from descriptor N" },
+	{ "--no-service",
+	  "root only: run this command in a one-shot certwizd even when the "
+	  "service is running (recovery; the PIN options above)" },
 	{ "-v, --verbose", "more diagnostics" },
 	{ "-q, --quiet", "no diagnostics, not even errors" },
 	{ "-V, --version", "print the version" },
@@ -277,20 +287,38 @@ static const struct opt_doc exit_codes[] = {
 	{ NULL, NULL },
 };
 
+static const char *service_text =
+	"certwiz is a client: it sends the command line to certwizd(8) on "
+	"its Unix socket ([service] socket of the configuration, default "
+	"/run/certwiz/certwiz.sock) and prints what comes back. The service, "
+	"running as its own user, is the only process that reads the PINs, "
+	"opens the store and the tokens, and talks to CAs; the files a "
+	"command names (import FILE, --password-file, --out, ...) are read "
+	"and written by this client, as the caller. When no service answers "
+	"and the caller is root, certwiz runs the command in a one-shot "
+	"certwizd (the service's binary, as the service's user) with the PIN "
+	"options of its command line; nobody else gets that path.";
+
 static const char *perm_text =
-	"Only root and members of [policy] admin_group (default "
-	"certwiz-admins) may import, assign, remove, refresh, send requests "
-	"to a CA (request --ca, pending process) or write audit checkpoints; "
-	"anyone else gets exit 5, and the refusal is recorded. "
-	"The operating system enforces it: install the store's folder as "
-	"root:certwiz-admins mode 2771; certwiz (run as root) keeps the store "
-	"file root:certwiz-admins 0660 and its spool folder mode 3773.";
+	"The service identifies each caller from the kernel (SO_PEERCRED) "
+	"and the user database. Root and members of [policy] admin_group "
+	"(default certwiz-admins) may run every command. Anyone else may "
+	"read (status, view, list, pending list, audit show) and make offline "
+	"requests for this host with the topology's names; anything else "
+	"exits 5 and the refusal is recorded in the audit trail. Nobody but "
+	"the service's user can read the PIN files, the token folder or the "
+	"store.";
 
 static const char *pin_text =
-	"The PIN is read from the URI's pin-source, --pin-file, --pin-fd, "
-	"or a prompt on the terminal with echo off; never from the command "
-	"line (nor are PKCS#12 passwords or EAB MAC keys). A wrong PIN is tried once and never retried; a locked PIN or "
-	"a token at its final try is refused without a login attempt.";
+	"The service reads each token's PIN from its configuration ([token] "
+	"pin_file, [audit] pin_file, or the URI's pin-source), files only "
+	"its user may read; callers never hold it. Root running a one-shot "
+	"certwizd may give it with --pin-file, --pin-fd, or at a prompt on "
+	"the terminal with echo off; never on the command line (nor PKCS#12 "
+	"passwords or EAB MAC keys, which this client reads from a file, a "
+	"descriptor or the terminal and sends to the service). A wrong PIN "
+	"is tried once and never retried; a locked PIN or a token at its "
+	"final try is refused without a login attempt.";
 
 static const struct verb_doc *
 find(const char *name)
@@ -309,7 +337,7 @@ print_opts(FILE *f, const struct opt_doc *o)
 }
 
 void
-cli_help_verb(FILE *f, const char *name)
+front_help_verb(FILE *f, const char *name)
 {
 	const struct verb_doc *v = find(name);
 
@@ -332,13 +360,14 @@ cli_help_verb(FILE *f, const char *name)
 		fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
 	fputs("\nglobal options (also accepted after the verb):\n", f);
 	print_opts(f, global_opts);
-	fprintf(f, "\n%s\n\n%s\n\nexit codes:\n", pin_text, perm_text);
+	fprintf(f, "\n%s\n\n%s\n\n%s\n\nexit codes:\n", service_text,
+		pin_text, perm_text);
 	print_opts(f, exit_codes);
 	fputs("\n'certwiz help VERB' or 'certwiz VERB --help' for a verb.\n", f);
 }
 
-enum cw_err
-cli_usage(const char *name)
+int
+front_usage(const char *name)
 {
 	const struct verb_doc *v = find(name);
 
@@ -346,7 +375,7 @@ cli_usage(const char *name)
 		v ? v->synopsis : "VERB [ARGS]");
 	fprintf(stderr, "see 'certwiz %s%s--help'\n", v ? v->name : "",
 		v ? " " : "");
-	return CW_ERR_USAGE;
+	return 2;
 }
 
 /* roff: escape backslashes and minus signs, and a leading dot. */
@@ -377,8 +406,8 @@ man_opts(FILE *f, const struct opt_doc *o)
 	}
 }
 
-static void
-man(FILE *f)
+void
+front_man(FILE *f)
 {
 	fputs(".TH CERTWIZ 1 \"\" \"certwiz " CERTWIZ_VERSION "\" \"User "
 	      "Commands\"\n.SH NAME\ncertwiz \\- certificates for keys that "
@@ -412,17 +441,26 @@ man(FILE *f)
 		}
 		man_opts(f, v->opts);
 	}
-	fputs(".SH PIN\n", f);
+	fputs(".SH SERVICE\n", f);
+	roff(f, service_text);
+	fputs("\n.SH PIN\n", f);
 	roff(f, pin_text);
 	fputs("\n.SH PERMISSIONS\n", f);
 	roff(f, perm_text);
 	fputs("\n.SH EXIT STATUS\n", f);
 	man_opts(f, exit_codes);
 	fputs(".SH FILES\n.TP\n.B /etc/certwiz/certwiz.conf\n", f);
-	roff(f, "configuration (INI): [store] path, [token] uri and module, "
-		"[topology] file, [trust] anchors, [policy] admin_group and "
-		"allow_key_import, [store] spool (default: spool beside the "
-		"store); relative paths are relative to the file's folder. "
+	roff(f, "configuration (INI), read by certwizd (the client reads "
+		"only [service] socket); it and its folder must belong to root "
+		"and not be writable by group or others, as must the modules and "
+		"hooks it names: [store] path, [token] uri, module and pin_file, "
+		"[topology] file and host (this machine's name in the "
+		"topology, default its FQDN), [trust] anchors, [policy] "
+		"admin_group and allow_key_import, [audit] token, pin_file and "
+		"public_key, [service] socket, user (default certwiz), "
+		"max_clients_per_user (default 8) and max_pending_per_user "
+		"(default 20); relative paths are relative to the file's "
+		"folder. "
 		"Each [ca \"NAME\"] section is an online CA: protocol acme, "
 		"directory (https URL), trust (PEM bundle for the CA's TLS "
 		"certificate; default: the system's), roots (what issued "
@@ -435,23 +473,7 @@ man(FILE *f)
 		"timeout (seconds per HTTP exchange, default 30), account_key "
 		"(ec:P-256, the default, or ec:P-384: the ACME account key "
 		"made on the token).");
-	fputs("\n.SH SEE ALSO\n.BR pkcs11-tool (1),\n.BR p11tool (1),\n"
-	      ".BR openssl-req (1)\n",
+	fputs("\n.SH SEE ALSO\n.BR certwizd (8),\n.BR pkcs11-tool (1),\n"
+	      ".BR p11tool (1),\n.BR openssl-req (1)\n",
 	      f);
-}
-
-enum cw_err
-cmd_help(int argc, char **argv, struct cli *c)
-{
-	(void)c;
-	if (argc > 1 && strcmp(argv[1], "--man") == 0) {
-		man(stdout);
-		return CW_OK;
-	}
-	if (argc > 1 && find(argv[1]) == NULL) {
-		cw_error("unknown command '%s'", argv[1]);
-		return CW_ERR_USAGE;
-	}
-	cli_help_verb(stdout, argc > 1 ? argv[1] : NULL);
-	return CW_OK;
 }
