@@ -8,7 +8,7 @@ packages=(
 	libp11-kit-dev libssl-dev libsqlite3-dev libjansson-dev libinih-dev
 	libcmocka-dev libcurl4-openssl-dev libmicrohttpd-dev
 	p11-kit softhsm2 opensc gnutls-bin openssl sqlite3 jq faketime bsdutils
-	libengine-pkcs11-openssl nginx-light curl pebble strace
+	libengine-pkcs11-openssl nginx-light curl pebble strace systemd
 )
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo

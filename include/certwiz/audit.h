@@ -28,9 +28,14 @@ struct audit_event {
 
 /*
  * The canonical JSON of an event (sorted keys, no spaces), what the hash
- * covers and what `audit export` writes. Caller frees.
+ * covers and what `audit export` writes; the target's text goes in as it
+ * is stored. Caller frees; NULL when a field is not valid UTF-8.
  */
 char *audit_canonical(const struct audit_event *e);
+
+/* Whether a target's text is a JSON object in the form certwiz writes
+ * (compact, sorted keys, no key twice): what verify requires. */
+bool audit_target_canonical(const char *target);
 
 /* hash_i = SHA-256(hash_{i-1} || canonical(event_i)), lowercase hex. */
 enum cw_err audit_hash(const char *prev, const struct audit_event *e,

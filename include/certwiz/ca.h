@@ -211,7 +211,10 @@ enum cw_err acme_parse_problem(const char *json, size_t len,
  * The built-in http-01 responder listens on ADDR:PORT ("127.0.0.1:5002",
  * "[::1]:80", ":80" for every address) in a thread of its own and answers
  * GET /.well-known/acme-challenge/TOKEN with the key authorization of the
- * tokens added; it stops with ca_http01_stop (NULL is fine).
+ * tokens added; it stops with ca_http01_stop (NULL is fine), closing every
+ * connection at once. Connections are served side by side, each with an
+ * idle timeout (5 s) and a total deadline (10 s, or what
+ * ca_http01_set_deadline says); one address holds at most 8 at once.
  * CW_ERR_UNAVAILABLE when it cannot listen (the port is taken).
  */
 struct ca_http01;
@@ -222,6 +225,8 @@ enum cw_err ca_http01_add(struct ca_http01 *s, const char *token,
 void ca_http01_stop(struct ca_http01 *s);
 /* Requests answered so far (diagnostics, tests). */
 unsigned ca_http01_served(const struct ca_http01 *s);
+/* The total deadline of each connection, in milliseconds (tests). */
+void ca_http01_set_deadline(struct ca_http01 *s, int ms);
 
 /*
  * http-01 through a web server's document root: writes (atomically, mode

@@ -10,10 +10,17 @@
 
 struct store;
 
+/* SQLite's one-time setup, for a process that forks before it opens a
+ * store (safe: nothing is open). */
+void store_preload(void);
+
 /*
- * Opens (creating it, mode 0640, when missing) and migrates the store at
- * path; ":memory:" for a private in-memory store. Every connection runs in
- * WAL mode with synchronous=FULL, foreign keys on and a busy timeout.
+ * Opens (creating it, mode 0600, when missing) and migrates the store at
+ * path; ":memory:" for a private in-memory store. The folder must be this
+ * process's user's and not writable by others; its files must be the
+ * user's, and not links (their modes are narrowed to 0600). Every
+ * connection runs in WAL mode with synchronous=FULL, foreign keys on and a
+ * busy timeout.
  */
 enum cw_err store_open(const char *path, struct store **out);
 void store_close(struct store *s);

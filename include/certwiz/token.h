@@ -157,6 +157,11 @@ enum cw_err tok_inventory_cert(struct tok_session *s,
 			       const struct tok_inventory *inv,
 			       const struct cw_buf *id, struct cw_buf *der);
 
+/* The private keys labelled label: how many (*count) and the CKA_ID of
+ * the first (id, when there is one). */
+enum cw_err tok_private_by_label(struct tok_session *s, const char *label,
+				 struct cw_buf *id, size_t *count);
+
 /* The public key of the pair under id (public object, else private). */
 enum cw_err tok_public_key(struct tok_session *s, const struct cw_buf *id,
 			   struct cw_pubkey *out);

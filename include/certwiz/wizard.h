@@ -23,6 +23,14 @@
 struct wiz;
 
 /*
+ * For a process that forks a worker per request and never opens a token or
+ * the store itself: what each wizard would otherwise work out again
+ * (OpenSSL's configuration, SQLite's setup, the machine's FQDN), done
+ * once.
+ */
+void wiz_preload(void);
+
+/*
  * config_path NULL: $CERTWIZ_CONF, else /etc/certwiz/certwiz.conf. host
  * NULL: the machine's FQDN.
  */
@@ -434,6 +442,10 @@ enum cw_err wiz_audit_checkpoint(struct wiz *w, bool only_if_due,
 struct wiz_audit_report {
 	int64_t events;
 	int64_t checkpoints;
+	int64_t unsigned_events; /* after the last checkpoint */
+	int64_t anchor_seq;   /* the anchor checked, 0 without one */
+	char *key_source;     /* where the audit key came from: "--key",
+				 "[audit] public_key", "token", or NULL */
 	int64_t broken_seq;  /* first event or checkpoint in question, 0 */
 	char *kind;          /* NULL when the trail verifies */
 	char *problem;
@@ -442,13 +454,27 @@ struct wiz_audit_report {
 void wiz_audit_report_release(struct wiz_audit_report *r);
 
 /*
- * Verifies the whole trail: every event's hash and link, no gap, every
- * checkpoint's seq, hash, order and signature, and that each checkpoint's
- * key is the audit key (on the token, or the PEM public key in key_file).
- * CW_ERR_CRYPTO with the first broken link described in the report.
+ * Verifies the whole trail: every event's hash over its stored text
+ * (targets in canonical form), its link, no gap; every checkpoint's seq,
+ * hash, order and signature, by the audit key, which comes from key_pem
+ * (--key), else [audit] public_key, else the key labelled certwiz-audit on
+ * the audit token: never from a row under test. A trail with an audit key
+ * and no checkpoint is broken (checkpoints deleted). With anchor (what
+ * 'audit anchor' wrote earlier, kept off the host): the trail must reach
+ * its event with the same hash, and its signature must be the audit
+ * key's. CW_ERR_CRYPTO with the first problem described in the report.
  */
 enum cw_err wiz_audit_verify(struct wiz *w, const struct cw_buf *key_pem,
+			     const struct cw_buf *anchor,
 			     struct wiz_audit_report *out);
+
+/*
+ * The anchor of the trail as it stands: a checkpoint is written first when
+ * events came after the last one. *text is a small JSON document (seq,
+ * hash, time, signature and public key) for an auditor to keep off the
+ * host. Caller frees.
+ */
+enum cw_err wiz_audit_anchor(struct wiz *w, char **text, int64_t *seq);
 
 /* Events (at or after since, RFC 3339, when given), in order. */
 enum cw_err wiz_audit_events(struct wiz *w, const char *since,

@@ -162,4 +162,7 @@ enum cw_err x509_chain_join(const struct cw_buf *certs, size_t n,
 enum cw_err x509_chain_split(const unsigned char *p, size_t n,
 			     struct x509_bundle *out);
 
+/* OpenSSL's configuration, loaded once (for a process that forks). */
+void x509_preload(void);
+
 #endif

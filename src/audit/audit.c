@@ -4,28 +4,74 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* ,"key":VALUE with VALUE as JSON text (a string encoded, or raw). */
+static bool
+put(struct cw_buf *b, const char *key, const char *value, bool raw)
+{
+	json_t *j = raw ? NULL : json_string(value);
+	char *enc = raw ? NULL : (j ? json_dumps(j, JSON_ENCODE_ANY) : NULL);
+	const char *v = raw ? value : enc;
+	bool ok = v != NULL && cw_buf_append(b, b->len > 1 ? "," : "",
+					     b->len > 1) == CW_OK &&
+		  cw_buf_append(b, "\"", 1) == CW_OK &&
+		  cw_buf_append(b, key, strlen(key)) == CW_OK &&
+		  cw_buf_append(b, "\":", 2) == CW_OK &&
+		  cw_buf_append(b, v, strlen(v)) == CW_OK;
+
+	free(enc);
+	json_decref(j);
+	return ok;
+}
+
+/*
+ * {"host":..,"operation":..,"outcome":..,"reason":.. or null,"seq":N,
+ * "target":T,"time":..,"uid":N,"user":..}, keys sorted, no spaces (what
+ * jansson's compact, sorted output gives, as earlier releases hashed),
+ * with the target's stored text put in as it is: the hash covers the exact bytes of every field, so that text
+ * that parses to something else (a key given twice) cannot keep a hash.
+ * The target certwiz writes is already in this form (audit_target).
+ */
 char *
 audit_canonical(const struct audit_event *e)
 {
-	json_t *target = json_loads(e->target ? e->target : "{}", 0, NULL);
-	json_t *o;
-	char *s;
+	struct cw_buf b;
+	char seq[24], uid[24];
 
-	if (target == NULL)
-		target = json_string(e->target);
-	o = json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:o, s:s, s:s?}", "seq",
-		      (json_int_t)e->seq, "time", e->time, "uid",
-		      (json_int_t)e->uid, "user", e->user, "host", e->host,
-		      "operation", e->operation, "target", target, "outcome",
-		      e->outcome, "reason", e->reason);
-	if (o == NULL)
+	snprintf(seq, sizeof(seq), "%lld", (long long)e->seq);
+	snprintf(uid, sizeof(uid), "%u", e->uid);
+	cw_buf_init(&b);
+	if (cw_buf_append(&b, "{", 1) != CW_OK ||
+	    !put(&b, "host", e->host, false) ||
+	    !put(&b, "operation", e->operation, false) ||
+	    !put(&b, "outcome", e->outcome, false) ||
+	    !put(&b, "reason", e->reason ? e->reason : "null", !e->reason) ||
+	    !put(&b, "seq", seq, true) ||
+	    !put(&b, "target", e->target ? e->target : "{}", true) ||
+	    !put(&b, "time", e->time, false) || !put(&b, "uid", uid, true) ||
+	    !put(&b, "user", e->user, false) ||
+	    cw_buf_append(&b, "}", 1) != CW_OK) {
+		cw_buf_release(&b);
 		return NULL;
-	s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(o);
-	return s;
+	}
+	return (char *)b.data;
+}
+
+bool
+audit_target_canonical(const char *target)
+{
+	json_t *j = json_loads(target, JSON_REJECT_DUPLICATES, NULL);
+	char *again = json_is_object(j)
+			      ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS)
+			      : NULL;
+	bool yes = again != NULL && strcmp(again, target) == 0;
+
+	free(again);
+	json_decref(j);
+	return yes;
 }
 
 enum cw_err

@@ -1,6 +1,12 @@
-/* The built-in http-01 responder: a thread that answers
- * GET /.well-known/acme-challenge/TOKEN with the key authorization, and
- * nothing else. It never touches PKCS#11 (one session per thread). */
+/*
+ * The built-in http-01 responder: libmicrohttpd, run from a thread of our
+ * own, answers GET /.well-known/acme-challenge/TOKEN with the key
+ * authorization and nothing else. Connections are served side by side;
+ * each has an idle timeout and a total deadline (a client that trickles
+ * bytes is cut at the deadline), one address may hold a few at once, and
+ * stopping the responder closes them all at once. It never touches
+ * PKCS#11 (one session per thread).
+ */
 #define _GNU_SOURCE
 #include "ca_int.h"
 
@@ -10,7 +16,9 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,19 +26,32 @@
 #include <unistd.h>
 
 #define PREFIX "/.well-known/acme-challenge/"
-#define MAX_REQUEST 4096
 #define MAX_TOKENS 64
-#define READ_TIMEOUT_MS 3000
+#define MAX_CONNECTIONS 64
+#define PER_ADDRESS 8
+#define IDLE_SECONDS 5
+#define DEADLINE_MS 10000
+
+/* A connection open now: its socket and when it came. */
+struct open_conn {
+	int fd;
+	int64_t since;
+};
 
 struct ca_http01 {
 	int fd;
-	int stop[2];        /* a pipe: written to stop the thread */
+	int64_t deadline_ms;
+	struct MHD_Daemon *d;
 	pthread_t thread;
-	pthread_mutex_t lock;
+	bool running;
+	atomic_bool stop;
+	pthread_mutex_t lock; /* the tokens (added while the thread runs) */
 	char *token[MAX_TOKENS];
 	char *keyauth[MAX_TOKENS];
 	size_t n;
 	unsigned served;
+	/* touched by the responder's thread only */
+	struct open_conn conns[MAX_CONNECTIONS];
 };
 
 /* "ADDR:PORT", "[V6]:PORT" or ":PORT" into host and port strings. */
@@ -100,66 +121,100 @@ open_listener(const char *where)
 	return fd;
 }
 
-/* Reads the request head (up to the blank line) within the time limit. */
-static ssize_t
-read_head(int fd, char *buf, size_t size)
+static int64_t
+now_ms(void)
 {
-	size_t n = 0;
+	struct timespec ts;
 
-	while (n + 1 < size) {
-		struct pollfd p = { fd, POLLIN, 0 };
-		ssize_t r;
-
-		if (poll(&p, 1, READ_TIMEOUT_MS) <= 0)
-			return -1;
-		r = read(fd, buf + n, size - 1 - n);
-		if (r <= 0)
-			return -1;
-		n += (size_t)r;
-		buf[n] = 0;
-		if (strstr(buf, "\r\n\r\n") || strstr(buf, "\n\n"))
-			return (ssize_t)n;
-	}
-	return -1;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-reply(int fd, int status, const char *text, const char *body)
+static enum MHD_Result
+reply(struct MHD_Connection *c, unsigned status, const char *body)
 {
-	char head[256];
-	int n = snprintf(head, sizeof(head),
-			 "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
-			 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-			 status, text, strlen(body));
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result ok;
 
-	if (n > 0 && write(fd, head, (size_t)n) == n)
-		(void)!write(fd, body, strlen(body));
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", "text/plain");
+	MHD_add_response_header(r, "Connection", "close");
+	ok = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ok;
 }
 
-static void
-serve(struct ca_http01 *s, int fd)
+static enum MHD_Result
+answer(void *cls, struct MHD_Connection *c, const char *url,
+       const char *method, const char *version, const char *upload,
+       size_t *upload_size, void **req)
 {
-	char buf[MAX_REQUEST], path[MAX_REQUEST];
-	const char *answer = NULL;
+	struct ca_http01 *s = cls;
+	char body[1024];
+	bool found = false;
 
-	if (read_head(fd, buf, sizeof(buf)) < 0)
-		return;
-	if (sscanf(buf, "GET %4095s HTTP/1.", path) != 1) {
-		reply(fd, 405, "Method Not Allowed", "");
-		return;
-	}
+	(void)version;
+	(void)upload;
+	(void)req;
+	if (strcmp(method, "GET") != 0 || *upload_size != 0)
+		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "");
 	pthread_mutex_lock(&s->lock);
-	if (strncmp(path, PREFIX, strlen(PREFIX)) == 0)
-		for (size_t i = 0; i < s->n && answer == NULL; i++)
-			if (strcmp(path + strlen(PREFIX), s->token[i]) == 0)
-				answer = s->keyauth[i];
-	if (answer != NULL) {
-		reply(fd, 200, "OK", answer);
-		s->served++;
-	} else {
-		reply(fd, 404, "Not Found", "");
-	}
+	if (strncmp(url, PREFIX, strlen(PREFIX)) == 0)
+		for (size_t i = 0; i < s->n && !found; i++)
+			if (strcmp(url + strlen(PREFIX), s->token[i]) == 0) {
+				snprintf(body, sizeof(body), "%s",
+					 s->keyauth[i]);
+				found = true;
+				s->served++;
+			}
 	pthread_mutex_unlock(&s->lock);
+	return reply(c, found ? MHD_HTTP_OK : MHD_HTTP_NOT_FOUND,
+		     found ? body : "");
+}
+
+/* Keeps track of open connections for their total deadline (called in
+ * the responder's thread, from MHD_run_wait). */
+static void
+notify(void *cls, struct MHD_Connection *c, void **socket_context,
+       enum MHD_ConnectionNotificationCode code)
+{
+	struct ca_http01 *s = cls;
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	int fd = ci ? ci->connect_fd : -1;
+
+	(void)socket_context;
+	for (size_t i = 0; i < MAX_CONNECTIONS; i++) {
+		struct open_conn *o = &s->conns[i];
+
+		if (code == MHD_CONNECTION_NOTIFY_STARTED && o->fd < 0) {
+			*o = (struct open_conn){ fd, now_ms() };
+			break;
+		}
+		if (code == MHD_CONNECTION_NOTIFY_CLOSED && o->fd == fd) {
+			o->fd = -1;
+			break;
+		}
+	}
+}
+
+/* Connections past their deadline are cut (their socket shut down: MHD
+ * sees the end of it and frees the connection). */
+static void
+cut_late(struct ca_http01 *s)
+{
+	int64_t now = now_ms();
+
+	for (size_t i = 0; i < MAX_CONNECTIONS; i++) {
+		struct open_conn *o = &s->conns[i];
+
+		if (o->fd >= 0 && now - o->since > s->deadline_ms) {
+			shutdown(o->fd, SHUT_RDWR);
+			o->since = now; /* once */
+		}
+	}
 }
 
 static void *
@@ -167,22 +222,9 @@ run(void *arg)
 {
 	struct ca_http01 *s = arg;
 
-	for (;;) {
-		struct pollfd p[2] = { { s->fd, POLLIN, 0 },
-				       { s->stop[0], POLLIN, 0 } };
-		int c;
-
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
-			break;
-		if (p[1].revents)
-			break;
-		if (!(p[0].revents & POLLIN))
-			continue;
-		c = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
-		if (c < 0)
-			continue;
-		serve(s, c);
-		close(c);
+	while (!atomic_load(&s->stop)) {
+		MHD_run_wait(s->d, 100);
+		cut_late(s);
 	}
 	return NULL;
 }
@@ -195,8 +237,11 @@ ca_http01_start(const char *where, struct ca_http01 **out)
 
 	if (s == NULL)
 		return CW_ERR_NOMEM;
-	s->stop[0] = s->stop[1] = -1;
 	pthread_mutex_init(&s->lock, NULL);
+	atomic_init(&s->stop, false);
+	s->deadline_ms = DEADLINE_MS;
+	for (size_t i = 0; i < MAX_CONNECTIONS; i++)
+		s->conns[i].fd = -1;
 	s->fd = open_listener(where);
 	if (s->fd < 0) {
 		e = errno;
@@ -205,15 +250,21 @@ ca_http01_start(const char *where, struct ca_http01 **out)
 		ca_http01_stop(s);
 		return e == EINVAL ? CW_ERR_CONFIG : CW_ERR_UNAVAILABLE;
 	}
-	if (pipe2(s->stop, O_CLOEXEC) != 0 ||
+	s->d = MHD_start_daemon(
+		MHD_NO_FLAG, 0, NULL, NULL, answer, s,
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->fd,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_ADDRESS,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_SECONDS,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+		MHD_OPTION_NOTIFY_CONNECTION, notify, s, MHD_OPTION_END);
+	if (s->d == NULL ||
 	    pthread_create(&s->thread, NULL, run, s) != 0) {
-		cw_error("http-01: cannot start the responder: %s",
-			 strerror(errno));
-		close(s->fd);
-		s->fd = -1;
+		cw_error("http-01: cannot start the responder");
 		ca_http01_stop(s);
 		return CW_ERR_INTERNAL;
 	}
+	s->running = true;
 	cw_debug("http-01 responder listening on %s", where);
 	*out = s;
 	return CW_OK;
@@ -228,7 +279,7 @@ ca_http01_add(struct ca_http01 *s, const char *token, const char *keyauth)
 	for (size_t i = 0; i < s->n; i++)
 		if (strcmp(s->token[i], token) == 0)
 			goto out;
-	if (s->n == MAX_TOKENS) {
+	if (s->n == MAX_TOKENS || strlen(keyauth) >= 1024) {
 		rc = CW_ERR_USAGE;
 		goto out;
 	}
@@ -246,6 +297,12 @@ out:
 	return rc;
 }
 
+void
+ca_http01_set_deadline(struct ca_http01 *s, int ms)
+{
+	s->deadline_ms = ms;
+}
+
 unsigned
 ca_http01_served(const struct ca_http01 *s)
 {
@@ -257,15 +314,15 @@ ca_http01_stop(struct ca_http01 *s)
 {
 	if (s == NULL)
 		return;
-	if (s->fd >= 0) {
-		(void)!write(s->stop[1], "x", 1);
+	if (s->running) {
+		atomic_store(&s->stop, true);
 		pthread_join(s->thread, NULL);
-		close(s->fd);
 	}
-	if (s->stop[0] >= 0)
-		close(s->stop[0]);
-	if (s->stop[1] >= 0)
-		close(s->stop[1]);
+	/* every open connection is closed here, at once */
+	if (s->d != NULL)
+		MHD_stop_daemon(s->d);
+	else if (s->fd >= 0)
+		close(s->fd);
 	for (size_t i = 0; i < s->n; i++) {
 		free(s->token[i]);
 		free(s->keyauth[i]);

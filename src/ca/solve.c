@@ -1,6 +1,6 @@
 /* Challenge responses published outside certwiz: files in a web server's
  * document root (http-01) and a hook command for DNS records (dns-01). */
-#define _DEFAULT_SOURCE
+#define _GNU_SOURCE
 #include "ca_int.h"
 
 #include <errno.h>
@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
 
 /*
  * DIR/.well-known/acme-challenge, opened folder by folder from DIR without
@@ -150,11 +149,22 @@ ca_hook_run(const char *hook, const char *action, const char *name,
 {
 	char *argv[] = { (char *)hook, (char *)action, (char *)name,
 			 (char *)value, NULL };
+	/* a clean environment: nothing of the service's (module
+	 * configuration, credentials directory) reaches the hook */
+	char *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",
+			 NULL };
+	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int e;
 
-	/* posix_spawn, never fork: this process holds PKCS#11 sessions */
-	e = posix_spawn(&pid, hook, NULL, NULL, argv, environ);
+	/* posix_spawn, never fork: this process holds PKCS#11 sessions.
+	 * Only stdin (/dev/null), stdout and stderr are passed: no PIN,
+	 * socket or store descriptor reaches the hook. */
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	e = posix_spawn(&pid, hook, &fa, NULL, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
 	if (e != 0) {
 		cw_error("cannot run the dns-01 hook '%s': %s", hook,
 			 strerror(e));

@@ -177,6 +177,7 @@ gather(struct client *cl, struct proto_request *req)
 				r = CW_ERR_USAGE;
 			} else {
 				r = cw_secret_from_fd(fd, &secret);
+				close(fd); /* read once, never passed on */
 			}
 			if (r == CW_OK)
 				rc = proto_request_add_secret(req, name, secret);
@@ -255,6 +256,9 @@ spawn_one_shot(struct client *cl)
 	argv[argc] = NULL;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
+	/* nothing else of the caller's: secret descriptors were read and
+	 * closed, and no other one is the service's business */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
 	e = posix_spawn(&cl->child, path, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(sv[1]);

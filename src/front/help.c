@@ -210,32 +210,40 @@ static const struct verb_doc verbs[] = {
 	  "they are.",
 	  { { NULL, NULL } } },
 	{ "audit",
-	  "audit show [--since TIME] | verify [--key PEM] | export [--out FILE] "
-	  "| checkpoint",
-	  "the audit trail: list, verify, export, checkpoint",
+	  "audit show [--since TIME] | verify [--key PEM] [--anchor FILE] | "
+	  "export [--out FILE] | checkpoint | anchor [--out FILE]",
+	  "the audit trail: list, verify, export, checkpoint, anchor",
 	  "Every change (keys generated, imported or destroyed; requests "
 	  "created and issued; certificates imported; assignments made, "
 	  "scheduled, activated and removed; refresh repairs; configuration "
-	  "and topology changes) and every refused or failed attempt "
-	  "(including token login failures) is recorded with its sequence "
-	  "number, UTC time, the caller's uid and name from the kernel, the "
-	  "operation, its target, outcome and reason, in the same store "
-	  "transaction as the change. Events form a SHA-256 hash chain. "
-	  "'checkpoint' signs the last event's hash with an audit key on the "
-	  "configured token (made on first use, label certwiz-audit); one is "
+	  "and topology changes, recorded as the service's own findings) and "
+	  "every refused or failed attempt (including token login failures) "
+	  "is recorded with its sequence number, UTC time, the caller's uid "
+	  "and name from the kernel, the operation, its target, outcome and "
+	  "reason, in the same store transaction as the change. Events form "
+	  "a SHA-256 hash chain over their stored text. 'checkpoint' signs "
+	  "the last event's hash with the audit key on the audit token "
+	  "([audit] token, default [token] uri; made on first use, label "
+	  "certwiz-audit, EC P-256 where the token can, else RSA); one is "
 	  "also written after a change when 100 events or a day have passed "
-	  "and the token is already open. 'verify' checks every hash, link, "
-	  "checkpoint and signature, and that the checkpoints were signed by "
-	  "the audit key on the token (or the PEM public key given with "
-	  "--key); it names the first broken link: a modified, deleted, "
-	  "inserted or reordered event, a truncated trail, a forged or "
-	  "replayed checkpoint. Events after the last checkpoint can be "
-	  "truncated undetected: write checkpoints often and keep exports "
-	  "off the host. 'export' writes JSON Lines (one event per line, with "
-	  "its hashes) to FILE or stdout.",
+	  "and the audit token is already open. 'verify' checks every hash, "
+	  "link, checkpoint and signature against the audit key from --key, "
+	  "else [audit] public_key, else the token (never from the rows it "
+	  "checks); a trail whose audit key exists but which has no "
+	  "checkpoint fails. It names the first problem: a modified, "
+	  "deleted, inserted or reordered event, a truncated trail, a forged "
+	  "or replayed checkpoint. Events after the last checkpoint could be "
+	  "rewritten undetected by someone holding the store: 'anchor' writes "
+	  "a checkpoint and a small file (sequence, hash, signature) for an "
+	  "auditor to keep off the host, and 'verify --anchor FILE' fails "
+	  "when the trail is shorter than it or differs from it. 'export' "
+	  "writes JSON Lines (one event per line, with its hashes) to FILE or "
+	  "stdout. 'show' prints control characters as \\xNN.",
 	  { { "--since TIME", "show: events at or after TIME (UTC, or -7d)" },
 	    { "--key PEM", "verify: the audit public key, exported earlier" },
-	    { "--out FILE", "export: write to FILE instead of stdout" },
+	    { "--anchor FILE",
+	      "verify: an anchor written earlier by 'audit anchor'" },
+	    { "--out FILE", "export, anchor: write to FILE instead of stdout" },
 	    { NULL, NULL } } },
 	{ "list", "list [--requests|--keys|--certs]",
 	  "list requests, keys and certificates in the store",

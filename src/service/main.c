@@ -425,6 +425,8 @@ main(int argc, char **argv)
 		free(config);
 		return 1;
 	}
+	/* work every worker would repeat, done once before the first fork */
+	wiz_preload();
 	rc = serve(config, &cfg, lfd);
 	cw_config_release(&cfg);
 	free(config);

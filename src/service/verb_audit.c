@@ -14,6 +14,30 @@ struct show {
 	bool jsonl; /* export: one canonical event per line, with hashes */
 };
 
+/* s with control characters (C0, DEL, and C1 as UTF-8 encodes them) shown
+ * as \xNN, padded to width: a terminal takes nothing in it for a
+ * command (escape sequences) or a line break (a forged event). */
+static void
+put_safe(FILE *f, const char *s, int width)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	int n = 0;
+
+	for (; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			n += fprintf(f, "\\x%02x", *p);
+		} else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			n += fprintf(f, "\\u%04x", p[1]);
+			p++;
+		} else {
+			fputc(*p, f);
+			n++;
+		}
+	}
+	for (; n < width; n++)
+		fputc(' ', f);
+}
+
 static enum cw_err
 on_event(void *user, const struct store_audit *a)
 {
@@ -23,10 +47,24 @@ on_event(void *user, const struct store_audit *a)
 	char *text;
 
 	if (!x->json && !x->jsonl) {
-		fprintf(x->out, "%6lld %s %-8s %-24s %-8s %s%s%s\n",
-			(long long)a->seq, a->time, a->user, a->operation,
-			a->outcome, a->target, a->reason ? "  " : "",
-			a->reason ? a->reason : "");
+		/* every field as text a terminal cannot take for commands:
+		 * control characters (escape sequences, forged line breaks)
+		 * are shown as \xNN */
+		fprintf(x->out, "%6lld ", (long long)a->seq);
+		put_safe(x->out, a->time, 0);
+		fputc(' ', x->out);
+		put_safe(x->out, a->user, 8);
+		fputc(' ', x->out);
+		put_safe(x->out, a->operation, 24);
+		fputc(' ', x->out);
+		put_safe(x->out, a->outcome, 8);
+		fputc(' ', x->out);
+		put_safe(x->out, a->target, 0);
+		if (a->reason) {
+			fputs("  ", x->out);
+			put_safe(x->out, a->reason, 0);
+		}
+		fputc('\n', x->out);
 		json_decref(target);
 		return CW_OK;
 	}
@@ -89,17 +127,23 @@ export(struct wiz *w, const char *path)
 }
 
 static enum cw_err
-verify(struct cli *c, struct wiz *w, const struct cw_buf *key)
+verify(struct cli *c, struct wiz *w, const struct cw_buf *key,
+       const struct cw_buf *anchor)
 {
 	struct wiz_audit_report r;
-	enum cw_err rc = wiz_audit_verify(w, key, &r);
+	enum cw_err rc = wiz_audit_verify(w, key, anchor, &r);
 
 	if (rc != CW_OK && rc != CW_ERR_CRYPTO)
 		return rc;
 	if (c->json) {
-		json_t *j = json_pack("{s:b, s:I, s:I}", "ok", r.kind == NULL,
-				      "events", (json_int_t)r.events,
-				      "checkpoints", (json_int_t)r.checkpoints);
+		json_t *j = json_pack("{s:b, s:I, s:I, s:I, s:s?, s:o}", "ok",
+				      r.kind == NULL, "events",
+				      (json_int_t)r.events, "checkpoints",
+				      (json_int_t)r.checkpoints, "unsigned_events",
+				      (json_int_t)r.unsigned_events,
+				      "audit_key", r.key_source, "anchor",
+				      r.anchor_seq ? json_integer(r.anchor_seq)
+						   : json_null());
 
 		if (j && r.kind)
 			json_object_set_new(j, "broken",
@@ -113,11 +157,49 @@ verify(struct cli *c, struct wiz *w, const struct cw_buf *key)
 		    "audit trail verified: %lld event%s, %lld checkpoint%s\n",
 		    (long long)r.events, r.events == 1 ? "" : "s",
 		    (long long)r.checkpoints, r.checkpoints == 1 ? "" : "s");
+		if (r.key_source)
+			printf("  audit key from %s\n", r.key_source);
+		else
+			printf("  no audit key yet: nothing is signed "
+			       "('certwiz audit checkpoint' makes one)\n");
+		if (r.anchor_seq)
+			printf("  the anchor at event %lld matches\n",
+			       (long long)r.anchor_seq);
+		if (r.unsigned_events)
+			printf("  %lld event%s after the last checkpoint "
+			       "%s not signed yet\n",
+			       (long long)r.unsigned_events,
+			       r.unsigned_events == 1 ? "" : "s",
+			       r.unsigned_events == 1 ? "is" : "are");
 	} else {
 		printf("audit trail BROKEN at %lld (%s): %s\n",
 		       (long long)r.broken_seq, r.kind, r.problem);
 	}
 	wiz_audit_report_release(&r);
+	return rc;
+}
+
+/* audit anchor [--out FILE]: the trail's anchor, for the auditor. */
+static enum cw_err
+write_anchor(struct cli *c, struct wiz *w, const char *out)
+{
+	char *text = NULL;
+	int64_t seq = 0;
+	enum cw_err rc = wiz_audit_anchor(w, &text, &seq);
+
+	if (rc == CW_OK && out != NULL)
+		rc = wiz_output_file(w, out, text, strlen(text), 0644, true);
+	if (rc == CW_OK && out == NULL)
+		printf("%s\n", text);
+	else if (rc == CW_OK && !c->json)
+		printf("anchor at event %lld written to %s: keep it off this "
+		       "host; 'certwiz audit verify --anchor' checks the trail "
+		       "against it\n",
+		       (long long)seq, out);
+	else if (rc == CW_OK)
+		rc = cli_print_json(json_pack("{s:I, s:s}", "seq",
+					      (json_int_t)seq, "out", out));
+	free(text);
 	return rc;
 }
 
@@ -145,8 +227,9 @@ checkpoint(struct cli *c, struct wiz *w)
 enum cw_err
 cmd_audit(int argc, char **argv, struct cli *c)
 {
-	const char *since = NULL, *key = NULL, *out = NULL, *sub;
-	const struct cw_buf *key_pem = NULL;
+	const char *since = NULL, *key = NULL, *out = NULL, *anchor = NULL;
+	const struct cw_buf *key_pem = NULL, *anchor_text = NULL;
+	const char *sub;
 	struct wiz *w = NULL;
 	char since_buf[32];
 	time_t t;
@@ -161,6 +244,8 @@ cmd_audit(int argc, char **argv, struct cli *c)
 			key = optarg;
 		else if (opt == FO_OUT)
 			out = optarg;
+		else if (opt == FO_ANCHOR)
+			anchor = optarg;
 		else if (cli_common(c, opt, optarg, "audit") != 1)
 			return cli_usage("audit");
 	}
@@ -177,13 +262,19 @@ cmd_audit(int argc, char **argv, struct cli *c)
 	}
 	if (key != NULL && (rc = cli_input(c, key, &key_pem)) != CW_OK)
 		return rc;
+	if (anchor != NULL && (rc = cli_input(c, anchor, &anchor_text)) != CW_OK)
+		return rc;
 	rc = cli_wiz(c, &w);
 	if (rc != CW_OK)
 		return rc;
 	if (strcmp(sub, "show") == 0)
 		return show(c, w, since);
 	if (strcmp(sub, "verify") == 0)
-		return verify(c, w, key_pem);
+		return verify(c, w, key_pem, anchor_text);
+	if (strcmp(sub, "anchor") == 0) {
+		rc = wiz_require_admin(w, "audit anchor");
+		return rc == CW_OK ? write_anchor(c, w, out) : rc;
+	}
 	if (strcmp(sub, "export") == 0)
 		return export(w, out);
 	if (strcmp(sub, "checkpoint") == 0) {

@@ -53,6 +53,10 @@ cli_wiz(struct cli *c, struct wiz **out)
 	if (c->wiz == NULL) {
 		enum cw_err rc = wiz_new(c->config, c->host, &c->wiz);
 
+		/* re-read for every request: it must still be root's, and so
+		 * must the modules and hooks it names */
+		if (rc == CW_OK)
+			rc = cw_config_check_trusted(wiz_config(c->wiz));
 		if (rc == CW_OK)
 			rc = wiz_set_caller(c->wiz, c->uid, c->user, c->admin);
 		if (rc != CW_OK) {

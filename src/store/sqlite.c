@@ -304,6 +304,12 @@ create_file(const char *path)
 	return errno == EACCES ? CW_ERR_PERM : CW_ERR_STORE;
 }
 
+void
+store_preload(void)
+{
+	sqlite3_initialize();
+}
+
 enum cw_err
 store_open(const char *path, struct store **out)
 {

@@ -60,6 +60,33 @@ tok_get_attr(struct tok_session *s, CK_OBJECT_HANDLE o,
 	return CW_OK;
 }
 
+enum cw_err
+tok_private_by_label(struct tok_session *s, const char *label,
+		     struct cw_buf *id, size_t *count)
+{
+	CK_OBJECT_CLASS c = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE t[2] = { { CKA_CLASS, &c, sizeof(c) },
+			      { CKA_LABEL, (void *)label, strlen(label) } };
+	CK_OBJECT_HANDLE h[8];
+	CK_ULONG n = 0;
+	CK_RV rv, rv2;
+	enum cw_err rc = CW_OK;
+
+	rv = s->m->C_FindObjectsInit(s->h, t, 2);
+	if (rv != CKR_OK)
+		return tok_fail("C_FindObjectsInit", rv);
+	rv = s->m->C_FindObjects(s->h, h, 8, &n);
+	rv2 = s->m->C_FindObjectsFinal(s->h);
+	if (rv != CKR_OK)
+		return tok_fail("C_FindObjects", rv);
+	if (rv2 != CKR_OK)
+		return tok_fail("C_FindObjectsFinal", rv2);
+	*count = n;
+	if (n > 0)
+		rc = tok_get_attr(s, h[0], CKA_ID, id);
+	return rc;
+}
+
 static bool
 all_true(struct tok_session *s, CK_OBJECT_HANDLE o)
 {

@@ -52,20 +52,52 @@ lookup_var(const struct topo *t, const char *host_key, json_t *host,
 	return json_object_get(json_object_get(t->root, "vars"), name);
 }
 
+/* How deep variables may refer to variables. */
+#define MAX_NESTING 16
+
+/* A refusal naming the chain of variables that refer to each other. */
+static enum cw_err
+cycle(const struct topo *t, const char *path, const char **chain, int depth,
+      const char *name)
+{
+	char buf[512];
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (int i = 0; i < depth && n < sizeof(buf); i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s -> ",
+				      chain[i]);
+	if (n < sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - n, "%s", name);
+	return bad(t, path,
+		   depth < MAX_NESTING ? "a variable refers to itself"
+				       : "variables nest too deeply",
+		   buf);
+}
+
+static enum cw_err expand_var(const struct topo *t, const char *host_key,
+			      json_t *host, const char *tmpl,
+			      const char *dollar, const char *name,
+			      const char *end, const char *path,
+			      bool allow_lists, const char **chain, int depth,
+			      struct cw_strlist *out);
+
 /*
  * Expands template for host into out, one string per combination of the
  * list variables it uses. allow_lists false: a list variable is an error.
+ * chain holds the variables being expanded (depth of them): a variable's
+ * value is expanded with its name on the chain, so that one that refers
+ * to itself, directly or in a cycle, is an error and not an endless
+ * recursion.
  */
 static enum cw_err
 expand(const struct topo *t, const char *host_key, json_t *host,
        const char *tmpl, const char *path, bool allow_lists,
-       struct cw_strlist *out)
+       const char **chain, int depth, struct cw_strlist *out)
 {
 	const char *dollar = strstr(tmpl, "${");
 	const char *end;
 	char name[64];
-	json_t *tmp = NULL, *val;
-	enum cw_err rc = CW_OK;
 	size_t n;
 
 	if (dollar == NULL)
@@ -79,25 +111,48 @@ expand(const struct topo *t, const char *host_key, json_t *host,
 		return bad(t, path, "unterminated or empty ${...}", tmpl);
 	memcpy(name, dollar + 2, n);
 	name[n] = 0;
-	val = lookup_var(t, host_key, host, name, &tmp);
+	for (int i = 0; i < depth; i++)
+		if (strcmp(chain[i], name) == 0)
+			return cycle(t, path, chain, depth, name);
+	if (depth >= MAX_NESTING)
+		return cycle(t, path, chain, depth, name);
+	return expand_var(t, host_key, host, tmpl, dollar, name, end, path,
+			  allow_lists, chain, depth, out);
+}
+
+/* tmpl[0..dollar) (no variable in it), then each expansion of variable
+ * name, then each expansion of what follows end. */
+static enum cw_err
+expand_var(const struct topo *t, const char *host_key, json_t *host,
+	   const char *tmpl, const char *dollar, const char *name,
+	   const char *end, const char *path, bool allow_lists,
+	   const char **chain, int depth, struct cw_strlist *out)
+{
+	json_t *tmp = NULL, *val = lookup_var(t, host_key, host, name, &tmp);
+	struct cw_strlist vals, rests;
+	enum cw_err rc = CW_OK;
+
+	cw_strlist_init(&vals);
+	cw_strlist_init(&rests);
 	if (val == NULL) {
 		rc = bad(t, path, "unknown variable", name);
 	} else if (json_is_string(val) ||
 		   (json_is_array(val) && allow_lists)) {
 		size_t count = json_is_array(val) ? json_array_size(val) : 1;
 
+		chain[depth] = name;
 		for (size_t i = 0; i < count && rc == CW_OK; i++) {
 			json_t *item = json_is_array(val)
 					       ? json_array_get(val, i)
 					       : val;
-			char *next = cw_printf("%.*s%s%s", (int)(dollar - tmpl),
-					       tmpl, json_string_value(item),
-					       end + 1);
 
-			rc = next ? expand(t, host_key, host, next, path,
-					   allow_lists, out)
-				  : CW_ERR_NOMEM;
-			free(next);
+			rc = json_is_string(item)
+				     ? expand(t, host_key, host,
+					      json_string_value(item), path,
+					      allow_lists, chain, depth + 1,
+					      &vals)
+				     : bad(t, path, "variable is not a string",
+					   name);
 		}
 	} else {
 		rc = bad(t, path,
@@ -106,6 +161,23 @@ expand(const struct topo *t, const char *host_key, json_t *host,
 					    : "variable is not a string",
 			 name);
 	}
+	if (rc == CW_OK)
+		rc = expand(t, host_key, host, end + 1, path, allow_lists,
+			    chain, depth, &rests);
+	for (size_t i = 0; rc == CW_OK && i < vals.n; i++)
+		for (size_t j = 0; rc == CW_OK && j < rests.n; j++) {
+			char *s = cw_printf("%.*s%s%s", (int)(dollar - tmpl),
+					    tmpl, vals.v[i], rests.v[j]);
+
+			rc = s == NULL ? CW_ERR_NOMEM
+			     : out->n >= MAX_EXPANSION
+				     ? bad(t, path,
+					   "expands into too many names", NULL)
+				     : cw_strlist_add_unique(out, s);
+			free(s);
+		}
+	cw_strlist_release(&vals);
+	cw_strlist_release(&rests);
 	json_decref(tmp);
 	return rc;
 }
@@ -119,8 +191,10 @@ expand_list(const struct topo *t, const char *host_key, json_t *host,
 
 	json_array_foreach(arr, i, v) {
 		char *p = cw_printf("%s[%zu]", path, i);
+		const char *chain[MAX_NESTING];
 		enum cw_err rc = p ? expand(t, host_key, host,
-					    json_string_value(v), p, true, out)
+					    json_string_value(v), p, true,
+					    chain, 0, out)
 				   : CW_ERR_NOMEM;
 
 		free(p);
@@ -138,6 +212,7 @@ topo_expand(const struct topo *t, const char *host, const char *usage,
 	json_t *h = find_host(t, host, &host_key), *u, *v;
 	struct cw_strlist subj;
 	struct topo_usage r;
+	const char *chain[MAX_NESTING];
 	char *path = NULL;
 	enum cw_err rc = CW_ERR_NOMEM;
 	size_t i;
@@ -156,6 +231,7 @@ topo_expand(const struct topo *t, const char *host, const char *usage,
 		return CW_ERR_NOT_FOUND;
 	}
 	memset(&r, 0, sizeof(r));
+	memset(chain, 0, sizeof(chain));
 	cw_strlist_init(&subj);
 	cw_strlist_init(&r.names);
 	cw_strlist_init(&r.eku);
@@ -164,7 +240,7 @@ topo_expand(const struct topo *t, const char *host, const char *usage,
 		goto out;
 	rc = expand(t, host_key, h,
 		    json_string_value(json_object_get(u, "subject")), path,
-		    false, &subj);
+		    false, chain, 0, &subj);
 	if (rc != CW_OK)
 		goto out;
 	r.subject = strdup(subj.v[0]);

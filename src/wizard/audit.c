@@ -3,6 +3,7 @@
 #include "wizard_int.h"
 
 #include <openssl/pem.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,7 +11,11 @@
 /* A checkpoint is due after this many events, or this many seconds. */
 #define CHECKPOINT_EVENTS 100
 #define CHECKPOINT_SECONDS 86400
-#define AUDIT_KEY_LABEL "certwiz-audit"
+
+static enum cw_err audit_add(struct wiz *w, unsigned uid, const char *user,
+			     const char *host, const char *operation,
+			     const char *target, const char *outcome,
+			     const char *reason);
 
 enum cw_err
 wiz_audit(struct wiz *w, const char *operation, const char *target,
@@ -20,10 +25,53 @@ wiz_audit(struct wiz *w, const char *operation, const char *target,
 			    operation, target, outcome, reason);
 }
 
+/* A copy of s with control characters (C0, DEL) written as \xNN: what an
+ * event records is text, never a terminal command or a line break. */
+static char *
+plain(const char *s)
+{
+	size_t n = 0;
+	char *out, *q;
+
+	if (s == NULL)
+		return NULL;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		n += *p < 0x20 || *p == 0x7f ? 4 : 1;
+	out = malloc(n + 1);
+	if (out == NULL)
+		return NULL;
+	q = out;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			q += sprintf(q, "\\x%02x", *p);
+		else
+			*q++ = (char)*p;
+	}
+	*q = 0;
+	return out;
+}
+
 enum cw_err
 wiz_audit_as(struct wiz *w, unsigned uid, const char *user,
 	     const char *operation, const char *target, const char *outcome,
 	     const char *reason)
+{
+	char *u = plain(user), *h = plain(w->host), *r = plain(reason);
+	enum cw_err rc = u && h && (r || !reason)
+				 ? audit_add(w, uid, u, h, operation, target,
+					     outcome, r)
+				 : CW_ERR_NOMEM;
+
+	free(u);
+	free(h);
+	free(r);
+	return rc;
+}
+
+static enum cw_err
+audit_add(struct wiz *w, unsigned uid, const char *user, const char *host,
+	  const char *operation, const char *target, const char *outcome,
+	  const char *reason)
 {
 	struct audit_event e;
 	struct store_audit row;
@@ -40,7 +88,7 @@ wiz_audit_as(struct wiz *w, unsigned uid, const char *user,
 	cw_time_format(time(NULL), e.time, sizeof(e.time));
 	e.uid = uid;
 	e.user = user;
-	e.host = w->host;
+	e.host = host;
 	e.operation = operation;
 	e.target = target ? target : "{}";
 	e.outcome = outcome;
@@ -210,11 +258,39 @@ wiz_checkpoint_release(struct wiz_checkpoint *c)
 	memset(c, 0, sizeof(*c));
 }
 
+const char *
+wiz_audit_token(const struct wiz *w)
+{
+	return w->cfg.audit_token ? w->cfg.audit_token : w->cfg.token_uri;
+}
+
+/* The audit key's algorithm, from what the token offers: EC P-256 where
+ * it can make and use one, else RSA-3072, else RSA-2048. */
+static enum cw_err
+audit_spec(struct tok_session *tok, struct cw_keyspec *spec)
+{
+	static const char *const choices[] = { "ec:P-256", "rsa:3072",
+					       "rsa:2048" };
+	int level = cw_log_get_level();
+	enum cw_err rc = CW_ERR_MECHANISM;
+
+	cw_log_set_level(CW_LOG_QUIET);
+	for (size_t i = 0; i < 3 && rc != CW_OK; i++)
+		if (cw_keyspec_parse(choices[i], spec) == CW_OK)
+			rc = tok_check_mechanism(tok, spec);
+	cw_log_set_level((enum cw_log_level)level);
+	if (rc != CW_OK)
+		cw_error("token '%s' can make neither an EC P-256 nor an RSA "
+			 "key for the audit trail",
+			 tok_session_info(tok)->label);
+	return rc;
+}
+
 /* The audit key on the session's token: found by the id in meta, else
  * generated (sign only, like every certwiz key) and recorded. */
 static enum cw_err
 audit_key(struct wiz *w, struct tok_session *tok, struct cw_buf *id,
-	  struct cw_buf *spki)
+	  struct cw_buf *spki, enum cw_key_type *type)
 {
 	struct cw_pubkey pub;
 	struct cw_keyspec spec;
@@ -230,7 +306,7 @@ audit_key(struct wiz *w, struct tok_session *tok, struct cw_buf *id,
 	} else if (rc == CW_OK) {
 		unsigned char b[16];
 
-		rc = cw_keyspec_parse("ec:P-256", &spec);
+		rc = audit_spec(tok, &spec);
 		if (rc == CW_OK)
 			rc = cw_random(b, sizeof(b));
 		if (rc == CW_OK)
@@ -253,6 +329,7 @@ audit_key(struct wiz *w, struct tok_session *tok, struct cw_buf *id,
 	}
 	if (rc == CW_OK)
 		rc = x509_spki_from_pubkey(&pub, spki);
+	*type = pub.type;
 	free(hex);
 	cw_pubkey_release(&pub);
 	return rc;
@@ -290,22 +367,28 @@ sign_checkpoint(struct wiz *w, struct tok_session *tok,
 	struct cw_buf id, raw;
 	unsigned char digest[32];
 	char *msg = audit_checkpoint_message(c->seq, c->hash, c->time);
+	enum cw_key_type type = CW_KEY_EC;
 	struct cw_sign_req req;
 	enum cw_err rc = msg ? CW_OK : CW_ERR_NOMEM;
 
 	cw_buf_init(&id);
 	cw_buf_init(&raw);
 	if (rc == CW_OK)
-		rc = audit_key(w, tok, &id, &c->public_key);
+		rc = audit_key(w, tok, &id, &c->public_key, &type);
 	if (rc == CW_OK)
 		rc = x509_sha256(msg, strlen(msg), digest);
 	if (rc == CW_OK) {
-		req = (struct cw_sign_req){ CW_SIG_ECDSA_SHA256,
+		req = (struct cw_sign_req){ type == CW_KEY_RSA
+						    ? CW_SIG_RSA_PKCS1_SHA256
+						    : CW_SIG_ECDSA_SHA256,
 					    (const unsigned char *)msg,
 					    strlen(msg), digest, 32 };
 		rc = tok_sign(tok, &id, &req, &raw);
 	}
-	if (rc == CW_OK)
+	/* ECDSA comes back as r||s; a PKCS#1 signature is kept as it is */
+	if (rc == CW_OK && type == CW_KEY_RSA)
+		rc = cw_buf_set(&c->signature, raw.data, raw.len);
+	else if (rc == CW_OK)
 		rc = x509_ecdsa_raw_to_der(&raw, &c->signature);
 	if (rc == CW_OK && (c->cka_id = cw_hex(id.data, id.len)) == NULL)
 		rc = CW_ERR_NOMEM;
@@ -333,17 +416,19 @@ wiz_audit_checkpoint(struct wiz *w, bool only_if_due,
 	rc = wiz_store(w, &s);
 	if (rc != CW_OK)
 		return rc;
-	if (w->cfg.token_uri == NULL) {
-		cw_error("no token for the audit key: set [token] uri");
+	if (wiz_audit_token(w) == NULL) {
+		cw_error("no token for the audit key: set [audit] token or "
+			 "[token] uri");
 		return CW_ERR_CONFIG;
 	}
 	rc = store_audit_last(s, &c.seq, &c.hash);
 	if (rc != CW_OK || (only_if_due && !due(w, c.seq)))
 		goto out;
-	tok = cached_session(w, w->cfg.token_uri);
+	tok = cached_session(w, wiz_audit_token(w));
 	if (tok == NULL && only_if_due)
 		goto out;
-	if (tok == NULL && (rc = wiz_open_token(w, w->cfg.token_uri, &tok)))
+	if (tok == NULL &&
+	    (rc = wiz_open_token(w, wiz_audit_token(w), &tok)) != CW_OK)
 		goto out;
 	if (c.hash == NULL) {
 		cw_error("the audit trail is empty; nothing to checkpoint");

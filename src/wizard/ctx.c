@@ -13,8 +13,30 @@
 #include <time.h>
 #include <unistd.h>
 
+static char *machine_fqdn_lookup(void);
+static char *cached_fqdn;
+
+void
+wiz_preload(void)
+{
+	/* OpenSSL's configuration and SQLite's setup hold nothing a fork
+	 * would break (no module is loaded, no store opened here) */
+	x509_preload();
+	store_preload();
+	free(cached_fqdn);
+	cached_fqdn = machine_fqdn_lookup();
+}
+
 static char *
 machine_fqdn(void)
+{
+	if (cached_fqdn != NULL)
+		return strdup(cached_fqdn);
+	return machine_fqdn_lookup();
+}
+
+static char *
+machine_fqdn_lookup(void)
 {
 	char name[256];
 	struct addrinfo hints, *res = NULL;

@@ -120,6 +120,12 @@ enum cw_err wiz_audit_assignment(struct wiz *w, const char *operation,
 				 const char *usage, const char *sha256,
 				 time_t at);
 
+/* The label of the audit key on its token. */
+#define AUDIT_KEY_LABEL "certwiz-audit"
+
+/* The audit key's token: [audit] token, else [token] uri. */
+const char *wiz_audit_token(const struct wiz *w);
+
 /* store_activate_due callback (user is the wizard): audits each. */
 enum cw_err wiz_audit_activated(void *w, const struct store_assignment *a);
 

@@ -2,6 +2,8 @@
 #define _DEFAULT_SOURCE
 #include "x509_int.h"
 
+#include <openssl/crypto.h>
+
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <arpa/inet.h>
@@ -224,4 +226,10 @@ x509_info_parse(const unsigned char *der, size_t n, struct x509_info *out)
 	}
 	*out = i;
 	return CW_OK;
+}
+
+void
+x509_preload(void)
+{
+	OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL);
 }

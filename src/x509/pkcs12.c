@@ -5,8 +5,9 @@
 #include <openssl/pkcs12.h>
 #include <string.h>
 
-/* A KDF or MAC iteration count above this is refused (a DoS guard). */
-#define MAX_ITERATIONS 10000000
+/* A KDF or MAC iteration count above this is refused before any
+ * derivation (a DoS guard; exports use 2,048 to 600,000). */
+#define MAX_ITERATIONS 1000000
 
 static enum cw_err
 bn_param(EVP_PKEY *k, const char *name, struct cw_buf *out, int pad)
@@ -161,31 +162,133 @@ x509_is_pkcs12(const unsigned char *data, size_t n)
 	return yes;
 }
 
-/* How many private keys the file's bags hold. */
-static size_t
-count_keys(PKCS12 *p12, const char *pass)
+/*
+ * The iteration count a password-based encryption asks for: PBES2 with
+ * PBKDF2 (what OpenSSL 3 writes), or the PKCS#5 v1 and PKCS#12 schemes
+ * (one PBEPARAM). -1 for a malformed or unknown scheme (refused too: the
+ * count could not be bounded).
+ */
+static long
+pbe_iterations(const X509_ALGOR *alg)
+{
+	const ASN1_OBJECT *obj = NULL;
+	const void *param = NULL;
+	int ptype = 0;
+	long iter = -1;
+
+	X509_ALGOR_get0(&obj, &ptype, &param, alg);
+	if (ptype != V_ASN1_SEQUENCE || param == NULL)
+		return -1;
+	if (OBJ_obj2nid(obj) == NID_pbes2) {
+		PBE2PARAM *p2 = ASN1_TYPE_unpack_sequence(
+			ASN1_ITEM_rptr(PBE2PARAM), alg->parameter);
+		PBKDF2PARAM *kdf = NULL;
+
+		if (p2 != NULL && OBJ_obj2nid(p2->keyfunc->algorithm) ==
+					  NID_id_pbkdf2)
+			kdf = ASN1_TYPE_unpack_sequence(
+				ASN1_ITEM_rptr(PBKDF2PARAM),
+				p2->keyfunc->parameter);
+		if (kdf != NULL)
+			iter = ASN1_INTEGER_get(kdf->iter);
+		PBKDF2PARAM_free(kdf);
+		PBE2PARAM_free(p2);
+	} else {
+		PBEPARAM *pbe = ASN1_TYPE_unpack_sequence(
+			ASN1_ITEM_rptr(PBEPARAM), alg->parameter);
+
+		if (pbe != NULL)
+			iter = ASN1_INTEGER_get(pbe->iter);
+		PBEPARAM_free(pbe);
+	}
+	ERR_clear_error();
+	return iter;
+}
+
+static enum cw_err
+check_iterations(const X509_ALGOR *alg, const char *what)
+{
+	long iter = pbe_iterations(alg);
+
+	if (iter < 1 || iter > MAX_ITERATIONS) {
+		cw_error("the PKCS#12 file's %s asks for %s%ld iterations of its "
+			 "key derivation (at most %d are accepted); refused "
+			 "before any derivation",
+			 what, iter < 1 ? "an unreadable count of " : "", iter,
+			 MAX_ITERATIONS);
+		return CW_ERR_PARSE;
+	}
+	return CW_OK;
+}
+
+/* Counts the keys of bags, checking each encrypted key's iterations; a
+ * bag of bags is looked into (at most a few levels deep). */
+static enum cw_err
+walk_bags(const STACK_OF(PKCS12_SAFEBAG) *bags, int depth, size_t *keys)
+{
+	enum cw_err rc = CW_OK;
+
+	for (int j = 0; rc == CW_OK && j < sk_PKCS12_SAFEBAG_num(bags); j++) {
+		const PKCS12_SAFEBAG *bag = sk_PKCS12_SAFEBAG_value(bags, j);
+		int nid = PKCS12_SAFEBAG_get_nid(bag);
+
+		if (nid == NID_pkcs8ShroudedKeyBag) {
+			const X509_ALGOR *alg = NULL;
+
+			X509_SIG_get0(PKCS12_SAFEBAG_get0_pkcs8(bag), &alg,
+				      NULL);
+			rc = check_iterations(alg, "key");
+		}
+		if (nid == NID_keyBag || nid == NID_pkcs8ShroudedKeyBag)
+			(*keys)++;
+		if (nid == NID_safeContentsBag && depth < 4)
+			rc = walk_bags(PKCS12_SAFEBAG_get0_safes(bag), depth + 1,
+				       keys);
+		else if (nid == NID_safeContentsBag)
+			rc = CW_ERR_PARSE;
+	}
+	return rc;
+}
+
+/*
+ * How many private keys the file's bags hold, once every key derivation
+ * they ask for is within bounds: an encrypted part's count is checked
+ * before it is decrypted, each encrypted key's before PKCS12_parse would
+ * derive its key (a count of 2^31 would hold the service for hours).
+ */
+static enum cw_err
+inspect_bags(PKCS12 *p12, const char *pass, size_t *keys)
 {
 	STACK_OF(PKCS7) *safes = PKCS12_unpack_authsafes(p12);
-	size_t n = 0;
+	enum cw_err rc = safes ? CW_OK : CW_ERR_PARSE;
 
-	for (int i = 0; safes && i < sk_PKCS7_num(safes); i++) {
+	*keys = 0;
+	for (int i = 0; rc == CW_OK && i < sk_PKCS7_num(safes); i++) {
 		PKCS7 *p7 = sk_PKCS7_value(safes, i);
 		STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
+		int nid = OBJ_obj2nid(p7->type);
 
-		if (OBJ_obj2nid(p7->type) == NID_pkcs7_data)
+		if (nid == NID_pkcs7_encrypted) {
+			rc = p7->d.encrypted && p7->d.encrypted->enc_data
+				     ? check_iterations(
+					       p7->d.encrypted->enc_data
+						       ->algorithm,
+					       "certificates")
+				     : CW_ERR_PARSE;
+			if (rc == CW_OK)
+				bags = PKCS12_unpack_p7encdata(p7, pass, -1);
+		} else if (nid == NID_pkcs7_data) {
 			bags = PKCS12_unpack_p7data(p7);
-		else if (OBJ_obj2nid(p7->type) == NID_pkcs7_encrypted)
-			bags = PKCS12_unpack_p7encdata(p7, pass, -1);
-		for (int j = 0; bags && j < sk_PKCS12_SAFEBAG_num(bags); j++) {
-			int nid = PKCS12_SAFEBAG_get_nid(
-				sk_PKCS12_SAFEBAG_value(bags, j));
-
-			n += nid == NID_keyBag || nid == NID_pkcs8ShroudedKeyBag;
 		}
+		if (rc == CW_OK && bags != NULL)
+			rc = walk_bags(bags, 0, keys);
 		sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
 	}
+	if (safes == NULL)
+		cw_error("the PKCS#12 file's contents cannot be read");
 	sk_PKCS7_pop_free(safes, PKCS7_free);
-	return n;
+	ERR_clear_error();
+	return rc;
 }
 
 static enum cw_err
@@ -271,10 +374,10 @@ x509_pkcs12_parse(const unsigned char *data, size_t n,
 		return CW_ERR_PARSE;
 	}
 	rc = check_mac(p12, pass);
-	if (rc == CW_OK) {
-		r.n_keys = count_keys(p12, pass);
+	if (rc == CW_OK)
+		rc = inspect_bags(p12, pass, &r.n_keys);
+	if (rc == CW_OK)
 		rc = unpack(p12, pass, &r);
-	}
 	PKCS12_free(p12);
 	ERR_clear_error();
 	if (rc != CW_OK) {

@@ -86,6 +86,9 @@ audit_ops | grep -q "^request-rejected failure" || fail "rejection not audited"
 cat >dns-hook <<HOOK
 #!/bin/bash
 echo "\$1 \$2 \$3" >>$SVC_DIR/hook.log
+# what the hook was given: its descriptors and its environment
+ls -l /proc/\$\$/fd >>$SVC_DIR/hook-fds.log 2>&1
+env >>$SVC_DIR/hook-env.log
 case \$1 in
 add) body='{"host":"'\$2'.","value":"'\$3'"}'; path=set-txt ;;
 del) body='{"host":"'\$2'."}'; path=clear-txt ;;
@@ -100,6 +103,16 @@ jq -e '.state == "issued" and (.names | length) == 6' <<<"$OUT" >/dev/null ||
 	fail "dns-01: $OUT"
 [ "$(grep -c '^add _acme-challenge\.' svc/hook.log)" = 6 ] || fail "adds: $(cat svc/hook.log)"
 [ "$(grep -c '^del _acme-challenge\.' svc/hook.log)" = 6 ] || fail "dels: $(cat svc/hook.log)"
+# The hook got no descriptor of the service's (no socket, no store, no
+# PIN: stdin is /dev/null, bash's own script descriptor aside) and a clean
+# environment (nothing of the service's: module configuration, PINs).
+if grep -E -- '-> (socket:|.*store\.db|.*/pin$|.*tokens)' svc/hook-fds.log; then
+	fail "the hook inherited the service's descriptors"
+fi
+grep -q -- '0 -> /dev/null' svc/hook-fds.log || fail "stdin: $(head -5 svc/hook-fds.log)"
+if grep -E '^(SOFTHSM2_CONF|CERTWIZ_CONF|CREDENTIALS_DIRECTORY)=' svc/hook-env.log; then
+	fail "the hook got the service's environment"
+fi
 
 # A hook that fails: the challenge is not answered, the request waits.
 printf '#!/bin/sh\necho "no DNS API today" >&2\nexit 1\n' >bad-hook

@@ -122,6 +122,73 @@ openssl pkey -in forger.key -pubout -outform DER -out forger.pub.der
 tampered checkpoint-key "$1" "UPDATE audit_checkpoints SET public_key = X'$(xxd -p forger.pub.der | tr -d '\n')',
 	signature = X'$(xxd -p forged.sig | tr -d '\n')' WHERE id = 2"
 
+# A key given twice in a target (what 'audit show' parses differs from
+# the text): not the form certwiz writes, so it is refused.
+tampered modified 4 "UPDATE audit SET target = replace(target, '{\"', '{\"usage\":\"x\",\"') WHERE seq = 4"
+# Every checkpoint and event deleted: the audit key exists, nothing is
+# signed.
+tampered no-checkpoint 1 "DELETE FROM audit_checkpoints; DELETE FROM audit"
+
+# What someone who holds the store and the PIN (root) can still do: drop
+# the triggers, delete an event, chain the rest again and sign a new
+# checkpoint with the audit key. The trail then verifies on its own; the
+# anchor the auditor kept off the host catches it.
+expect_rc 0 cw audit anchor --out anchor.json --json
+ANCHOR_SEQ=$(jq -r .seq <<<"$OUT")
+jq -e '.format == "certwiz-audit-anchor/1" and (.signature | length) > 0' anchor.json >/dev/null ||
+	fail "anchor: $(cat anchor.json)"
+expect_rc 0 cw audit verify --anchor anchor.json --json
+[ "$(jq -r .anchor <<<"$OUT")" = "$ANCHOR_SEQ" ] || fail "anchor not checked: $OUT"
+rechain() { # rechain DB FROM: events FROM.. get new hashes, chained
+	local db=$1 from=$2 prev seq canon hash
+	prev=$(sqlite3 "$db" "select coalesce((select hash from audit where seq = $from - 1),
+		'0000000000000000000000000000000000000000000000000000000000000000')")
+	for seq in $(sqlite3 "$db" "select seq from audit where seq >= $from order by seq"); do
+		canon=$(sqlite3 "$db" "select json_object('host', host, 'operation', operation,
+			'outcome', outcome, 'reason', reason, 'seq', seq, 'target', json(target),
+			'time', time, 'uid', uid, 'user', user) from audit where seq = $seq" | jq -S -c .)
+		hash=$(printf '%s%s' "$prev" "$canon" | sha256sum | cut -d' ' -f1)
+		sqlite3 "$db" "UPDATE audit SET prev_hash = '$prev', hash = '$hash' WHERE seq = $seq"
+		prev=$hash
+	done
+}
+rm -f state/t.db state/t.db-wal state/t.db-shm
+sqlite3 state/store.db ".backup state/t.db"
+sqlite3 state/t.db "DROP TRIGGER audit_append_only_update; DROP TRIGGER audit_append_only_delete;
+	DROP TRIGGER checkpoints_append_only_update; DROP TRIGGER checkpoints_append_only_delete;
+	DELETE FROM audit_checkpoints; DELETE FROM audit WHERE seq = 5;
+	UPDATE audit SET seq = seq - 1 WHERE seq > 5"
+rechain state/t.db 5
+sed 's|^path = .*|path = state/t.db|' certwiz.conf >t.conf
+expect_rc 0 "$CERTWIZ" --no-service -c t.conf --host "$HOST" --pin-file pin audit checkpoint
+expect_rc 0 "$CERTWIZ" --no-service -c t.conf --host "$HOST" --pin-file pin audit verify
+expect_rc 1 "$CERTWIZ" --no-service -c t.conf --host "$HOST" --pin-file pin audit verify \
+	--anchor anchor.json --json
+[ "$(jq -r .broken.kind <<<"$OUT")" = anchor-mismatch ] || fail "rewrite not caught by the anchor: $OUT"
+# A trail cut short of the anchor (with the checkpoints that covered the
+# tail): it verifies on its own, not against the anchor.
+rm -f state/t.db state/t.db-wal state/t.db-shm
+sqlite3 state/store.db ".backup state/t.db"
+sqlite3 state/t.db "DROP TRIGGER audit_append_only_delete; DROP TRIGGER checkpoints_append_only_delete;
+	DELETE FROM audit WHERE seq >= $ANCHOR_SEQ; DELETE FROM audit_checkpoints WHERE seq >= $ANCHOR_SEQ"
+expect_rc 0 "$CERTWIZ" --no-service -c t.conf --host "$HOST" --pin-file pin audit verify
+expect_rc 1 "$CERTWIZ" --no-service -c t.conf --host "$HOST" --pin-file pin audit verify \
+	--anchor anchor.json --json
+[ "$(jq -r .broken.kind <<<"$OUT")" = truncated ] || fail "truncation not caught by the anchor: $OUT"
+# An anchor altered (its hash) no longer verifies.
+jq '.hash = "00" + .hash[2:]' anchor.json >bad-anchor.json
+expect_rc 1 cw audit verify --anchor bad-anchor.json --json
+[ "$(jq -r .broken.kind <<<"$OUT")" = anchor-signature ] || fail "forged anchor: $OUT"
+
+# Control characters in an event (a failure quoting a file name) never
+# reach the terminal as such.
+NAME=$(printf 'evil\033[2J\nname.pem')
+echo junk >"$NAME"
+expect_rc 1 cw import "$NAME"
+expect_rc 0 cw audit show
+if printf '%s' "$OUT" | grep -q $'\033'; then fail "an escape reached 'audit show'"; fi
+grep -q 'evil\\x1b\[2J\\x0aname.pem' <<<"$OUT" || fail "the name is not shown escaped: $(tail -3 <<<"$OUT")"
+
 # An event that cannot be written stops the change it records.
 snapshot base
 sqlite3 state/store.db "CREATE TRIGGER fail_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'disk full'); END"

@@ -51,6 +51,20 @@ jq '.usages.Default.names[0] = "bad name"' topology.json >bad5.json
 expect_rc 1 "$CERTWIZ" --host "$HOST" topology check bad5.json
 expect_err "'bad name' is not a valid DNS name"
 
+# Variables that refer to themselves, directly or in a cycle: the key
+# path and the chain, not a crash.
+cat >self.json <<'JSON'
+{"version":1,"vars":{"a":"x${a}","b":"${c}.test","c":"y${b}"},
+ "hosts":{"fe01.contoso.test":{"usages":["U","V"]}},
+ "usages":{"U":{"subject":"CN=u","names":["${a}"]},
+           "V":{"subject":"CN=v","names":["n.${b}"]}}}
+JSON
+expect_rc 1 "$CERTWIZ" --host "$HOST" topology check self.json
+expect_err "usages.U.names[0]: a variable refers to itself: a -> a"
+sed -i 's/"U","V"/"V"/' self.json
+expect_rc 1 "$CERTWIZ" --host "$HOST" topology check self.json
+expect_err "usages.V.names[0]: a variable refers to itself: b -> c -> b"
+
 # Configuration errors carry file:line.
 printf '[store]\npath = x.db\n[tokn]\nuri = y\n' >bad.conf
 expect_rc 1 "$CERTWIZ" --no-service -c bad.conf list

@@ -49,6 +49,7 @@ json list 0 list
 json audit-show 0 audit show
 json audit-verify 0 audit verify
 json audit-checkpoint 0 audit checkpoint
+json audit-anchor 0 audit anchor --out anchor.json
 stop_pebble
 json request-unreachable 8 request --usage WebServicesInternal --key ec:P-256 --ca pebble
 json pending-list 0 pending list

@@ -65,6 +65,17 @@ fi
 if runuser -u "$USER1" -- sqlite3 "$WORK/state/store.db" "DELETE FROM assignments" 2>sql.err; then
 	fail "the user altered the store"
 fi
+# Nor within an administrator's: the old route to root (a link swapped into
+# a folder root fixed by path) has no folder to swap in.
+for f in pin state/store.db; do
+	if runuser -u "$ADMIN1" -- cat "$WORK/$f" >/dev/null 2>&1; then
+		fail "$ADMIN1 can read $f"
+	fi
+done
+if runuser -u "$ADMIN1" -- ln -s /etc/shadow "$WORK/state/store.db-wal" 2>/dev/null ||
+	runuser -u "$ADMIN1" -- touch "$WORK/state/x" 2>/dev/null; then
+	fail "$ADMIN1 can write the store's folder"
+fi
 # the token is not even visible to the user's own PKCS#11 tools
 if runuser -u "$USER1" -- env SOFTHSM2_CONF="$SOFTHSM2_CONF" pkcs11-tool --module "$MODULE" \
 	--token-label "$TOKEN_LABEL" --login --pin "$PIN" --list-objects >p11.out 2>&1; then

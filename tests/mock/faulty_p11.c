@@ -10,6 +10,9 @@
  *       set these user-PIN flags in C_GetTokenInfo
  *   FAULTY_P11_LOG=FILE
  *       append the name of every wrapped call, one per line
+ *   FAULTY_P11_NO_EC=1
+ *       a token without elliptic curves (as openCryptoki's soft token):
+ *       the EC mechanisms are not listed and their information is refused
  */
 #include <dlfcn.h>
 #include <p11-kit/pkcs11.h>
@@ -166,6 +169,51 @@ w_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 	return rv;
 }
 
+static bool
+is_ec(CK_MECHANISM_TYPE t)
+{
+	return t == CKM_EC_KEY_PAIR_GEN || t == CKM_ECDSA ||
+	       t == CKM_ECDSA_SHA1 || t == CKM_ECDSA_SHA224 ||
+	       t == CKM_ECDSA_SHA256 || t == CKM_ECDSA_SHA384 ||
+	       t == CKM_ECDSA_SHA512 || t == CKM_ECDH1_DERIVE;
+}
+
+static CK_RV
+w_C_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE t,
+		     CK_MECHANISM_INFO_PTR info)
+{
+	if (getenv("FAULTY_P11_NO_EC") && is_ec(t))
+		return CKR_MECHANISM_INVALID;
+	return real->C_GetMechanismInfo(slot, t, info);
+}
+
+static CK_RV
+w_C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR v,
+		     CK_ULONG_PTR n)
+{
+	CK_RV rv = real->C_GetMechanismList(slot, v, n);
+	CK_ULONG kept = 0;
+
+	if (rv != CKR_OK || v == NULL || !getenv("FAULTY_P11_NO_EC"))
+		return rv;
+	for (CK_ULONG i = 0; i < *n; i++)
+		if (!is_ec(v[i]))
+			v[kept++] = v[i];
+	*n = kept;
+	return rv;
+}
+
+static CK_RV
+w_C_GenerateKeyPair_ec(CK_SESSION_HANDLE a, CK_MECHANISM_PTR b,
+		       CK_ATTRIBUTE_PTR c, CK_ULONG d, CK_ATTRIBUTE_PTR e,
+		       CK_ULONG f, CK_OBJECT_HANDLE_PTR g,
+		       CK_OBJECT_HANDLE_PTR h)
+{
+	if (getenv("FAULTY_P11_NO_EC") && b && is_ec(b->mechanism))
+		return CKR_MECHANISM_INVALID;
+	return w_C_GenerateKeyPair(a, b, c, d, e, f, g, h);
+}
+
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out);
 
 CK_RV
@@ -191,7 +239,9 @@ C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out)
 		list.C_Login = w_C_Login;
 		list.C_FindObjectsInit = w_C_FindObjectsInit;
 		list.C_FindObjects = w_C_FindObjects;
-		list.C_GenerateKeyPair = w_C_GenerateKeyPair;
+		list.C_GenerateKeyPair = w_C_GenerateKeyPair_ec;
+		list.C_GetMechanismInfo = w_C_GetMechanismInfo;
+		list.C_GetMechanismList = w_C_GetMechanismList;
 		list.C_SignInit = w_C_SignInit;
 		list.C_Sign = w_C_Sign;
 		list.C_CreateObject = w_C_CreateObject;

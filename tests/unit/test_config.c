@@ -1,3 +1,4 @@
+#define _DEFAULT_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -5,6 +6,12 @@
 #include <cmocka.h>
 
 #include "certwiz/config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void
 test_parse_resolves_relative_paths(void **state)
@@ -54,12 +61,95 @@ test_parse_refuses_unknown_keys_and_bad_values(void **state)
 				 CW_ERR_CONFIG);
 }
 
+static void
+test_service_keys_and_their_defaults(void **state)
+{
+	struct cw_config c;
+	const char *text = "[token]\npin_file = token.pin\n"
+			   "[audit]\ntoken = pkcs11:token=audit\n"
+			   "pin_file = audit.pin\npublic_key = audit.pem\n"
+			   "[topology]\nhost = fe01.x.test\n"
+			   "[service]\nsocket = run/s.sock\nuser = svc\n"
+			   "max_clients_per_user = 3\n";
+
+	(void)state;
+	assert_int_equal(cw_config_parse(text, "c.conf", "/etc/cw", &c), CW_OK);
+	assert_string_equal(c.token_pin_file, "/etc/cw/token.pin");
+	assert_string_equal(c.audit_token, "pkcs11:token=audit");
+	assert_string_equal(c.audit_pin_file, "/etc/cw/audit.pin");
+	assert_string_equal(c.audit_public_key, "/etc/cw/audit.pem");
+	assert_string_equal(c.topology_host, "fe01.x.test");
+	assert_string_equal(c.service_socket, "/etc/cw/run/s.sock");
+	assert_string_equal(c.service_user, "svc");
+	assert_int_equal(c.max_clients_per_user, 3);
+	assert_int_equal(c.max_pending_per_user, 20);
+	cw_config_release(&c);
+	assert_int_equal(cw_config_parse("", "c.conf", "/", &c), CW_OK);
+	assert_string_equal(c.service_socket, CW_SOCKET_DEFAULT);
+	assert_string_equal(c.service_user, CW_SERVICE_USER_DEFAULT);
+	assert_int_equal(c.max_clients_per_user, 8);
+	cw_config_release(&c);
+	assert_int_equal(cw_config_parse("[service]\nmax_pending_per_user = 0\n",
+					 "c.conf", "/", &c),
+			 CW_ERR_CONFIG);
+}
+
+static void
+test_example_configuration_parses(void **state)
+{
+	char path[4096];
+	struct cw_config c;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/examples/certwiz.conf", SRCDIR);
+	assert_int_equal(cw_config_load(path, &c), CW_OK);
+	assert_non_null(c.token_pin_file);
+	assert_non_null(cw_config_ca(&c, "enterprise"));
+	cw_config_release(&c);
+}
+
+/* What the service loads or runs must be root's and out of reach of
+ * group and others, up to /. */
+static void
+test_trusted_paths(void **state)
+{
+	char dir[] = "/tmp/certwiz-trust-XXXXXX", file[64];
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(cw_check_trusted("/etc/passwd", "file"), CW_OK);
+	assert_int_equal(cw_check_trusted("/nonexistent/x", "file"),
+			 CW_ERR_CONFIG);
+	assert_non_null(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/m.so", dir);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fclose(f);
+	chmod(file, 0644);
+	/* a folder the group may write: refused whoever owns it */
+	chmod(dir, 0775);
+	assert_int_equal(cw_check_trusted(file, "module"), CW_ERR_CONFIG);
+	/* a file the group may write */
+	chmod(dir, 0755);
+	chmod(file, 0664);
+	assert_int_equal(cw_check_trusted(file, "module"), CW_ERR_CONFIG);
+	chmod(file, 0644);
+	/* root's and closed: accepted (only when root made it) */
+	assert_int_equal(cw_check_trusted(file, "module"),
+			 geteuid() == 0 ? CW_OK : CW_ERR_CONFIG);
+	unlink(file);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_resolves_relative_paths),
 		cmocka_unit_test(test_parse_refuses_unknown_keys_and_bad_values),
+		cmocka_unit_test(test_service_keys_and_their_defaults),
+		cmocka_unit_test(test_example_configuration_parses),
+		cmocka_unit_test(test_trusted_paths),
 	};
 
 	cw_log_set_level(CW_LOG_QUIET);

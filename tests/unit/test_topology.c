@@ -88,6 +88,42 @@ test_unknown_host_or_unserved_usage_is_not_found(void **state)
 	topo_free(t);
 }
 
+/* A variable whose value names variables is expanded; one that refers to
+ * itself, directly or in a cycle, is refused with the key path (not an
+ * endless recursion), when the document is loaded. */
+#define NESTED(VARS, NAME)                                                    \
+	"{\"version\":1, \"vars\":{" VARS "},"                              \
+	" \"hosts\":{\"h.test\":{\"usages\":[\"U\"]}},"                     \
+	" \"usages\":{\"U\":{\"subject\":\"CN=u\",\"names\":[\"" NAME "\"]}}}"
+
+static void
+test_self_referring_variables_are_refused(void **state)
+{
+	static const char *direct = NESTED("\"a\":\"x${a}\"", "${a}");
+	static const char *loop =
+		NESTED("\"b\":\"${c}.test\",\"c\":\"y${b}\"", "n.${b}");
+	static const char *fine =
+		NESTED("\"d\":[\"${e}\",\"f.${e}\"],\"e\":\"ok.test\"",
+		       "w.${d}");
+	struct topo *t = NULL;
+	struct topo_usage u;
+
+	(void)state;
+	/* (the messages, path and chain, are checked by t_cli) */
+	assert_int_equal(topo_load_string(direct, strlen(direct), "t.json", &t),
+			 CW_ERR_TOPOLOGY);
+	assert_int_equal(topo_load_string(loop, strlen(loop), "t.json", &t),
+			 CW_ERR_TOPOLOGY);
+	assert_int_equal(topo_load_string(fine, strlen(fine), "t.json", &t),
+			 CW_OK);
+	assert_int_equal(topo_expand(t, "h.test", "U", &u), CW_OK);
+	assert_int_equal(u.names.n, 2);
+	assert_string_equal(u.names.v[0], "w.ok.test");
+	assert_string_equal(u.names.v[1], "w.f.ok.test");
+	topo_usage_release(&u);
+	topo_free(t);
+}
+
 static void
 test_bad_documents_are_refused(void **state)
 {
@@ -148,6 +184,7 @@ main(void)
 		cmocka_unit_test(test_host_lookup_is_case_insensitive),
 		cmocka_unit_test(test_unknown_host_or_unserved_usage_is_not_found),
 		cmocka_unit_test(test_bad_documents_are_refused),
+		cmocka_unit_test(test_self_referring_variables_are_refused),
 	};
 
 	cw_log_set_level(CW_LOG_QUIET);
