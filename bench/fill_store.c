@@ -82,7 +82,7 @@ main(int argc, char **argv)
 	n = atol(argv[2]);
 	key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	ca = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	if (store_open(argv[1], &s) != CW_OK || store_begin(s) != CW_OK ||
+	if (store_open(argv[1], true, &s) != CW_OK || store_begin(s) != CW_OK ||
 	    store_token_ensure(s, &t, &token) != CW_OK)
 		return 1;
 	for (long i = 1; i <= n; i++) {

@@ -1,7 +1,11 @@
 #!/bin/bash
 # Benchmarks (not tests). Builds a release build and measures certwiz side
 # by side with what users would run instead, on a fresh SoftHSM2 token,
-# and writes bench/results.md:
+# and writes bench/results.md. certwiz runs as installed: a client talking
+# to certwizd (its own user, one per token folder here). Needs root.
+#   the service's cost: status and request --offline through certwizd,
+#     against the previous release that ran them in-process (built from
+#     git history, PREVIOUS below) and against a one-shot certwizd
 #   request --offline (EC P-256, RSA-2048) vs pkcs11-tool --keypairgen +
 #     openssl req -engine pkcs11, and vs the token's floor (bench/floor.c)
 #   import of a CA response vs pkcs11-tool --write-object
@@ -31,12 +35,18 @@ fi
 
 BUILD=build-release
 cmake -S . -B $BUILD -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
-cmake --build $BUILD -j"$(nproc)" --target certwiz fill_store bench_floor >/dev/null
+cmake --build $BUILD -j"$(nproc)" --target certwiz certwizd fill_store bench_floor >/dev/null
 CW=$SRC/$BUILD/certwiz
+CWD=$SRC/$BUILD/certwizd
 FLOOR=$SRC/$BUILD/bench_floor
+# The last release before the service: certwiz did everything in-process.
+PREVIOUS=cbb7250
 WORK=$(mktemp -d /tmp/certwiz-bench.XXXXXX)
+chmod 755 "$WORK"
 BG_PIDS=""
-trap 'for p in $BG_PIDS; do kill $p 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
+trap 'for p in $BG_PIDS; do kill $p 2>/dev/null || true; done; rm -rf "$WORK"; git worktree remove --force "$WORK/previous" 2>/dev/null || true' EXIT
+# runs a command as the service's user (the token folder is its own)
+AS_SVC="setpriv --reuid=certwiz --regid=certwiz --init-groups"
 fail() { echo "bench: $*" >&2; exit 1; }
 OUT=$SRC/bench/results.md
 HOST=fe01.contoso.test
@@ -112,13 +122,17 @@ MODULE=$(sed -n 's/^module_path = //p' tokens/softhsm2.profile | while read -r p
 	[ -e "$p" ] && echo "$p" && break; done)
 [ -n "$MODULE" ] || fail "no SoftHSM2 module"
 PIN=bench-pin-1234
-new_token() { # new_token DIR: a fresh token, store and configuration in DIR
+new_token() { # new_token DIR: a fresh token, store and configuration in DIR,
+	# laid out as installed, and a certwizd serving them
 	local d=$1
-	mkdir -p "$d/tokens" "$d/state"
+	mkdir -p "$d/tokens" "$d/state" "$d/run"
+	chmod 755 "$d"
+	chmod 700 "$d/state"
+	chown certwiz: "$d/tokens" "$d/state"
 	sed "s|@TOKENDIR@|$d/tokens|" tokens/softhsm2.conf.in >"$d/softhsm2.conf"
-	SOFTHSM2_CONF="$d/softhsm2.conf" softhsm2-util --init-token --free \
+	SOFTHSM2_CONF="$d/softhsm2.conf" $AS_SVC softhsm2-util --init-token --free \
 		--label bench --pin $PIN --so-pin so-$PIN >/dev/null
-	(umask 077 && printf '%s\n' $PIN >"$d/pin")
+	(umask 077 && printf '%s\n' $PIN >"$d/pin") && chown certwiz "$d/pin"
 	cp examples/topology-sfb.json "$d/topology.json"
 	cat >"$d/certwiz.conf" <<CONF
 [store]
@@ -126,16 +140,29 @@ path = state/store.db
 [token]
 uri = pkcs11:token=bench
 module = $MODULE
+pin_file = pin
 [topology]
 file = topology.json
+host = $HOST
 [trust]
 anchors = ca/root.pem
+[service]
+socket = run/certwiz.sock
 CONF
 	mkdir -p "$d/ca"
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 		-keyout "$d/ca/root.key" -out "$d/ca/root.pem" -days 30 \
 		-subj "/CN=bench root" -addext basicConstraints=critical,CA:TRUE \
 		-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+	start_service "$d"
+	"$CW" -c "$d/certwiz.conf" init >/dev/null || fail "certwiz init for $d"
+}
+start_service() { # start_service DIR: certwizd for DIR's configuration
+	SOFTHSM2_CONF="$1/softhsm2.conf" "$CWD" --config "$1/certwiz.conf" \
+		2>>"$1/certwizd.log" </dev/null &
+	BG_PIDS="$BG_PIDS $!"
+	for _ in $(seq 100); do [ -S "$1/run/certwiz.sock" ] && return 0; sleep 0.05; done
+	fail "certwizd did not start for $1"
 }
 # The names the topology gives WebServicesInternal on $HOST.
 names_of() {
@@ -167,6 +194,74 @@ sign() {
 	echo "median, standard deviation, min, max; ratios are of the medians."
 } >"$OUT.tmp"
 
+# --- the service's cost ----------------------------------------------------
+
+echo "the previous release (in-process), for the service's cost..." >&2
+git -C "$SRC" worktree add --detach "$WORK/previous" "$PREVIOUS" >/dev/null 2>&1 ||
+	fail "cannot check out $PREVIOUS"
+cmake -S "$WORK/previous" -B "$WORK/previous/build" -DCMAKE_BUILD_TYPE=Release \
+	-DBUILD_TESTING=OFF >/dev/null
+cmake --build "$WORK/previous/build" -j"$(nproc)" --target certwiz >/dev/null
+OLD=$WORK/previous/build/certwiz
+# the previous release's layout: root's token, store and PIN file
+P=$WORK/prev
+mkdir -p "$P/tokens" "$P/state"
+sed "s|@TOKENDIR@|$P/tokens|" tokens/softhsm2.conf.in >"$P/softhsm2.conf"
+SOFTHSM2_CONF="$P/softhsm2.conf" softhsm2-util --init-token --free \
+	--label bench --pin $PIN --so-pin so-$PIN >/dev/null
+(umask 077 && printf '%s\n' $PIN >"$P/pin")
+cp examples/topology-sfb.json "$P/topology.json"
+printf '[store]\npath = state/store.db\n[token]\nuri = pkcs11:token=bench\nmodule = %s\n[topology]\nfile = topology.json\n' \
+	"$MODULE" >"$P/certwiz.conf"
+S=$WORK/svc
+new_token "$S"
+for i in 1 2 3; do
+	SOFTHSM2_CONF=$P/softhsm2.conf "$OLD" -c "$P/certwiz.conf" --host $HOST --pin-file "$P/pin" \
+		request --usage WebServicesInternal --key ec:P-256 --offline --out "$P/r$i.csr" >/dev/null
+	"$CW" -c "$S/certwiz.conf" --host $HOST request --usage WebServicesInternal \
+		--key ec:P-256 --offline --out "$S/r$i.csr" >/dev/null
+done
+prev="env SOFTHSM2_CONF=$P/softhsm2.conf $OLD -c $P/certwiz.conf --host $HOST --pin-file $P/pin"
+svc="env SOFTHSM2_CONF=$S/softhsm2.conf $CW -c $S/certwiz.conf --host $HOST"
+one="env SOFTHSM2_CONF=$S/softhsm2.conf $CW --no-service -c $S/certwiz.conf --host $HOST"
+interleave svc-status "$svc status" "$prev status" "$one status"
+req="request --usage WebServicesInternal --key ec:P-256 --offline --force --out"
+interleave svc-request "$svc $req $S/x.csr" "$prev $req $P/x.csr" "$one $req $S/y.csr"
+{
+	echo
+	echo "## The service's cost: through certwizd against in-process"
+	echo
+	echo "certwiz is a client of certwizd; the previous release ($PREVIOUS,"
+	echo "built here from git history) did the same work in its own process."
+	echo "Through the service: the client starts (libc, jansson, inih), sends"
+	echo "the command line over the socket, and a worker forked by certwizd"
+	echo "(already loaded, OpenSSL and SQLite set up) runs it. One-shot: root's"
+	echo "client starts certwizd for the one command, which becomes the service's"
+	echo "user first. Each side on a token and store of its own with the same"
+	echo "content."
+	echo
+	echo "### status"
+	echo
+	table_head
+	row svc-status 0 "certwiz status, through certwizd" "$(rss $svc status)"
+	row svc-status 1 "previous release, in-process" "$(rss $prev status)"
+	row svc-status 2 "certwiz --no-service status (one-shot)"
+	echo
+	echo "service / in-process: **$(ratio svc-status 0 1)**; one-shot / in-process: $(ratio svc-status 2 1)."
+	echo
+	echo "### request --offline, EC P-256"
+	echo
+	table_head
+	row svc-request 0 "certwiz request, through certwizd"
+	row svc-request 1 "previous release, in-process"
+	row svc-request 2 "certwiz --no-service request (one-shot)"
+	echo
+	echo "service / in-process: **$(ratio svc-request 0 1)**; one-shot / in-process: $(ratio svc-request 2 1)."
+	echo
+	echo "Peak RSS is the client's for the service (the worker's is certwizd's,"
+	echo "shared with it until written)."
+} >>"$OUT.tmp"
+
 # --- request --offline -----------------------------------------------------
 
 declare -A RSS
@@ -193,21 +288,21 @@ cat >"$R/peer-request" <<SCRIPT
 #!/bin/bash
 set -e
 id=\$(od -An -N16 -tx1 /dev/urandom | tr -d ' \\n')
-pkcs11-tool --module $MODULE --token-label bench --login --pin $PIN \\
+$AS_SVC pkcs11-tool --module $MODULE --token-label bench --login --pin $PIN \\
 	--keypairgen --key-type "\$1" --id "\$id" --label peer >/dev/null 2>&1
 pct=\$(echo "\$id" | sed 's/../%&/g')
-OPENSSL_CONF=$R/engine.cnf openssl req -new -engine pkcs11 -keyform engine \\
+OPENSSL_CONF=$R/engine.cnf $AS_SVC openssl req -new -engine pkcs11 -keyform engine \\
 	-key "pkcs11:token=bench;id=\$pct;type=private;pin-value=$PIN" \\
 	-subj "/O=Contoso/CN=${NAMES[0]}" -addext "subjectAltName=${SAN%,}" \\
-	-addext extendedKeyUsage=serverAuth -out $R/peer.csr 2>/dev/null
+	-addext extendedKeyUsage=serverAuth 2>/dev/null >$R/peer.csr
 SCRIPT
 chmod 755 "$R/peer-request"
 cd "$R"
 for spec in ec:P-256 rsa:2048; do
 	case $spec in ec:*) kt=EC:prime256v1 fl=ec ;; *) kt=rsa:2048 fl=rsa ;; esac
 	echo "request --offline $spec..." >&2
-	cw_cmd="$CW -c $R/certwiz.conf --host $HOST --pin-file $R/pin request --usage WebServicesInternal --key $spec --offline --out $R/cw.csr --force"
-	interleave "req-$fl" "$cw_cmd" "$R/peer-request $kt" "$FLOOR $MODULE bench $R/pin $fl"
+	cw_cmd="$CW -c $R/certwiz.conf --host $HOST request --usage WebServicesInternal --key $spec --offline --out $R/cw.csr --force"
+	interleave "req-$fl" "$cw_cmd" "$R/peer-request $kt" "$AS_SVC $FLOOR $MODULE bench $R/pin $fl"
 	openssl req -in cw.csr -noout -verify 2>&1 | grep -q OK || fail "certwiz CSR"
 	openssl req -in peer.csr -noout -verify 2>&1 | grep -q OK || fail "peer CSR"
 	RSS[$fl]=$(rss $cw_cmd)
@@ -253,7 +348,7 @@ new_token "$I"
 export SOFTHSM2_CONF=$I/softhsm2.conf
 N=$((ROUNDS * (RUNS + 1)))
 for i in $(seq "$N"); do
-	"$CW" -c "$I/certwiz.conf" --host $HOST --pin-file "$I/pin" request \
+	"$CW" -c "$I/certwiz.conf" --host $HOST request \
 		--usage WebServicesInternal --key ec:P-256 --offline --out "$I/r$i.csr" >/dev/null
 	sign "$I" "$I/r$i.csr" "$I/r$i.pem"
 	openssl x509 -in "$I/r$i.pem" -outform DER -out "$I/r$i.der"
@@ -263,13 +358,13 @@ printf '0\n' >"$I/peer.next"
 cat >"$I/cw-import" <<SCRIPT
 #!/bin/bash
 i=\$((\$(cat $I/cw.next) + 1)); echo \$i >$I/cw.next
-exec $CW -c $I/certwiz.conf --host $HOST --pin-file $I/pin import $I/r\$i.pem
+exec $CW -c $I/certwiz.conf --host $HOST import $I/r\$i.pem
 SCRIPT
 # the same certificates, written as objects of their own (other IDs)
 cat >"$I/peer-import" <<SCRIPT
 #!/bin/bash
 i=\$((\$(cat $I/peer.next) + 1)); echo \$i >$I/peer.next
-exec pkcs11-tool --module $MODULE --token-label bench --login --pin $PIN \\
+exec $AS_SVC pkcs11-tool --module $MODULE --token-label bench --login --pin $PIN \\
 	--write-object $I/r\$i.der --type cert --id \$(printf '%032x' \$((0xbe00 + i))) \\
 	--label peer-\$i
 SCRIPT
@@ -278,10 +373,10 @@ interleave import "$I/cw-import" "$I/peer-import"
 [ "$(sqlite3 "$I/state/store.db" 'select count(*) from certificates')" = "$N" ] ||
 	fail "not every import went through"
 # peak memory: one more response
-"$CW" -c "$I/certwiz.conf" --host $HOST --pin-file "$I/pin" request \
+"$CW" -c "$I/certwiz.conf" --host $HOST request \
 	--usage WebServicesInternal --key ec:P-256 --offline --out "$I/x.csr" >/dev/null
 sign "$I" "$I/x.csr" "$I/x.pem"
-RSS_IMPORT=$(rss "$CW" -c "$I/certwiz.conf" --host $HOST --pin-file "$I/pin" import "$I/x.pem")
+RSS_IMPORT=$(rss "$CW" -c "$I/certwiz.conf" --host $HOST import "$I/x.pem")
 {
 	echo
 	echo "## Import of a CA response"
@@ -319,14 +414,14 @@ for n in $REFRESH_SIZES; do
 	new_token "$F"
 	export SOFTHSM2_CONF=$F/softhsm2.conf
 	for i in $(seq "$n"); do
-		"$CW" -c "$F/certwiz.conf" --host $HOST --pin-file "$F/pin" request \
+		"$CW" -c "$F/certwiz.conf" --host $HOST request \
 			--usage WebServicesInternal --key ec:P-256 --offline --out "$F/r.csr" --force >/dev/null
 		sign "$F" "$F/r.csr" "$F/r.pem"
-		"$CW" -c "$F/certwiz.conf" --host $HOST --pin-file "$F/pin" import "$F/r.pem" >/dev/null
+		"$CW" -c "$F/certwiz.conf" --host $HOST import "$F/r.pem" >/dev/null
 	done
-	cw_cmd="$CW -c $F/certwiz.conf --host $HOST --pin-file $F/pin refresh"
+	cw_cmd="$CW -c $F/certwiz.conf --host $HOST refresh"
 	interleave "refresh$n" "$cw_cmd" \
-		"pkcs11-tool --module $MODULE --token-label bench --login --pin $PIN --list-objects"
+		"$AS_SVC pkcs11-tool --module $MODULE --token-label bench --login --pin $PIN --list-objects"
 	{
 		row "refresh$n" 0 "certwiz refresh, $n certificates" "$(rss $cw_cmd)"
 		row "refresh$n" 1 "pkcs11-tool --list-objects, $n certificates (peer)"
@@ -352,7 +447,7 @@ sed -i '/^\[trust\]/,$d' "$A/certwiz.conf"
 source "$SRC/tests/integration/pebble.sh"
 setup_pebble
 WORK=$WORK_SAVED
-cw_cmd="$CW -c $A/certwiz.conf --host $HOST --pin-file $A/pin request --usage WebServicesInternal --key ec:P-256 --ca pebble"
+cw_cmd="$CW -c $A/certwiz.conf --host $HOST request --usage WebServicesInternal --key ec:P-256 --ca pebble"
 $cw_cmd >/dev/null 2>&1 || fail "certwiz ACME issuance"  # registers the account
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	-keyout "$A/lego.key" -subj "/CN=${NAMES[0]}" -addext "subjectAltName=${SAN%,}" \
@@ -393,20 +488,25 @@ for p in $BG_PIDS; do kill "$p" 2>/dev/null || true; done
 	echo "The store holds N certificates, filled through libcertwiz's store"
 	echo "functions (bench/fill_store.c), one in a thousand fitting the host's"
 	echo "usage Default (the rest belong to other hosts), the newest fitting"
-	echo "one assigned. None of these verbs opens the token."
+	echo "one assigned. None of these verbs opens the token. Through certwizd"
+	echo "(the list is sent to the client as the worker's output)."
 	echo
 	echo "| certificates | command | median | ± | min | max | runs | peak RSS |"
 	echo "|---:|---|---:|---:|---:|---:|---:|---:|"
 } >>"$OUT.tmp"
 for n in $SIZES; do
 	d=$WORK/s$n
-	mkdir -p "$d"
+	mkdir -p "$d/state" "$d/run"
+	chmod 755 "$d"
 	cp examples/topology-sfb.json "$d/topology.json"
-	printf '[store]\npath = store.db\n[topology]\nfile = topology.json\n' >"$d/certwiz.conf"
+	printf '[store]\npath = state/store.db\n[topology]\nfile = topology.json\nhost = %s\n[service]\nsocket = run/certwiz.sock\n' \
+		$HOST >"$d/certwiz.conf"
+	start_service "$d"
 	names=$("$CW" -c "$d/certwiz.conf" --host $HOST topology show --json |
 		jq -r '.hosts[0].usages[] | select(.usage=="Default") | .names[]')
 	echo "filling $n certificates..." >&2
-	"$SRC/$BUILD/fill_store" "$d/store.db" "$n" $HOST Default $names >/dev/null
+	"$SRC/$BUILD/fill_store" "$d/state/store.db" "$n" $HOST Default $names >/dev/null
+	chown -R certwiz: "$d/state" && chmod 700 "$d/state"
 	"$CW" -c "$d/certwiz.conf" --host $HOST status >/dev/null # migrations done
 	for verb in "view --usage Default" "status" "list --json"; do
 		cmd="$CW -c $d/certwiz.conf --host $HOST $verb"

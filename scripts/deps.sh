@@ -6,7 +6,7 @@ set -eu
 packages=(
 	build-essential cmake pkg-config
 	libp11-kit-dev libssl-dev libsqlite3-dev libjansson-dev libinih-dev
-	libcmocka-dev libcurl4-openssl-dev libmicrohttpd-dev
+	libcmocka-dev libcurl4-openssl-dev libmicrohttpd-dev libidn2-dev
 	p11-kit softhsm2 opensc gnutls-bin openssl sqlite3 jq faketime bsdutils
 	libengine-pkcs11-openssl nginx-light curl pebble strace systemd
 )
@@ -18,6 +18,9 @@ if ! getent passwd certwiz >/dev/null; then
 	$SUDO useradd --system --user-group --home-dir /var/lib/certwiz \
 		--no-create-home --shell /usr/sbin/nologin certwiz
 fi
+# The default admin group ([policy] admin_group): certwiz refuses a
+# configuration whose group does not exist.
+getent group certwiz-admins >/dev/null || $SUDO groupadd --system certwiz-admins
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -65,6 +65,9 @@ for _ in $(seq 100); do [ -S run/certwiz.sock ] && break; sleep 0.05; done
 run ps -o user,pid,args -p "$SVC"
 cw tokens
 
+step "The store is made once, explicitly (every other command refuses a missing one)"
+cw init
+
 step "What the topology asks of host fe01.contoso.test"
 cw topology show
 

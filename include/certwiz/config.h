@@ -75,9 +75,13 @@ char *cw_config_socket(const char *path);
  */
 enum cw_err cw_check_trusted(const char *path, const char *what);
 
-/* The configuration file, the modules and the hooks it names: each
- * checked with cw_check_trusted. */
-enum cw_err cw_config_check_trusted(const struct cw_config *c);
+/*
+ * The configuration against this host: the file, the modules and the hooks
+ * it names, each checked with cw_check_trusted, and the admin group, which
+ * must exist (a misspelt group would make every member an outsider
+ * without a word).
+ */
+enum cw_err cw_config_check_host(const struct cw_config *c);
 
 /*
  * Reads path (refused when group or world writable). Errors carry

@@ -57,6 +57,10 @@ enum cw_err cw_secret_prompt(const char *prompt, struct cw_secret **out);
  */
 enum cw_secret_kind { CW_SECRET_OTHER, CW_SECRET_PIN };
 
+/* The options that give the secret a prompt asks for ("PIN for ...",
+ * "password for ...", "EAB MAC key ..."), for a message. */
+const char *cw_secret_options(const char *prompt);
+
 struct cw_prompter {
 	enum cw_err (*ask)(void *user, enum cw_secret_kind kind,
 			   const char *prompt, struct cw_secret **out);

@@ -15,18 +15,26 @@ struct store;
 void store_preload(void);
 
 /*
- * Opens (creating it, mode 0600, when missing) and migrates the store at
- * path; ":memory:" for a private in-memory store. The folder must be this
+ * Opens and migrates the store at path; ":memory:" for a private
+ * in-memory store. Only create makes a store (the file, mode 0600, and its
+ * schema): otherwise a missing file, an empty one or one without certwiz's
+ * schema is refused with the path and the remedy, so that a lost store is
+ * never silently replaced by a new empty one. The folder must be this
  * process's user's and not writable by others; its files must be the
  * user's, and not links (their modes are narrowed to 0600). Every
  * connection runs in WAL mode with synchronous=FULL, foreign keys on and a
  * busy timeout.
  */
-enum cw_err store_open(const char *path, struct store **out);
+enum cw_err store_open(const char *path, bool create, struct store **out);
+/* The schema version of an open store. */
+unsigned store_schema(const struct store *s);
 void store_close(struct store *s);
 
 /* Write transactions: BEGIN IMMEDIATE, so that writers queue instead of
- * failing. store_rollback is safe to call when no transaction is open. */
+ * failing. The first one of a connection checks the store first (PRAGMA
+ * integrity_check): a damaged store is refused for writing (it can still
+ * be read and exported). store_rollback is safe to call when no
+ * transaction is open. */
 enum cw_err store_begin(struct store *s);
 enum cw_err store_commit(struct store *s);
 void store_rollback(struct store *s);
@@ -38,12 +46,21 @@ enum cw_err store_end(struct store *s, enum cw_err rc);
 enum cw_err store_check_integrity(struct store *s);
 
 /* Rows. Strings and buffers are owned by the row: *_release frees them. */
+/* Whether a certificate's stored chain reaches a trust anchor. */
+enum store_chain {
+	STORE_CHAIN_UNKNOWN,    /* earlier schemas, or no anchors then */
+	STORE_CHAIN_COMPLETE,
+	STORE_CHAIN_INCOMPLETE, /* an issuer is missing */
+};
+
 struct store_token {
 	int64_t id;
 	char *serial;
 	char *label;
 	char *manufacturer;
 	char *model;
+	char *problem;         /* the last refresh could not open it: why */
+	int64_t problem_since;
 };
 
 struct store_key {
@@ -100,7 +117,11 @@ struct store_cert {
 	bool eku_any;       /* no EKU extension: any purpose */
 	bool names_known;   /* false for rows from schema 1 */
 	char *key_alg;
-	char *token_state;  /* "present" | "missing" | "none" */
+	char *token_state;  /* "present" | "missing" | "none" (never written,
+			       or replaced by a later certificate of the
+			       same key) */
+	char *mismatch;     /* accepted differences, one per line, or NULL */
+	enum store_chain chain_state;
 };
 
 /* One row of a usage's assignment history. */
@@ -165,6 +186,10 @@ enum cw_err store_request_update(struct store *s, int64_t id,
 /* The newest request awaiting a response for key_id; CW_ERR_NOT_FOUND. */
 enum cw_err store_request_awaiting(struct store *s, int64_t key_id,
 				   struct store_request *out);
+/* The latest request for key that is open or issued (what a certificate
+ * for the key is compared with). */
+enum cw_err store_request_latest(struct store *s, int64_t key_id,
+				 struct store_request *out);
 
 /* Sets c->id and c->created. CW_ERR_DUPLICATE when the thumbprint is
  * already stored. */
@@ -182,6 +207,19 @@ enum cw_err store_cert_get(struct store *s, int64_t id, struct store_cert *out);
  */
 enum cw_err store_cert_find(struct store *s, const char *ref,
 			    struct store_cert *out);
+/* Whether a certificate of the key is assigned (current or scheduled). */
+enum cw_err store_key_assigned(struct store *s, int64_t key_id, bool *yes);
+/* Whether a CKA_ID (hex) is one the store knows: a key's, an ACME
+ * account key's or the audit key's. */
+enum cw_err store_cka_id_known(struct store *s, const char *cka_id,
+			       bool *known);
+/* Replaces a certificate's chain (issuers, concatenated DER). */
+enum cw_err store_cert_set_chain(struct store *s, int64_t id,
+				 const struct cw_buf *chain,
+				 enum store_chain state);
+/* Records why a token could not be opened (NULL: it could). */
+enum cw_err store_token_set_problem(struct store *s, int64_t id,
+				    const char *problem, int64_t now);
 enum cw_err store_cert_set_token_state(struct store *s, int64_t id,
 				       const char *state);
 enum cw_err store_key_set_state(struct store *s, int64_t id,

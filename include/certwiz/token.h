@@ -162,6 +162,12 @@ enum cw_err tok_inventory_cert(struct tok_session *s,
 enum cw_err tok_private_by_label(struct tok_session *s, const char *label,
 				 struct cw_buf *id, size_t *count);
 
+/* Every private key of the token: its CKA_ID (hex) and label, in step.
+ * At most TOK_MAX_OBJECTS. */
+#define TOK_MAX_OBJECTS 100000
+enum cw_err tok_private_keys(struct tok_session *s, struct cw_strlist *ids,
+			     struct cw_strlist *labels);
+
 /* The public key of the pair under id (public object, else private). */
 enum cw_err tok_public_key(struct tok_session *s, const struct cw_buf *id,
 			   struct cw_pubkey *out);

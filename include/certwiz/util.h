@@ -38,6 +38,10 @@ enum cw_err cw_strlist_add(struct cw_strlist *l, const char *s);
 /* Adds s unless an equal string (case-insensitive) is already there. */
 enum cw_err cw_strlist_add_unique(struct cw_strlist *l, const char *s);
 bool cw_strlist_contains(const struct cw_strlist *l, const char *s);
+/* A decimal integer from min to max, the whole of s. */
+bool cw_parse_int(const char *s, long min, long max, int *out);
+/* The strings joined with sep (a new string; "" for none). */
+char *cw_strlist_join(const struct cw_strlist *l, const char *sep);
 
 /* Lowercase hex. Returns a new string owned by the caller, or NULL. */
 char *cw_hex(const unsigned char *p, size_t n);

@@ -93,6 +93,8 @@ enum cw_err wiz_output_file(struct wiz *w, const char *path,
 void wiz_set_pin_source(struct wiz *w, const struct cw_secret_source *src);
 const struct cw_config *wiz_config(const struct wiz *w);
 const char *wiz_host(const struct wiz *w);
+/* The host meant, from now on (--host). */
+enum cw_err wiz_set_host(struct wiz *w, const char *host);
 /* This machine's name in the topology: [topology] host, else its FQDN
  * (whatever --host says). */
 const char *wiz_own_host(const struct wiz *w);
@@ -249,9 +251,22 @@ struct wiz_import_opts {
 	const struct cw_strlist *usages; /* assign in the same step; may be
 					    NULL or empty */
 	const struct cw_secret_source *password; /* PKCS#12 */
+	bool accept_mismatch; /* import a certificate that differs from what
+				 was asked, recording why */
+};
+
+/* What an import did. */
+enum wiz_import_kind {
+	WIZ_IMPORT_NEW,       /* a certificate the store did not have */
+	WIZ_IMPORT_REPLACED,  /* ... which took the place of another one of
+				 the same key on the token */
+	WIZ_IMPORT_COMPLETED, /* issuers completed stored chains */
+	WIZ_IMPORT_RESTORED,  /* a known certificate back on the token (and
+				 maybe its chain completed) */
 };
 
 struct wiz_import_result {
+	enum wiz_import_kind kind;
 	int64_t cert_id;
 	int64_t request_id; /* 0 when no request awaited this certificate */
 	char *sha256;
@@ -264,6 +279,12 @@ struct wiz_import_result {
 	char *key_origin;   /* "generated" | "imported" */
 	bool key_recorded;  /* the key was not in the store before */
 	size_t chain_len;   /* issuers stored with the certificate */
+	enum store_chain chain_state;
+	struct cw_strlist mismatch; /* differences accepted */
+	char *replaced;     /* REPLACED: thumbprint of the certificate the
+			       token held before */
+	struct cw_strlist completed; /* COMPLETED, RESTORED: "ID SHA256" of
+					each certificate whose chain grew */
 };
 
 void wiz_import_result_release(struct wiz_import_result *r);
@@ -274,6 +295,20 @@ void wiz_import_result_release(struct wiz_import_result *r);
  * store, else on the configured token), writes the certificate object to
  * the token under the key's CKA_ID and label, and stores certificate and
  * chain (marking an awaiting request issued) in one store transaction.
+ *
+ * The leaf is compared with what was asked before anything changes: the
+ * names and extended key usages of the key's request (when there is one),
+ * its validity, that it is not a CA; its chain must verify to the trust
+ * anchors (wiz_anchors). A difference is refused (CW_ERR_POLICY) with the
+ * reasons, unless accept_mismatch: then it is recorded with the
+ * certificate and shown by status. A chain that lacks an issuer is
+ * accepted and recorded as incomplete (assign refuses it until an import
+ * of the issuers completes it). A leaf for a key that already has a
+ * certificate on the token replaces that object (the old certificate
+ * stays in the store). Importing a known certificate again puts it back
+ * on the token when its object is gone, or completes its chain; CA
+ * certificates alone complete the stored chains that need them.
+ *
  * A PKCS#12 file brings its key: allowed only with [policy]
  * allow_key_import, the key is created on the token sensitive and not
  * extractable and recorded with origin "imported". With usages, the
@@ -349,10 +384,23 @@ void wiz_export_result_release(struct wiz_export_result *r);
 /*
  * Export: writes DIR/USAGE.chain.pem (leaf and issuers) and
  * DIR/USAGE.key.uri (the key's PKCS#11 URI, no PIN), atomically, replacing
- * earlier exports. CW_ERR_UNAVAILABLE when nothing is assigned.
+ * earlier exports. CW_ERR_UNAVAILABLE when nothing is assigned; the key is
+ * looked up on its token first, and a key that is not there is refused.
  */
 enum cw_err wiz_export(struct wiz *w, const char *usage, const char *dir,
 		       struct wiz_export_result *out);
+
+/* How much a problem matters to monitoring (certwiz check). */
+enum wiz_severity {
+	WIZ_NOTE,     /* worth knowing, nothing to do */
+	WIZ_WARNING,  /* to be done soon: expiring, unassigned, accepted
+			 differences */
+	WIZ_CRITICAL, /* serving is or will be broken: expired, key or token
+			 gone, chain incomplete */
+};
+
+/* Certificates expiring within this many days are reported by default. */
+#define WIZ_WARN_DAYS 30
 
 /* One usage on the wizard's screen. */
 struct wiz_status {
@@ -366,6 +414,8 @@ struct wiz_status {
 	struct store_assignment next;
 	struct cw_strlist requests;  /* "ID STATE PROTOCOL" of open requests */
 	struct cw_strlist problems;
+	enum wiz_severity *severity; /* of each problem */
+	size_t n_severity;
 	int64_t assign_candidate;    /* a certificate that fits, or 0 */
 	bool can_request, can_assign, can_remove, can_view;
 	bool can_process_pending;
@@ -375,9 +425,11 @@ void wiz_status_free(struct wiz_status *v, size_t n);
 
 /*
  * Status: every usage of this host (or only usage), from the store and
- * the topology; the token is not opened.
+ * the topology; the token is not opened (what the last refresh found out
+ * about it is shown). Certificates expiring within warn_days (0: the
+ * default, WIZ_WARN_DAYS) are a warning.
  */
-enum cw_err wiz_status(struct wiz *w, const char *usage,
+enum cw_err wiz_status(struct wiz *w, const char *usage, int warn_days,
 		       struct wiz_status **out, size_t *n);
 
 /* What refresh found or changed. */
@@ -386,13 +438,15 @@ struct wiz_event {
 			 cert-discovered interrupted-key intent-cleared
 			 assignment-activated token-unreachable
 			 request-issued request-pending request-rejected
-			 ca-unreachable request-error */
+			 ca-unreachable request-error unknown-key */
 	char *detail;
+	bool attention; /* the operator must act on it */
 };
 
 struct wiz_refresh_report {
 	struct wiz_event *v;
 	size_t n;
+	size_t attention; /* events that need attention */
 };
 
 void wiz_refresh_report_release(struct wiz_refresh_report *r);
@@ -404,7 +458,9 @@ void wiz_refresh_report_release(struct wiz_refresh_report *r);
  * recorded, keys left by an interrupted request are listed, intents that
  * never produced a key (older than ten minutes) are cleared, and scheduled
  * assignments whose time has come are activated. A token that cannot be
- * opened is reported and its keys are left as they are. Open online
+ * opened is reported (and recorded, for status) and its keys are left as
+ * they are; keys under certwiz's labels that the store does not know are
+ * reported, as are missing keys that still serve. Open online
  * requests whose next attempt time has come are taken up once (at most 10
  * seconds each); what the CA says is reported as events.
  */
@@ -480,7 +536,20 @@ enum cw_err wiz_audit_anchor(struct wiz *w, char **text, int64_t *seq);
 enum cw_err wiz_audit_events(struct wiz *w, const char *since,
 			     store_audit_fn fn, void *user);
 
-/* The store, opened on first use (borrowed). */
+/* The store, opened on first use (borrowed). A missing or empty store is
+ * refused (see store_open): only wiz_init makes one. */
 enum cw_err wiz_store(struct wiz *w, struct store **out);
+
+struct wiz_init_result {
+	const char *path; /* borrowed from the configuration */
+	unsigned schema;
+	bool created;     /* false: it existed, and was left as it was (or
+			     brought to the current schema) */
+};
+
+/* Creates the store of [store] path (folder: the service's own, mode
+ * 0700), recording its creation as the first audit event; a store that
+ * exists is checked and left as it is. */
+enum cw_err wiz_init(struct wiz *w, struct wiz_init_result *out);
 
 #endif

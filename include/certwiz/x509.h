@@ -73,8 +73,10 @@ void x509_csr_free(struct x509_csr *csr);
 
 /* Checks a DER CSR's self-signature and returns its public key (SPKI). */
 enum cw_err x509_csr_check(const struct cw_buf *der, struct cw_buf *spki);
-/* The subjectAltNames (DNS, IP) a CSR asks for. */
-enum cw_err x509_csr_names(const struct cw_buf *der, struct cw_strlist *names);
+/* The subjectAltNames (DNS, IP) a CSR asks for and, when eku is not NULL,
+ * its extended key usages. */
+enum cw_err x509_csr_names(const struct cw_buf *der, struct cw_strlist *names,
+			   struct cw_strlist *eku);
 
 /* PEM armour of DER with the given label ("CERTIFICATE REQUEST"). */
 enum cw_err x509_pem(const char *label, const struct cw_buf *der,
@@ -99,7 +101,7 @@ struct x509_info {
 	struct cw_buf subject_der;
 	struct cw_buf issuer_der;
 	struct cw_buf serial_der; /* DER INTEGER, for CKA_SERIAL_NUMBER */
-	bool is_ca;
+	bool is_ca;          /* basicConstraints CA:TRUE */
 };
 
 enum cw_err x509_info_parse(const unsigned char *der, size_t n,
@@ -125,12 +127,16 @@ void x509_bundle_release(struct x509_bundle *b);
 
 /*
  * Verifies leaf (DER) through the untrusted issuers chain to the trust
- * anchors in the PEM file anchors, at time at. CW_ERR_CRYPTO with
- * OpenSSL's reason on failure, CW_ERR_CONFIG when anchors cannot be read.
+ * anchors in the PEM files anchors (one or more), at time at (or, with
+ * X509_ANY_TIME, without looking at validity periods). CW_ERR_CRYPTO
+ * with OpenSSL's reason on failure; CW_ERR_NOT_FOUND when an issuer is
+ * missing (neither in chain nor an anchor: the chain is incomplete);
+ * CW_ERR_CONFIG when an anchors file cannot be read or none is given.
  */
+#define X509_ANY_TIME ((time_t)-1)
 enum cw_err x509_verify_chain(const struct cw_buf *leaf,
 			      const struct x509_bundle *chain,
-			      const char *anchors, time_t at);
+			      const struct cw_strlist *anchors, time_t at);
 
 /* Whether cert name pattern (possibly "*.example.test") covers name. */
 bool x509_name_covers(const char *pattern, const char *name);
@@ -156,6 +162,11 @@ enum cw_err x509_pkcs12_parse(const unsigned char *data, size_t n,
 			      struct x509_p12 *out);
 void x509_p12_release(struct x509_p12 *p);
 
+/* The issuers of leaf found among certs, in order (leaf excluded);
+ * certificates that belong to no chain of leaf are left out. */
+enum cw_err x509_chain_build(const struct cw_buf *leaf,
+			     const struct cw_buf *certs, size_t n,
+			     struct x509_bundle *out);
 /* Concatenated DER of certs[from..] (a stored chain) and back. */
 enum cw_err x509_chain_join(const struct cw_buf *certs, size_t n,
 			    struct cw_buf *out);

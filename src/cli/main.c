@@ -105,15 +105,7 @@ read_input(const char *path, struct cw_buf *out)
 static bool
 parse_fd(const char *s, int *fd)
 {
-	char *end = NULL;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < 0 || v > 65535)
-		return false;
-	*fd = (int)v;
-	return true;
+	return cw_parse_int(s, 0, 65535, fd);
 }
 
 static struct out_file *out_file(struct client *cl, const char *path,

@@ -20,6 +20,17 @@ struct verb_doc {
 };
 
 static const struct verb_doc verbs[] = {
+	{ "init", "init",
+	  "create the store (once, before anything else)",
+	  "Creates the store at [store] path (its folder must exist, belong "
+	  "to the service's user and not be writable by others), with its "
+	  "schema, and records its creation as the first audit event. Only "
+	  "init creates a store: every other command refuses a missing or "
+	  "empty store with its path and the remedy, so that a lost store is "
+	  "never silently replaced by a new empty one. A store that exists "
+	  "is checked and left as it is (exit 0); an empty file or one "
+	  "without certwiz's schema is refused.",
+	  { { NULL, NULL } } },
 	{ "tokens", "tokens",
 	  "list the PKCS#11 modules, slots and tokens certwiz can see",
 	  "Each slot is shown with its token's RFC 7512 URI (label, serial, "
@@ -101,7 +112,8 @@ static const struct verb_doc verbs[] = {
 	      "no slot-id" },
 	    { "--name DNS", "an extra DNS name or IP address; repeatable" },
 	    { NULL, NULL } } },
-	{ "import", "import FILE [--usage U]... [--password-file F]",
+	{ "import",
+	  "import FILE [--usage U]... [--password-file F] [--accept-mismatch]",
 	  "import a CA's response, or a certificate made elsewhere",
 	  "FILE is a certificate in PEM or DER, or PKCS#7 (.p7b/.p7c, PEM or "
 	  "DER), with or without intermediates, in any order; or PKCS#12 "
@@ -114,14 +126,30 @@ static const struct verb_doc verbs[] = {
 	  "origin imported (it was outside the hardware once: view and "
 	  "status say so); this needs [policy] allow_key_import = true. A "
 	  "PKCS#12 file without a key or with several is refused, as is a "
-	  "key already on the token. An expired certificate is imported with "
-	  "a warning.",
+	  "key already on the token. Before anything changes the leaf is "
+	  "compared with what was asked: the names and extended key usages "
+	  "of its key's request, its validity (not expired, already valid), "
+	  "that it is not a CA certificate, and that its chain verifies to "
+	  "the trust anchors ([trust] anchors and every CA profile's roots); "
+	  "a difference is refused with the reasons, unless "
+	  "--accept-mismatch. A chain that lacks an issuer (a CA that sends "
+	  "the leaf alone) is imported and recorded as incomplete: assign "
+	  "refuses it until an import of the issuer's certificate (alone, or "
+	  "with the leaf again) completes it, and export then ships the "
+	  "completed chain. A certificate for a key whose token already "
+	  "holds another one (a corrected certificate from the CA) takes its "
+	  "place on the token; the old one stays in the store. Importing a "
+	  "known certificate again puts it back on the token when its object "
+	  "was deleted there. A response cut short is refused.",
 	  { { "--usage U",
 	      "assign the certificate to U in the same step (checked as "
 	      "assign checks, before anything changes); repeatable" },
 	    { "--password-file F",
 	      "the PKCS#12 password (refused if group or world readable); "
 	      "else a prompt" },
+	    { "--accept-mismatch",
+	      "import a certificate that differs from what was asked; the "
+	      "differences are audited, stored with it and shown by status" },
 	    { NULL, NULL } } },
 	{ "status", "status [--usage U]",
 	  "show each usage of this host and what can be done with it",
@@ -129,9 +157,11 @@ static const struct verb_doc verbs[] = {
 	  "assigned certificate (subject, thumbprint, expiry, days left), a "
 	  "scheduled successor, open requests, problems (expired or "
 	  "expiring within 30 days, key or certificate missing from the "
-	  "token as last seen by refresh, names or extended key usages the "
-	  "topology now requires that the certificate lacks, a key that was "
-	  "imported), and which operations are available now: request "
+	  "token or the token unreachable, as last seen by refresh, names or "
+	  "extended key usages the topology now requires that the "
+	  "certificate lacks, a chain that lacks an issuer, differences "
+	  "accepted at import, a key that was imported, no trust anchors to "
+	  "assign with), and which operations are available now: request "
 	  "always; assign when a valid unassigned certificate fits; remove "
 	  "and view when one is assigned; process-pending when a request is "
 	  "pending at a CA. Answers from the store; the token is not opened.",
@@ -142,8 +172,10 @@ static const struct verb_doc verbs[] = {
 	  "hex digits at least). Refused, with the reason and nothing "
 	  "changed, when the certificate's key is not on its token (checked "
 	  "on the token), it is expired or not yet valid, it lacks a name or "
-	  "extended key usage a usage requires, or its chain does not verify "
-	  "to [trust] anchors. The certificate that served before is kept in "
+	  "extended key usage a usage requires (or expires before the time "
+	  "it would take over), or its chain does not verify to the trust "
+	  "anchors ([trust] anchors and every CA profile's roots, the same "
+	  "roots issuance and import check). The certificate that served before is kept in "
 	  "the history. With --effective-at the assignment is scheduled: the "
 	  "current certificate keeps serving until then (a rollover); the "
 	  "change is written by the next assign, remove or refresh, and "
@@ -205,10 +237,31 @@ static const struct verb_doc verbs[] = {
 	  "minutes, and scheduled assignments whose time has come are "
 	  "activated. Open online requests whose next attempt time has come "
 	  "are taken up once, waiting at most 10 seconds each. Each change "
-	  "is reported. A "
-	  "token that cannot be opened is reported and its keys are left as "
-	  "they are.",
+	  "is reported. A token that cannot be opened is reported (status "
+	  "shows it until a refresh opens it again) and its keys are left as "
+	  "they are. Private keys under certwiz's labels that the store does "
+	  "not know (a store replaced by an empty or an old one) are "
+	  "reported, as is a missing key whose certificate is still "
+	  "assigned. When anything needs attention refresh exits 9, and "
+	  "--json lists each such event under problems.",
 	  { { NULL, NULL } } },
+	{ "check", "check [--days N]",
+	  "for cron and monitoring systems: is every usage served well?",
+	  "One line of summary, then one line per problem, the Nagios "
+	  "plugin convention: 'CERTWIZ OK|WARNING|CRITICAL - ...'. Exit 0: "
+	  "all good; 1 warning: a certificate expires within N days "
+	  "(default 30), a usage has none assigned, a certificate was "
+	  "imported with --accept-mismatch, its object is gone from the "
+	  "token, or nothing can be assigned for lack of trust anchors; 2 "
+	  "critical: a certificate is expired or not yet valid, lacks a "
+	  "name or extended key usage the topology requires, its chain "
+	  "lacks an issuer, its key is missing, or its token could not be "
+	  "opened at the last refresh; 3 unknown: certwiz could not tell "
+	  "(bad option, no store). The token is not opened: run refresh "
+	  "(from cron) for a fresh picture. Anyone may run it.",
+	  { { "--days N", "warn about certificates expiring within N days "
+			  "(0 to 3650; default 30)" },
+	    { NULL, NULL } } },
 	{ "audit",
 	  "audit show [--since TIME] | verify [--key PEM] [--anchor FILE] | "
 	  "export [--out FILE] | checkpoint | anchor [--out FILE]",
@@ -292,6 +345,8 @@ static const struct opt_doc exit_codes[] = {
 	       "initialised, mechanism or key size not supported)" },
 	{ "7", "rejected by the CA" },
 	{ "8", "CA unreachable (retry later)" },
+	{ "9", "needs attention: refresh did its work and found problems, "
+	       "each listed" },
 	{ NULL, NULL },
 };
 
@@ -468,11 +523,14 @@ front_man(FILE *f)
 		"public_key, [service] socket, user (default certwiz), "
 		"max_clients_per_user (default 8) and max_pending_per_user "
 		"(default 20); relative paths are relative to the file's "
-		"folder. "
+		"folder. A section or key given twice, or an indented line, is "
+		"an error. "
 		"Each [ca \"NAME\"] section is an online CA: protocol acme, "
 		"directory (https URL), trust (PEM bundle for the CA's TLS "
-		"certificate; default: the system's), roots (what issued "
-		"chains must verify to; default: [trust] anchors), contact "
+		"certificate; default: the system's), roots (what its issued "
+		"chains must verify to, default [trust] anchors; every "
+		"profile's roots are also trust anchors for import and assign), "
+		"contact "
 		"(mailto: URL), eab_kid and eab_hmac_file (external account "
 		"binding), challenge (http-01 or dns-01), http01_listen "
 		"(ADDRESS:PORT of the built-in responder, default :80), "

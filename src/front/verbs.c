@@ -68,7 +68,12 @@ static const struct fo_role_def request_roles[] = {
 static const struct option import_opts[] = {
 	{ "usage", required_argument, NULL, FO_USAGE },
 	{ "password-file", required_argument, NULL, FO_PASSWORD_FILE },
+	{ "accept-mismatch", no_argument, NULL, FO_ACCEPT_MISMATCH },
 	COMMON
+};
+
+static const struct option check_opts[] = {
+	{ "days", required_argument, NULL, FO_DAYS }, COMMON
 };
 
 static const struct fo_role_def import_roles[] = {
@@ -157,6 +162,7 @@ check_file(int npos, char **pos)
 }
 
 static const struct front_verb verbs[] = {
+	{ "init", VERB_CHANGES, common_opts, pin_roles, NULL },
 	{ "tokens", 0, common_opts, pin_roles, NULL },
 	{ "topology", 0, topology_opts, pin_roles, check_file },
 	{ "request", VERB_CHANGES, request_opts, request_roles, NULL },
@@ -169,6 +175,7 @@ static const struct front_verb verbs[] = {
 	{ "export", 0, export_opts, export_roles, NULL },
 	{ "pending", VERB_CHANGES, pending_opts, pending_roles, NULL },
 	{ "refresh", VERB_CHANGES, common_opts, pin_roles, NULL },
+	{ "check", 0, check_opts, pin_roles, NULL },
 	{ "audit", 0, audit_opts, audit_roles, NULL },
 	{ "list", 0, list_opts, pin_roles, NULL },
 	{ "help", VERB_LOCAL, help_opts, pin_roles, NULL },
@@ -208,12 +215,37 @@ role_of(const struct front_verb *v, int opt)
 	return NULL;
 }
 
-/* Records an option; 2 when there are too many to record. */
+/* Options that may be given several times (each adds one). */
+static bool
+repeatable(int opt)
+{
+	return opt == FO_USAGE || opt == FO_NAME;
+}
+
+/* The long name of option opt in opts, for messages. */
+static const char *
+long_name(const struct option *opts, int opt)
+{
+	for (; opts && opts->name; opts++)
+		if (opts->val == opt)
+			return opts->name;
+	return "?";
+}
+
+/* Records an option; 2 when it may not be given again (reported) or there
+ * are too many to record. */
 static int
 note(struct front_scan *s, const struct front_verb *v, int opt,
      const char *arg)
 {
 	const struct fo_role_def *r = role_of(v, opt);
+
+	if (opt >= FO_JSON && opt < FO__MAX && arg != NULL &&
+	    !repeatable(opt) && s->seen[opt - FO_JSON] > 0) {
+		fprintf(stderr, "certwiz: --%s is given twice; give it once\n",
+			long_name(v ? v->opts : front_global_opts, opt));
+		return front_usage(v ? v->name : NULL);
+	}
 
 	if (opt >= FO_JSON && opt < FO__MAX && s->seen[opt - FO_JSON] < 255)
 		s->seen[opt - FO_JSON]++;

@@ -41,6 +41,8 @@ enum fo {
 	FO_ANCHOR,
 	FO_ALL,
 	FO_MAN,
+	FO_ACCEPT_MISMATCH,
+	FO_DAYS,
 	FO__MAX
 };
 

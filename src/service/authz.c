@@ -20,7 +20,7 @@ static const struct {
 	const char *sub;
 } readers[] = {
 	{ "status", NULL }, { "view", NULL },	    { "list", NULL },
-	{ "pending", "list" }, { "audit", "show" },
+	{ "pending", "list" }, { "audit", "show" }, { "check", NULL },
 };
 
 /* The options an offline request of such a caller may carry: none that

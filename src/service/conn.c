@@ -160,9 +160,8 @@ ask(void *user, enum cw_secret_kind kind, const char *prompt,
 		return CW_ERR_CONFIG;
 	}
 	if (!c->terminal || c->gone) {
-		cw_error("no terminal to ask for the %s; give it in a file or "
-			 "on a descriptor",
-			 prompt);
+		cw_error("no terminal to ask for the %s; %s", prompt,
+			 cw_secret_options(prompt));
 		return CW_ERR_USAGE;
 	}
 	rc = proto_send_json(c->fd, proto_now_ms() + SVC_ACK_MS, P_PROMPT,

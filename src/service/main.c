@@ -120,7 +120,7 @@ load_config(const char *path, struct cw_config *cfg)
 {
 	enum cw_err rc = cw_config_load(path, cfg);
 
-	if (rc == CW_OK && (rc = cw_config_check_trusted(cfg)) != CW_OK)
+	if (rc == CW_OK && (rc = cw_config_check_host(cfg)) != CW_OK)
 		cw_config_release(cfg);
 	return rc;
 }

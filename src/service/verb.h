@@ -30,6 +30,8 @@ struct cli {
 	const char *user;
 	bool admin;
 	const struct wiz_output *output;
+	int exit_code;        /* set by a verb whose exit code is not its
+				 error's (refresh, check); 0: from the error */
 };
 
 /* Each verb returns a cw_err; the worker maps it to the exit code. */
@@ -48,6 +50,14 @@ enum cw_err cmd_refresh(int argc, char **argv, struct cli *c);
 enum cw_err cmd_export(int argc, char **argv, struct cli *c);
 enum cw_err cmd_audit(int argc, char **argv, struct cli *c);
 enum cw_err cmd_pending(int argc, char **argv, struct cli *c);
+enum cw_err cmd_init(int argc, char **argv, struct cli *c);
+enum cw_err cmd_check(int argc, char **argv, struct cli *c);
+
+/* Exit codes of their own. */
+#define EXIT_ATTENTION 9   /* refresh did its work and found problems */
+#define EXIT_CHECK_WARNING 1
+#define EXIT_CHECK_CRITICAL 2
+#define EXIT_CHECK_UNKNOWN 3
 
 /* The verb's implementation, or NULL. */
 cli_cmd_fn cli_verb_fn(const char *name);

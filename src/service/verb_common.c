@@ -14,7 +14,8 @@ static const struct {
 	{ "assign", cmd_assign },   { "remove", cmd_remove },
 	{ "view", cmd_view },       { "refresh", cmd_refresh },
 	{ "export", cmd_export },   { "audit", cmd_audit },
-	{ "pending", cmd_pending },
+	{ "pending", cmd_pending }, { "init", cmd_init },
+	{ "check", cmd_check },
 };
 
 cli_cmd_fn
@@ -56,7 +57,7 @@ cli_wiz(struct cli *c, struct wiz **out)
 		/* re-read for every request: it must still be root's, and so
 		 * must the modules and hooks it names */
 		if (rc == CW_OK)
-			rc = cw_config_check_trusted(wiz_config(c->wiz));
+			rc = cw_config_check_host(wiz_config(c->wiz));
 		if (rc == CW_OK)
 			rc = wiz_set_caller(c->wiz, c->uid, c->user, c->admin);
 		if (rc != CW_OK) {
@@ -110,10 +111,18 @@ cli_common(struct cli *c, int opt, const char *arg, const char *verb)
 		return 1;
 	case FO_HOST:
 		c->host = arg;
+		/* after the verb too: the wizard may exist already */
+		if (c->wiz != NULL && wiz_set_host(c->wiz, arg) != CW_OK)
+			return -1;
 		return 1;
 	case FO_PIN_FILE:
-	case FO_PIN_FD:
-		return caller_pin(c, verb);
+	case FO_PIN_FD: {
+		int r = caller_pin(c, verb);
+
+		if (r == 1 && c->wiz != NULL)
+			wiz_set_pin_source(c->wiz, &c->pin);
+		return r;
+	}
 	case 'h':
 		/* answered by the client; a client that still sends it gets
 		 * the same help */

@@ -1,7 +1,66 @@
 /* certwiz import FILE [--usage U]... [--password-file F] */
 #include "verb.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+static const char *const kind_name[] = {
+	[WIZ_IMPORT_NEW] = "imported",
+	[WIZ_IMPORT_REPLACED] = "replaced",
+	[WIZ_IMPORT_COMPLETED] = "chain-completed",
+	[WIZ_IMPORT_RESTORED] = "restored",
+};
+
+static const char *const chain_name[] = {
+	[STORE_CHAIN_UNKNOWN] = "unchecked",
+	[STORE_CHAIN_COMPLETE] = "complete",
+	[STORE_CHAIN_INCOMPLETE] = "incomplete",
+};
+
+/* "ID SHA256" lines as objects. */
+static json_t *
+completed_json(const struct cw_strlist *l)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < l->n; i++) {
+		const char *sp = strchr(l->v[i], ' ');
+
+		json_array_append_new(
+			a, json_pack("{s:I, s:s}", "certificate_id",
+				     (json_int_t)strtoll(l->v[i], NULL, 10),
+				     "sha256", sp ? sp + 1 : ""));
+	}
+	return a;
+}
+
+static enum cw_err
+print_json(const struct wiz_import_result *r, const struct cw_strlist *usages)
+{
+	char t[32];
+	bool cert = r->kind != WIZ_IMPORT_COMPLETED;
+	json_t *j = json_pack(
+		"{s:s, s:o, s:s, s:s, s:s, s:s, s:b, s:s?, s:s?, s:s?, s:b, "
+		"s:I, s:s, s:o, s:s?, s:o, s:o}",
+		"action", kind_name[r->kind], "certificate_id",
+		cert ? json_integer(r->cert_id) : json_null(), "sha256",
+		r->sha256, "subject", r->subject, "issuer", r->issuer,
+		"not_after", cli_time(r->not_after, t), "expired", r->expired,
+		"cka_id", cert ? r->cka_id : NULL, "token",
+		cert ? r->token_label : NULL, "key_origin",
+		cert ? r->key_origin : NULL, "key_recorded", r->key_recorded,
+		"chain_length", (json_int_t)r->chain_len, "chain",
+		chain_name[r->chain_state], "mismatch",
+		cli_strlist_json(&r->mismatch), "replaced", r->replaced,
+		"completed", completed_json(&r->completed), "assigned",
+		cli_strlist_json(usages));
+
+	if (j != NULL)
+		json_object_set_new(j, "request_id",
+				    r->request_id ? json_integer(r->request_id)
+						  : json_null());
+	return cli_print_json(j);
+}
 
 static enum cw_err
 print_result(const struct cli *c, const struct wiz_import_result *r,
@@ -9,34 +68,42 @@ print_result(const struct cli *c, const struct wiz_import_result *r,
 {
 	char t[32];
 
-	if (c->json) {
-		json_t *j = json_pack(
-			"{s:I, s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:b, "
-			"s:I, s:o}",
-			"certificate_id", (json_int_t)r->cert_id, "sha256",
-			r->sha256, "subject", r->subject, "issuer", r->issuer,
-			"not_after", cli_time(r->not_after, t), "expired",
-			r->expired, "cka_id", r->cka_id, "token",
-			r->token_label, "key_origin", r->key_origin,
-			"key_recorded", r->key_recorded, "chain_length",
-			(json_int_t)r->chain_len, "assigned",
-			cli_strlist_json(usages));
-
-		if (j != NULL)
-			json_object_set_new(j, "request_id",
-					    r->request_id
-						    ? json_integer(r->request_id)
-						    : json_null());
-		return cli_print_json(j);
+	if (c->json)
+		return print_json(r, usages);
+	if (r->kind == WIZ_IMPORT_COMPLETED) {
+		printf("CA certificate %s (%.16s) completes the chain of:\n",
+		       r->subject, r->sha256);
+		for (size_t i = 0; i < r->completed.n; i++)
+			printf("  certificate %s\n", r->completed.v[i]);
+		return CW_OK;
 	}
-	printf("certificate %lld imported: %s\n", (long long)r->cert_id,
-	       r->subject);
+	if (r->kind == WIZ_IMPORT_RESTORED)
+		printf("certificate %lld is known: %s\n", (long long)r->cert_id,
+		       r->subject);
+	else
+		printf("certificate %lld imported: %s\n", (long long)r->cert_id,
+		       r->subject);
 	printf("  sha256   %s\n  issuer   %s\n  expires  %s%s\n", r->sha256,
 	       r->issuer, cli_time(r->not_after, t),
 	       r->expired ? " (EXPIRED)" : "");
-	printf("  bound to key %s on token '%s' (chain: %zu issuer%s)\n",
+	if (r->kind == WIZ_IMPORT_RESTORED && r->completed.n > 0)
+		printf("  its chain is completed (%zu issuer%s, %s)\n",
+		       r->chain_len, r->chain_len == 1 ? "" : "s",
+		       chain_name[r->chain_state]);
+	if (r->kind == WIZ_IMPORT_RESTORED && r->completed.n == 0)
+		printf("  written to token '%s' again under key %s\n",
+		       r->token_label, r->cka_id);
+	if (r->kind == WIZ_IMPORT_RESTORED)
+		return CW_OK;
+	printf("  bound to key %s on token '%s' (chain: %zu issuer%s, %s)\n",
 	       r->cka_id, r->token_label, r->chain_len,
-	       r->chain_len == 1 ? "" : "s");
+	       r->chain_len == 1 ? "" : "s", chain_name[r->chain_state]);
+	if (r->replaced)
+		printf("  it takes the place of certificate %.16s on the token "
+		       "(kept in the store)\n",
+		       r->replaced);
+	for (size_t i = 0; i < r->mismatch.n; i++)
+		printf("  accepted: it %s\n", r->mismatch.v[i]);
 	if (!strcmp(r->key_origin, "imported"))
 		printf("  the key was imported: it was outside the hardware "
 		       "once\n");
@@ -68,6 +135,8 @@ cmd_import(int argc, char **argv, struct cli *c)
 			cw_strlist_add_unique(&usages, optarg);
 		else if (opt == FO_PASSWORD_FILE)
 			pass_file = true;
+		else if (opt == FO_ACCEPT_MISMATCH)
+			o.accept_mismatch = true;
 		else if (cli_common(c, opt, optarg, "import") != 1)
 			goto usage;
 	}

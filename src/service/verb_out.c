@@ -60,15 +60,8 @@ cli_parse_usage(int argc, char **argv, struct cli *c, const char *verb,
 bool
 cli_parse_seconds(const char *s, int *out)
 {
-	char *end = NULL;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < 0 || v > 86400) {
-		cw_error("'%s' is not a number of seconds (0 to 86400)", s);
-		return false;
-	}
-	*out = (int)v;
-	return true;
+	if (cw_parse_int(s, 0, 86400, out))
+		return true;
+	cw_error("'%s' is not a number of seconds (0 to 86400)", s);
+	return false;
 }

@@ -114,6 +114,38 @@ print_result(const struct cli *c, const struct wiz_request_result *r)
 	return CW_OK;
 }
 
+/* Whether the options go together; when they do not, says why. */
+static bool
+usable(int argc, char **argv, const struct cw_strlist *usages, bool offline,
+       const struct wiz_request_opts *o, bool eab_secret)
+{
+	const char *why = NULL;
+
+	if (optind != argc)
+		cw_error("unexpected argument '%s'", argv[optind]);
+	else if (usages->n == 0)
+		why = "--usage is needed: the topology says what the usage "
+		      "needs";
+	else if (offline && o->ca != NULL)
+		why = "--offline and --ca exclude each other: a request goes "
+		      "to a file or to a CA";
+	else if (!offline && o->ca == NULL)
+		why = "say where the request goes: --offline --out FILE, or "
+		      "--ca NAME";
+	else if (offline && o->out_path == NULL)
+		why = "--offline needs --out FILE (where the CSR goes)";
+	else if (o->ca != NULL && (o->out_path || o->force))
+		why = "--out and --force are for offline requests";
+	else if (offline && (o->assign || o->eab_kid || eab_secret))
+		why = "--assign and the --eab options are for online requests "
+		      "(--ca)";
+	else
+		return true;
+	if (why != NULL)
+		cw_error("%s", why);
+	return false;
+}
+
 enum cw_err
 cmd_request(int argc, char **argv, struct cli *c)
 {
@@ -159,10 +191,7 @@ cmd_request(int argc, char **argv, struct cli *c)
 				goto usage;
 		}
 	}
-	if (optind != argc || usages.n == 0 || offline == (o.ca != NULL) ||
-	    (offline && o.out_path == NULL) ||
-	    (o.ca && (o.out_path || o.force)) ||
-	    (offline && (o.assign || o.eab_kid || eab_secret)))
+	if (!usable(argc, argv, &usages, offline, &o, eab_secret))
 		goto usage;
 	if (eab_secret && o.eab_kid == NULL) {
 		cw_error("--eab-hmac-file and --eab-hmac-fd need --eab-kid");

@@ -43,13 +43,18 @@ status_text(const struct wiz_status *v)
 	char t[32];
 
 	printf("usage %s\n", v->usage);
-	if (v->assigned)
-		printf("  assigned     %lld %s (%.16s), expires %s, %lld days "
-		       "left\n",
-		       (long long)v->cert.id, v->cert.subject, v->cert.sha256,
-		       cli_time(v->cert.not_after, t),
-		       (long long)((v->cert.not_after - time(NULL)) / 86400));
-	else
+	if (v->assigned) {
+		long long left = (long long)(v->cert.not_after - time(NULL));
+
+		printf("  assigned     %lld %s (%.16s), ", (long long)v->cert.id,
+		       v->cert.subject, v->cert.sha256);
+		if (left >= 0)
+			printf("expires %s, %lld days left\n",
+			       cli_time(v->cert.not_after, t), left / 86400);
+		else
+			printf("EXPIRED %s, %lld days ago\n",
+			       cli_time(v->cert.not_after, t), -left / 86400);
+	} else
 		printf("  assigned     none\n");
 	if (v->has_next)
 		printf("  scheduled    %lld %s from %s\n",
@@ -86,7 +91,7 @@ cmd_status(int argc, char **argv, struct cli *c)
 		return cli_usage("status");
 	rc = cli_wiz(c, &w);
 	if (rc == CW_OK)
-		rc = wiz_status(w, usage, &v, &n);
+		rc = wiz_status(w, usage, 0, &v, &n);
 	if (rc != CW_OK)
 		return rc;
 	if (c->json) {
@@ -125,19 +130,32 @@ cmd_refresh(int argc, char **argv, struct cli *c)
 	if (rc != CW_OK)
 		return rc;
 	if (c->json) {
-		json_t *a = json_array();
+		json_t *a = json_array(), *p = json_array();
 
-		for (size_t i = 0; a && i < r.n; i++)
-			json_array_append_new(a, json_pack("{s:s, s:s}", "kind",
-							   r.v[i].kind,
-							   "detail",
-							   r.v[i].detail));
-		rc = cli_print_json(json_pack("{s:o}", "events", a));
+		for (size_t i = 0; a && p && i < r.n; i++) {
+			json_t *e = json_pack("{s:s, s:s, s:b}", "kind",
+					      r.v[i].kind, "detail",
+					      r.v[i].detail, "attention",
+					      r.v[i].attention);
+
+			if (r.v[i].attention)
+				json_array_append(p, e);
+			json_array_append_new(a, e);
+		}
+		rc = cli_print_json(json_pack("{s:o, s:o}", "events", a,
+					      "problems", p));
 	} else {
 		for (size_t i = 0; i < r.n; i++)
-			printf("%s: %s\n", r.v[i].kind, r.v[i].detail);
+			printf("%s%s: %s\n", r.v[i].attention ? "PROBLEM " : "",
+			       r.v[i].kind, r.v[i].detail);
 		if (r.n == 0)
 			printf("store and tokens agree\n");
+	}
+	if (r.attention > 0) {
+		cw_error("%zu problem%s need%s attention", r.attention,
+			 r.attention == 1 ? "" : "s",
+			 r.attention == 1 ? "s" : "");
+		c->exit_code = EXIT_ATTENTION;
 	}
 	wiz_refresh_report_release(&r);
 	return rc;

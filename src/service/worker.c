@@ -83,8 +83,14 @@ run(struct cli *c, int argc, char **owned, const char **verb_name)
 	char *argv[argc + 1];
 	enum cw_err rc;
 
+	struct front_scan scan;
+
 	memcpy(argv, owned, sizeof(char *) * (size_t)argc);
 	argv[argc] = NULL;
+	/* the client's own checks, again: an option given twice, one that is
+	 * not the verb's */
+	if (front_scan(argc, argv, &scan) != 0)
+		return CW_ERR_USAGE;
 	rc = globals(c, argc, argv, &vi);
 
 	if (rc != CW_OK)
@@ -218,7 +224,7 @@ svc_worker(int fd, const struct svc_worker_opts *o)
 	} else {
 		rc = run(&c, req.argc, req.argv, &verb);
 	}
-	code = cw_exit_code(rc);
+	code = c.exit_code > 0 ? c.exit_code : cw_exit_code(rc);
 	wiz_free(c.wiz);
 	fflush(stdout);
 	fflush(stderr);

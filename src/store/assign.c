@@ -279,3 +279,22 @@ store_cert_usages(struct store *s, int64_t cert_id, store_assignment_fn fn,
 		sqlite3_bind_int64(st, 1, cert_id);
 	return walk(s, st, fn, user);
 }
+
+enum cw_err
+store_key_assigned(struct store *s, int64_t key_id, bool *yes)
+{
+	sqlite3_stmt *st = store_prep(
+		s, "SELECT 1 FROM assignments a JOIN certificates c ON "
+		   "c.id = a.cert_id WHERE c.key_id = ?1 AND a.state IN "
+		   "('current', 'scheduled') LIMIT 1");
+	int r;
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	sqlite3_bind_int64(st, 1, key_id);
+	r = sqlite3_step(st);
+	*yes = r == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return r == SQLITE_ROW || r == SQLITE_DONE ? CW_OK
+						   : store_fail(s, "assignments");
+}

@@ -101,19 +101,40 @@ store_request_set_state(struct store *s, int64_t id, const char *state)
 	return store_exec_step(s, st, "request");
 }
 
-enum cw_err
-store_request_awaiting(struct store *s, int64_t key_id,
-		       struct store_request *out)
+/* The newest request of key_id whose state is in states (SQL list). */
+static enum cw_err
+newest_of_key(struct store *s, int64_t key_id, const char *sql,
+	      struct store_request *out)
 {
-	sqlite3_stmt *st = store_prep(
-		s, "SELECT " REQUEST_COLS " FROM requests r WHERE key_id=?1 "
-		   "AND state IN ('awaiting-response', 'submitted', 'pending') "
-		   "ORDER BY id DESC");
+	sqlite3_stmt *st = store_prep(s, sql);
 
 	if (st == NULL)
 		return CW_ERR_STORE;
 	sqlite3_bind_int64(st, 1, key_id);
 	QUERY_ONE(s, st, read_request, out, "request");
+}
+
+enum cw_err
+store_request_awaiting(struct store *s, int64_t key_id,
+		       struct store_request *out)
+{
+	return newest_of_key(s, key_id,
+			     "SELECT " REQUEST_COLS " FROM requests r WHERE "
+			     "key_id=?1 AND state IN ('awaiting-response', "
+			     "'submitted', 'pending') ORDER BY id DESC",
+			     out);
+}
+
+enum cw_err
+store_request_latest(struct store *s, int64_t key_id,
+		     struct store_request *out)
+{
+	return newest_of_key(s, key_id,
+			     "SELECT " REQUEST_COLS " FROM requests r WHERE "
+			     "key_id=?1 AND state IN ('awaiting-response', "
+			     "'submitted', 'pending', 'issued') ORDER BY id "
+			     "DESC",
+			     out);
 }
 
 static enum cw_err

@@ -15,6 +15,7 @@ store_token_release(struct store_token *t)
 	free(t->label);
 	free(t->manufacturer);
 	free(t->model);
+	free(t->problem);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -50,18 +51,22 @@ store_cert_release(struct store_cert *c)
 	cw_strlist_release(&c->eku);
 	free(c->key_alg);
 	free(c->token_state);
+	free(c->mismatch);
 	memset(c, 0, sizeof(*c));
 }
 
 /* Column lists and readers, one per table, kept side by side. */
-#define TOKEN_COLS "t.id, t.serial, t.label, t.manufacturer, t.model"
+#define TOKEN_COLS                                                            \
+	"t.id, t.serial, t.label, t.manufacturer, t.model, t.problem, "        \
+	"t.problem_since"
 #define KEY_COLS                                                              \
 	"k.id, k.token_id, k.cka_id, k.label, k.algorithm, k.spki, "           \
 	"k.spki_sha256, k.origin, k.state, k.created"
 #define CERT_COLS                                                             \
 	"c.id, c.der, c.sha256, c.sha1, c.subject, c.issuer, c.serial, "       \
 	"c.not_before, c.not_after, c.key_id, c.request_id, c.chain, "         \
-	"c.origin, c.created, c.names, c.eku, c.key_alg, c.token_state"
+	"c.origin, c.created, c.names, c.eku, c.key_alg, c.token_state, "     \
+	"c.mismatch, c.chain_complete"
 
 static enum cw_err add_names(struct store *s, int64_t id,
 			     const struct cw_strlist *names);
@@ -71,10 +76,12 @@ read_token(sqlite3_stmt *st, int c, struct store_token *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->id = sqlite3_column_int64(st, c);
+	t->problem_since = sqlite3_column_int64(st, c + 6);
 	return store_col_text(st, c + 1, &t->serial) &&
 	       store_col_text(st, c + 2, &t->label) &&
 	       store_col_text(st, c + 3, &t->manufacturer) &&
-	       store_col_text(st, c + 4, &t->model);
+	       store_col_text(st, c + 4, &t->model) &&
+	       store_col_text(st, c + 5, &t->problem);
 }
 
 static bool
@@ -135,7 +142,12 @@ read_cert(sqlite3_stmt *st, int c, struct store_cert *x)
 	x->created = sqlite3_column_int64(st, c + 13);
 	x->names_known = sqlite3_column_type(st, c + 14) != SQLITE_NULL;
 	x->eku_any = sqlite3_column_type(st, c + 15) == SQLITE_NULL;
-	return store_strlist_from_json(
+	x->chain_state = sqlite3_column_type(st, c + 19) == SQLITE_NULL
+				 ? STORE_CHAIN_UNKNOWN
+			 : sqlite3_column_int(st, c + 19) ? STORE_CHAIN_COMPLETE
+							  : STORE_CHAIN_INCOMPLETE;
+	return store_col_text(st, c + 18, &x->mismatch) &&
+	       store_strlist_from_json(
 		       (const char *)sqlite3_column_text(st, c + 14),
 		       &x->names) &&
 	       store_strlist_from_json(
@@ -278,9 +290,10 @@ store_cert_add(struct store *s, struct store_cert *c)
 	sqlite3_stmt *st = store_prep(
 		s, "INSERT INTO certificates (der, sha256, sha1, subject, "
 		   "issuer, serial, not_before, not_after, key_id, request_id, "
-		   "chain, origin, created, names, eku, key_alg, token_state) "
+		   "chain, origin, created, names, eku, key_alg, token_state, "
+		   "mismatch, chain_complete) "
 		   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-		   "?13, ?14, ?15, ?16, ?17)");
+		   "?13, ?14, ?15, ?16, ?17, ?18, ?19)");
 	char *names = store_strlist_to_json(&c->names);
 	char *eku = c->eku_any ? NULL : store_strlist_to_json(&c->eku);
 	enum cw_err rc;
@@ -309,6 +322,10 @@ store_cert_add(struct store *s, struct store_cert *c)
 	store_bind_text(st, 15, eku);
 	store_bind_text(st, 16, c->key_alg);
 	store_bind_text(st, 17, c->token_state ? c->token_state : "present");
+	store_bind_text(st, 18, c->mismatch);
+	if (c->chain_state != STORE_CHAIN_UNKNOWN)
+		sqlite3_bind_int(st, 19,
+				 c->chain_state == STORE_CHAIN_COMPLETE);
 	free(names);
 	free(eku);
 	rc = store_exec_step(s, st, "certificate");
@@ -541,6 +558,10 @@ cert_by_digits(struct store *s, const char *ref, struct store_cert *out)
 	struct store_cert by_id, by_prefix;
 	enum cw_err rc_id, rc_pre = CW_ERR_NOT_FOUND;
 
+	/* either may be released whatever it came to (a lookup that finds
+	 * nothing leaves its struct untouched) */
+	memset(&by_id, 0, sizeof(by_id));
+	memset(&by_prefix, 0, sizeof(by_prefix));
 	rc_id = store_cert_get(s, strtoll(ref, NULL, 10), &by_id);
 	if (rc_id != CW_OK && rc_id != CW_ERR_NOT_FOUND)
 		return rc_id;
@@ -604,6 +625,39 @@ store_cert_set_token_state(struct store *s, int64_t id, const char *state)
 }
 
 enum cw_err
+store_cert_set_chain(struct store *s, int64_t id, const struct cw_buf *chain,
+		     enum store_chain state)
+{
+	sqlite3_stmt *st = store_prep(s, "UPDATE certificates SET chain=?2, "
+					 "chain_complete=?3 WHERE id=?1");
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	sqlite3_bind_int64(st, 1, id);
+	store_bind_blob(st, 2, chain);
+	if (state != STORE_CHAIN_UNKNOWN)
+		sqlite3_bind_int(st, 3, state == STORE_CHAIN_COMPLETE);
+	return store_exec_step(s, st, "certificate");
+}
+
+enum cw_err
+store_token_set_problem(struct store *s, int64_t id, const char *problem,
+			int64_t now)
+{
+	sqlite3_stmt *st = store_prep(
+		s, "UPDATE tokens SET problem=?2, problem_since=CASE WHEN ?2 "
+		   "IS NULL THEN NULL WHEN problem IS NULL THEN ?3 ELSE "
+		   "problem_since END WHERE id=?1");
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	sqlite3_bind_int64(st, 1, id);
+	store_bind_text(st, 2, problem);
+	sqlite3_bind_int64(st, 3, now);
+	return store_exec_step(s, st, "token");
+}
+
+enum cw_err
 store_key_set_state(struct store *s, int64_t id, const char *state)
 {
 	sqlite3_stmt *st = store_prep(s, "UPDATE keys SET state=?2 WHERE id=?1");
@@ -615,3 +669,21 @@ store_key_set_state(struct store *s, int64_t id, const char *state)
 	return store_exec_step(s, st, "key");
 }
 
+enum cw_err
+store_cka_id_known(struct store *s, const char *cka_id, bool *known)
+{
+	sqlite3_stmt *st = store_prep(
+		s, "SELECT 1 FROM keys WHERE cka_id=?1 UNION ALL SELECT 1 "
+		   "FROM acme_accounts WHERE cka_id=?1 UNION ALL SELECT 1 FROM "
+		   "meta WHERE key='audit_key_id' AND value=?1");
+	int r;
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	store_bind_text(st, 1, cka_id);
+	r = sqlite3_step(st);
+	*known = r == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return r == SQLITE_ROW || r == SQLITE_DONE ? CW_OK
+						   : store_fail(s, "keys");
+}

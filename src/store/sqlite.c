@@ -13,14 +13,21 @@ enum cw_err
 store_fail(struct store *s, const char *what)
 {
 	int code = sqlite3_extended_errcode(s->db);
+	int primary = code & 0xff;
 
-	cw_error("store: %s: %s", what, sqlite3_errmsg(s->db));
+	if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB)
+		cw_error("store '%s': %s: %s; it is damaged or not a "
+			 "certwiz store: restore it from a backup",
+			 s->path, what, sqlite3_errmsg(s->db));
+	else
+		cw_error("store '%s': %s: %s", s->path, what,
+			 sqlite3_errmsg(s->db));
 	if (code == SQLITE_CONSTRAINT_UNIQUE ||
 	    code == SQLITE_CONSTRAINT_PRIMARYKEY)
 		return CW_ERR_DUPLICATE;
-	if (code == SQLITE_READONLY || code == SQLITE_PERM ||
-	    code == SQLITE_AUTH)
-		return CW_ERR_PERM;
+	if (primary == SQLITE_READONLY || primary == SQLITE_PERM ||
+	    primary == SQLITE_AUTH || primary == SQLITE_CANTOPEN)
+		return primary == SQLITE_CANTOPEN ? CW_ERR_STORE : CW_ERR_PERM;
 	return CW_ERR_STORE;
 }
 
@@ -30,7 +37,7 @@ store_prep(struct store *s, const char *sql)
 	sqlite3_stmt *st = NULL;
 
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		store_fail(s, "prepare");
+		store_fail(s, "cannot read");
 		return NULL;
 	}
 	return st;
@@ -97,13 +104,14 @@ store_exec_step(struct store *s, sqlite3_stmt *st, const char *what)
 	return rc;
 }
 
+/* Runs sql; a failure is reported as what (never the SQL text). */
 static enum cw_err
-exec(struct store *s, const char *sql)
+exec(struct store *s, const char *sql, const char *what)
 {
 	char *msg = NULL;
 
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		enum cw_err rc = store_fail(s, sql);
+		enum cw_err rc = store_fail(s, what);
 
 		sqlite3_free(msg);
 		return rc;
@@ -137,8 +145,10 @@ configure(struct store *s, bool memory)
 
 	sqlite3_busy_timeout(s->db, 30000);
 	sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-	rc = exec(s, "PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF;"
-		     "PRAGMA synchronous=FULL;");
+	rc = exec(s,
+		  "PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF;"
+		  "PRAGMA synchronous=FULL;",
+		  "cannot configure the connection");
 	if (rc == CW_OK && !memory)
 		rc = pragma_text(s, "PRAGMA journal_mode=WAL", mode,
 				 sizeof(mode));
@@ -155,41 +165,56 @@ configure(struct store *s, bool memory)
 	return CW_OK;
 }
 
+/* Brings the schema up to date. A store at version 0 is one certwiz never
+ * made: only create gives it a schema. */
 static enum cw_err
-migrate(struct store *s)
+migrate(struct store *s, bool create)
 {
 	char v[32];
 	unsigned version;
 	enum cw_err rc;
 
+	rc = pragma_text(s, "PRAGMA user_version", v, sizeof(v));
+	if (rc != CW_OK)
+		return rc;
+	version = (unsigned)strtoul(v, NULL, 10);
+	s->schema = version;
+	if (version > store_migration_count) {
+		cw_error("store '%s': schema %u is newer than this certwiz "
+			 "(%u)",
+			 s->path, version, store_migration_count);
+		return CW_ERR_STORE;
+	}
+	if (version == 0 && !create) {
+		cw_error("store '%s' is not a certwiz store (no schema): "
+			 "restore the store from a backup, or remove the file "
+			 "and run 'certwiz init' to start a new one",
+			 s->path);
+		return CW_ERR_STORE;
+	}
+	if (version == store_migration_count)
+		return CW_OK;
 	rc = store_begin(s);
 	if (rc != CW_OK)
 		return rc;
+	/* Read again inside the transaction: another connection may have
+	 * migrated meanwhile. */
 	rc = pragma_text(s, "PRAGMA user_version", v, sizeof(v));
-	if (rc != CW_OK)
-		goto out;
 	version = (unsigned)strtoul(v, NULL, 10);
-	if (version > store_migration_count) {
-		cw_error("store schema %u is newer than this certwiz (%u)",
-			 version, store_migration_count);
-		rc = CW_ERR_STORE;
-		goto out;
-	}
-	for (; version < store_migration_count; version++) {
+	for (; rc == CW_OK && version < store_migration_count; version++) {
 		char *set = cw_printf("PRAGMA user_version=%u", version + 1);
+		char *what = cw_printf("cannot upgrade to schema %u",
+				       version + 1);
 
-		rc = set ? exec(s, store_migrations[version]) : CW_ERR_NOMEM;
+		rc = set && what ? exec(s, store_migrations[version], what)
+				 : CW_ERR_NOMEM;
 		if (rc == CW_OK)
-			rc = exec(s, set);
+			rc = exec(s, set, what);
 		free(set);
-		if (rc != CW_OK)
-			goto out;
+		free(what);
 	}
-	rc = store_commit(s);
-out:
-	if (rc != CW_OK)
-		store_rollback(s);
-	return rc;
+	s->schema = version;
+	return store_end(s, rc);
 }
 
 /*
@@ -287,21 +312,52 @@ secure_files(const char *path)
 }
 
 /* Creates the file with a restrictive mode before SQLite opens it, so that
- * it never exists readable by others. */
+ * it never exists readable by others; without create, a missing or empty
+ * file is refused. */
 static enum cw_err
-create_file(const char *path)
+prepare_file(const char *path, bool create)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		      0600);
+	struct stat st;
+	int fd;
 
+	if (!create) {
+		if (stat(path, &st) != 0) {
+			if (errno != ENOENT)
+				return CW_OK; /* SQLite says why */
+			cw_error("store '%s' does not exist: run 'certwiz init' "
+				 "once to create it, or restore it from a "
+				 "backup (or fix [store] path)",
+				 path);
+			return CW_ERR_STORE;
+		}
+		if (S_ISREG(st.st_mode) && st.st_size == 0) {
+			cw_error("store '%s' is empty (0 bytes): restore it "
+				 "from a backup, or remove it and run 'certwiz "
+				 "init' to start a new one",
+				 path);
+			return CW_ERR_STORE;
+		}
+		return CW_OK;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
 	if (fd >= 0) {
 		close(fd);
 		return CW_OK;
 	}
-	if (errno == EEXIST)
-		return CW_OK;
-	cw_error("cannot create store '%s': %s", path, strerror(errno));
-	return errno == EACCES ? CW_ERR_PERM : CW_ERR_STORE;
+	if (errno != EEXIST) {
+		cw_error("cannot create store '%s': %s", path,
+			 strerror(errno));
+		return errno == EACCES ? CW_ERR_PERM : CW_ERR_STORE;
+	}
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
+		cw_error("store '%s' exists and is empty (0 bytes): it was "
+			 "truncated or never made; restore it from a backup, or "
+			 "remove it to start a new one",
+			 path);
+		return CW_ERR_STORE;
+	}
+	return CW_OK;
 }
 
 void
@@ -311,7 +367,7 @@ store_preload(void)
 }
 
 enum cw_err
-store_open(const char *path, struct store **out)
+store_open(const char *path, bool create, struct store **out)
 {
 	struct store *s = calloc(1, sizeof(*s));
 	bool memory = strcmp(path, ":memory:") == 0;
@@ -323,18 +379,18 @@ store_open(const char *path, struct store **out)
 	}
 	if (!memory && (rc = secure_files(path)) != CW_OK)
 		goto fail;
-	if (!memory && (rc = create_file(path)) != CW_OK)
+	if (!memory && (rc = prepare_file(path, create)) != CW_OK)
 		goto fail;
 	if (sqlite3_open_v2(path, &s->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				    SQLITE_OPEN_NOFOLLOW,
 			    NULL) != SQLITE_OK) {
-		rc = store_fail(s, "open");
+		rc = store_fail(s, "cannot open");
 		goto fail;
 	}
 	rc = configure(s, memory);
 	if (rc == CW_OK)
-		rc = migrate(s);
+		rc = migrate(s, create || memory);
 	if (rc != CW_OK)
 		goto fail;
 	*out = s;
@@ -354,16 +410,42 @@ store_close(struct store *s)
 	free(s);
 }
 
+unsigned
+store_schema(const struct store *s)
+{
+	return s->schema;
+}
+
 enum cw_err
 store_begin(struct store *s)
 {
-	return exec(s, "BEGIN IMMEDIATE");
+	enum cw_err rc = exec(s, "BEGIN IMMEDIATE",
+			      "cannot begin a transaction");
+	char r[64];
+
+	if (rc != CW_OK || s->checked)
+		return rc;
+	/* integrity_check, not quick_check: SQLite 3.40's quick_check reports
+	 * NULLs that are not there in WITHOUT ROWID tables (cert_names) */
+	rc = pragma_text(s, "PRAGMA integrity_check(1)", r, sizeof(r));
+	if (rc == CW_OK && strcmp(r, "ok") != 0) {
+		cw_error("store '%s' fails its check (%s): it is damaged, and "
+			 "nothing is written to it; restore it from a backup",
+			 s->path, r);
+		rc = CW_ERR_STORE;
+	}
+	if (rc != CW_OK) {
+		store_rollback(s);
+		return rc;
+	}
+	s->checked = true;
+	return CW_OK;
 }
 
 enum cw_err
 store_commit(struct store *s)
 {
-	return exec(s, "COMMIT");
+	return exec(s, "COMMIT", "cannot commit");
 }
 
 void
@@ -390,7 +472,8 @@ store_check_integrity(struct store *s)
 	enum cw_err rc = pragma_text(s, "PRAGMA integrity_check", r, sizeof(r));
 
 	if (rc == CW_OK && strcmp(r, "ok") != 0) {
-		cw_error("store integrity check: %s", r);
+		cw_error("store '%s' fails its integrity check: %s", s->path,
+			 r);
 		rc = CW_ERR_STORE;
 	}
 	return rc;

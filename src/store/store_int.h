@@ -9,6 +9,8 @@
 struct store {
 	sqlite3 *db;
 	char *path;
+	unsigned schema;
+	bool checked; /* quick_check passed on this connection */
 };
 
 /* The numbered migrations of src/store/schema/, generated at build time. */

@@ -87,6 +87,68 @@ tok_private_by_label(struct tok_session *s, const char *label,
 	return rc;
 }
 
+enum cw_err
+tok_private_keys(struct tok_session *s, struct cw_strlist *ids,
+		 struct cw_strlist *labels)
+{
+	CK_OBJECT_CLASS c = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE t[1] = { { CKA_CLASS, &c, sizeof(c) } };
+	CK_OBJECT_HANDLE h[64], *all = NULL;
+	CK_ULONG n = 0, total = 0;
+	CK_RV rv, rv2;
+	enum cw_err rc = CW_OK;
+
+	rv = s->m->C_FindObjectsInit(s->h, t, 1);
+	if (rv != CKR_OK)
+		return tok_fail("C_FindObjectsInit", rv);
+	do { /* bounded: a token holds far fewer keys */
+		rv = s->m->C_FindObjects(s->h, h, 64, &n);
+		if (rv == CKR_OK && n > 0) {
+			CK_OBJECT_HANDLE *p = realloc(all, (total + n) *
+								  sizeof(*p));
+
+			if (p == NULL) {
+				rc = CW_ERR_NOMEM;
+				break;
+			}
+			all = p;
+			memcpy(all + total, h, n * sizeof(*h));
+			total += n;
+		}
+	} while (rv == CKR_OK && n == 64 && total < TOK_MAX_OBJECTS);
+	rv2 = s->m->C_FindObjectsFinal(s->h);
+	if (rc == CW_OK && rv != CKR_OK)
+		rc = tok_fail("C_FindObjects", rv);
+	if (rc == CW_OK && rv2 != CKR_OK)
+		rc = tok_fail("C_FindObjectsFinal", rv2);
+	for (CK_ULONG i = 0; rc == CW_OK && i < total; i++) {
+		struct cw_buf id, label;
+		char *hex = NULL, *text = NULL;
+
+		cw_buf_init(&id);
+		cw_buf_init(&label);
+		rc = tok_get_attr(s, all[i], CKA_ID, &id);
+		if (rc == CW_OK)
+			rc = tok_get_attr(s, all[i], CKA_LABEL, &label);
+		if (rc == CW_OK) {
+			hex = cw_hex(id.data, id.len);
+			text = strndup(label.data ? (const char *)label.data
+						  : "",
+				       label.len);
+			rc = hex && text ? cw_strlist_add(ids, hex)
+					 : CW_ERR_NOMEM;
+		}
+		if (rc == CW_OK)
+			rc = cw_strlist_add(labels, text);
+		free(hex);
+		free(text);
+		cw_buf_release(&id);
+		cw_buf_release(&label);
+	}
+	free(all);
+	return rc;
+}
+
 static bool
 all_true(struct tok_session *s, CK_OBJECT_HANDLE o)
 {

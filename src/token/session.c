@@ -144,6 +144,15 @@ tok_login(struct tok_session *s, const char *uri,
 		rc = read_pin(s, uri, src, &pin);
 		if (rc != CW_OK)
 			return rc;
+		/* an empty PIN (an empty PIN file) would spend a real attempt
+		 * of the token's counter */
+		if (cw_secret_len(pin) == 0) {
+			cw_error("the PIN for token '%s' is empty (an empty PIN "
+				 "file?); no login attempted",
+				 s->info.label);
+			cw_secret_free(pin);
+			return CW_ERR_CONFIG;
+		}
 		rv = s->m->C_Login(s->h, CKU_USER,
 				   (CK_UTF8CHAR_PTR)cw_secret_data(pin),
 				   cw_secret_len(pin));

@@ -109,8 +109,12 @@ check_usage(const char *file, const char *name, json_t *u)
 	if (!json_is_string(v) || json_string_length(v) == 0)
 		return bad(file, p, "a non-empty string is required");
 	snprintf(p, sizeof(p), "usages.%s.names", name);
-	if (check_strings(file, json_object_get(u, "names"), p, false))
+	if (check_strings(file, json_object_get(u, "names"), p, true))
 		return CW_ERR_TOPOLOGY;
+	/* TLS clients match names, never the subject's CN (RFC 6125): a
+	 * certificate without one would serve nobody */
+	if (json_array_size(json_object_get(u, "names")) == 0)
+		return bad(file, p, "at least one name is needed");
 	snprintf(p, sizeof(p), "usages.%s.eku", name);
 	if (check_strings(file, json_object_get(u, "eku"), p, false))
 		return CW_ERR_TOPOLOGY;
@@ -224,11 +228,20 @@ topo_load_string(const char *text, size_t len, const char *name,
 {
 	struct topo *t = calloc(1, sizeof(*t));
 	json_error_t err;
+	bool blank = true;
 	enum cw_err rc;
 
 	if (t == NULL || (t->name = strdup(name)) == NULL) {
 		topo_free(t);
 		return CW_ERR_NOMEM;
+	}
+	for (size_t i = 0; blank && i < len; i++)
+		blank = text[i] == ' ' || text[i] == '\t' || text[i] == '\n' ||
+			text[i] == '\r';
+	if (blank) {
+		cw_error("%s: the topology document is empty", name);
+		topo_free(t);
+		return CW_ERR_TOPOLOGY;
 	}
 	t->root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
 	if (t->root == NULL) {

@@ -249,6 +249,8 @@ topo_expand(const struct topo *t, const char *host, const char *usage,
 	rc = path ? expand_list(t, host_key, h, json_object_get(u, "names"),
 				path, &r.names)
 		  : CW_ERR_NOMEM;
+	if (rc == CW_OK && r.names.n == 0)
+		rc = bad(t, path, "expands into no name (an empty list?)", NULL);
 	if (rc != CW_OK)
 		goto out;
 	json_array_foreach(json_object_get(u, "eku"), i, v)

@@ -2,6 +2,7 @@
 #include "certwiz/util.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,4 +217,44 @@ cw_random(void *p, size_t n)
 		n -= (size_t)r;
 	}
 	return CW_OK;
+}
+
+char *
+cw_strlist_join(const struct cw_strlist *l, const char *sep)
+{
+	size_t n = 1, m = strlen(sep);
+	char *out, *p;
+
+	for (size_t i = 0; i < l->n; i++)
+		n += strlen(l->v[i]) + (i ? m : 0);
+	out = malloc(n);
+	if (out == NULL)
+		return NULL;
+	p = out;
+	for (size_t i = 0; i < l->n; i++) {
+		size_t k = strlen(l->v[i]);
+
+		if (i) {
+			memcpy(p, sep, m);
+			p += m;
+		}
+		memcpy(p, l->v[i], k);
+		p += k;
+	}
+	*p = 0;
+	return out;
+}
+
+bool
+cw_parse_int(const char *s, long min, long max, int *out)
+{
+	char *end = NULL;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return false;
+	*out = (int)v;
+	return true;
 }

@@ -3,6 +3,7 @@
 #include "certwiz/util.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <ini.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -22,12 +23,16 @@ struct parse_state {
 static int fail(struct parse_state *ps, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Records why the current line is refused; inih gives the line number. */
+/* Records why the current line is refused; inih gives the number of the
+ * first refused line, so only the first reason is kept (a later error
+ * must not put its words on the first one's line). */
 static int
 fail(struct parse_state *ps, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (ps->msg[0] != 0)
+		return 0;
 	va_start(ap, fmt);
 	vsnprintf(ps->msg, sizeof(ps->msg), fmt, ap);
 	va_end(ap);
@@ -300,6 +305,97 @@ check(const struct cw_config *c, const char *name)
 	return CW_OK;
 }
 
+/* One line of the text, trimmed, in buf; false at the end. */
+static bool
+next_line(const char **p, char *buf, size_t size, bool *indented)
+{
+	const char *s = *p, *e;
+	size_t n;
+
+	if (*s == 0)
+		return false;
+	e = strchr(s, '\n');
+	if (e == NULL)
+		e = s + strlen(s);
+	*p = *e ? e + 1 : e;
+	*indented = *s == ' ' || *s == '\t';
+	while (s < e && (*s == ' ' || *s == '\t'))
+		s++;
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		e--;
+	n = (size_t)(e - s) < size - 1 ? (size_t)(e - s) : size - 1;
+	memcpy(buf, s, n);
+	buf[n] = 0;
+	return true;
+}
+
+/*
+ * What inih lets through and a configuration must not have: a section or
+ * a key given twice (the last would silently win), and an indented line
+ * after a key (inih takes it as the key's value going on).
+ */
+static enum cw_err
+precheck(const char *text, const char *name)
+{
+	struct cw_strlist seen;
+	char line[1024], section[1024] = "", *entry = NULL;
+	const char *p = text;
+	bool indented, after_key = false;
+	enum cw_err rc = CW_OK;
+	int n = 0;
+
+	cw_strlist_init(&seen);
+	while (rc == CW_OK && next_line(&p, line, sizeof(line), &indented)) {
+		char *eq, *end;
+
+		n++;
+		if (line[0] == 0 || line[0] == ';' || line[0] == '#') {
+			after_key = false;
+			continue;
+		}
+		if (line[0] == '[' && (end = strchr(line, ']')) != NULL) {
+			*end = 0;
+			snprintf(section, sizeof(section), "%s", line + 1);
+			entry = cw_printf("[%s]", section);
+			after_key = false;
+		} else if (indented && after_key) {
+			cw_error("%s:%d: an indented line continues the value "
+				 "of the key above; certwiz takes none (remove "
+				 "the leading space)",
+				 name, n);
+			rc = CW_ERR_CONFIG;
+			continue;
+		} else if ((eq = strpbrk(line, "=:")) != NULL) {
+			*eq = 0;
+			while (eq > line && (eq[-1] == ' ' || eq[-1] == '\t'))
+				*--eq = 0;
+			entry = cw_printf("%s %s", section, line);
+			after_key = true;
+		} else {
+			continue;
+		}
+		if (entry == NULL) {
+			rc = CW_ERR_NOMEM;
+		} else if (cw_strlist_contains(&seen, entry)) {
+			if (entry[0] == '[')
+				cw_error("%s:%d: section %s is given twice; "
+					 "give each once",
+					 name, n, entry);
+			else
+				cw_error("%s:%d: '%s' is given twice in [%s]; "
+					 "give it once",
+					 name, n, line, section);
+			rc = CW_ERR_CONFIG;
+		} else {
+			rc = cw_strlist_add(&seen, entry);
+		}
+		free(entry);
+		entry = NULL;
+	}
+	cw_strlist_release(&seen);
+	return rc;
+}
+
 enum cw_err
 cw_config_parse(const char *text, const char *name, const char *dir,
 		struct cw_config *out)
@@ -313,6 +409,8 @@ cw_config_parse(const char *text, const char *name, const char *dir,
 	ps.name = name;
 	ps.dir = dir;
 	ps.msg[0] = 0;
+	if (precheck(text, name) != CW_OK)
+		return CW_ERR_CONFIG;
 	r = ini_parse_string(text, handler, &ps);
 	if (r != 0) {
 		cw_error("%s:%d: %s", name, r,
@@ -551,8 +649,10 @@ cw_check_trusted(const char *path, const char *what)
 }
 
 enum cw_err
-cw_config_check_trusted(const struct cw_config *c)
+cw_config_check_host(const struct cw_config *c)
 {
+	struct group g, *res = NULL;
+	char buf[4096];
 	enum cw_err rc = CW_OK;
 
 	if (c->path != NULL)
@@ -563,5 +663,14 @@ cw_config_check_trusted(const struct cw_config *c)
 		if (c->cas[i].dns01_hook != NULL)
 			rc = cw_check_trusted(c->cas[i].dns01_hook,
 					      "dns-01 hook");
+	if (rc == CW_OK && c->admin_group != NULL &&
+	    getgrnam_r(c->admin_group, &g, buf, sizeof(buf), &res) == 0 &&
+	    res == NULL) {
+		cw_error("%s: [policy] admin_group '%s' does not exist (create "
+			 "it: groupadd %s)",
+			 c->path ? c->path : "configuration", c->admin_group,
+			 c->admin_group);
+		rc = CW_ERR_CONFIG;
+	}
 	return rc;
 }

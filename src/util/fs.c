@@ -108,9 +108,21 @@ cw_atomic_open(struct cw_atomic *a, const char *path, int mode, bool force)
 	a->tmp = NULL;
 	a->fd = -1;
 	a->force = force;
-	if (!force && lstat(path, &st) == 0) {
-		cw_error("'%s' exists (use --force to replace it)", path);
-		return CW_ERR_EXISTS;
+	if (lstat(path, &st) == 0) {
+		/* --force replaces a file, never a device, a FIFO, a socket, a
+		 * folder or a link (rename would put a regular file in its
+		 * place) */
+		if (!force) {
+			cw_error("'%s' exists (use --force to replace it)",
+				 path);
+			return CW_ERR_EXISTS;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			cw_error("'%s' is not a regular file; --force replaces "
+				 "only a regular file",
+				 path);
+			return CW_ERR_EXISTS;
+		}
 	}
 	if (cw_random(rnd, sizeof(rnd)) != CW_OK ||
 	    (hex = cw_hex(rnd, sizeof(rnd))) == NULL)
@@ -125,7 +137,16 @@ cw_atomic_open(struct cw_atomic *a, const char *path, int mode, bool force)
 	a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 				     O_CLOEXEC, (mode_t)mode);
 	if (a->fd < 0) {
-		cw_error("cannot create '%s': %s", path, strerror(errno));
+		int e = errno;
+		char *dir = e == ENOENT ? dir_of(path) : NULL;
+
+		if (dir != NULL)
+			cw_error("cannot create '%s': the folder '%s' does not "
+				 "exist",
+				 path, dir);
+		else
+			cw_error("cannot create '%s': %s", path, strerror(e));
+		free(dir);
 		free(a->tmp);
 		a->tmp = NULL;
 		cw_atomic_abort(a);

@@ -199,6 +199,18 @@ cw_secret_prompt_pin(const char *prompt, struct cw_secret **out)
 	return tty_prompt(prompt, out);
 }
 
+const char *
+cw_secret_options(const char *prompt)
+{
+	if (strncmp(prompt, "PIN", 3) == 0)
+		return "give it with --pin-file F or --pin-fd N";
+	if (strncmp(prompt, "password", 8) == 0)
+		return "give it with --password-file F";
+	if (strncmp(prompt, "EAB", 3) == 0)
+		return "give it with --eab-hmac-file F or --eab-hmac-fd N";
+	return "give it in a file or on a descriptor";
+}
+
 static enum cw_err
 tty_prompt(const char *prompt, struct cw_secret **out)
 {
@@ -209,9 +221,8 @@ tty_prompt(const char *prompt, struct cw_secret **out)
 
 	fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
-		cw_error("no terminal to ask for the %s; give it in a file or "
-			 "on a descriptor",
-			 prompt);
+		cw_error("no terminal to ask for the %s; %s", prompt,
+			 cw_secret_options(prompt));
 		return CW_ERR_USAGE;
 	}
 	if (tcgetattr(fd, &old) != 0) {

@@ -58,9 +58,18 @@ cw_time_parse(const char *s, time_t now, time_t *out)
 		memset(&tm, 0, sizeof(tm));
 		end = strptime(s, formats[i], &tm);
 		if (end != NULL && *end == 0) {
+			struct tm back, given = tm;
 			time_t t = timegm(&tm);
 
-			if (t == (time_t)-1)
+			/* strptime takes 2027-02-30 (timegm makes it March 2):
+			 * a date is taken only if it is one */
+			if (t == (time_t)-1 || gmtime_r(&t, &back) == NULL ||
+			    back.tm_year != given.tm_year ||
+			    back.tm_mon != given.tm_mon ||
+			    back.tm_mday != given.tm_mday ||
+			    back.tm_hour != given.tm_hour ||
+			    back.tm_min != given.tm_min ||
+			    back.tm_sec != given.tm_sec)
 				return CW_ERR_PARSE;
 			*out = t;
 			return CW_OK;

@@ -155,7 +155,7 @@ check_csr(struct run *r, struct cw_strlist *names)
 		rc = CW_ERR_POLICY;
 	}
 	if (rc == CW_OK)
-		rc = x509_csr_names(&r->req.csr, names);
+		rc = x509_csr_names(&r->req.csr, names, NULL);
 	if (rc == CW_OK && names->n == 0) {
 		cw_error("request %lld asks for no DNS name", (long long)r->req.id);
 		rc = CW_ERR_USAGE;
@@ -413,17 +413,17 @@ wait_poll(struct run *r)
 	return get_order(r);
 }
 
-/* Whether the chain verifies to roots (OpenSSL's reason is the last
- * error; the caller reports it). */
+/* Whether the chain verifies to the trust anchors (OpenSSL's reason is
+ * the last error; the caller reports it). */
 static bool
-chain_verifies(const struct x509_bundle *b, const struct x509_bundle *issuers,
-	       const char *roots)
+chain_verifies(struct wiz *w, const struct x509_bundle *b,
+	       const struct x509_bundle *issuers)
 {
 	int level = cw_log_get_level();
 	enum cw_err rc;
 
 	cw_log_set_level(CW_LOG_QUIET);
-	rc = x509_verify_chain(&b->certs[0], issuers, roots, time(NULL));
+	rc = wiz_verify_bundle(w, &b->certs[0], issuers, time(NULL));
 	cw_log_set_level((enum cw_log_level)level);
 	return rc == CW_OK;
 }
@@ -435,15 +435,14 @@ check_issued(struct run *r, const struct x509_bundle *b)
 {
 	struct x509_info leaf;
 	struct x509_bundle issuers = { b->certs + 1, b->n - 1 };
-	struct cw_strlist asked;
-	const char *roots = r->prof->roots ? r->prof->roots
-					   : r->w->cfg.trust_anchors;
+	struct cw_strlist asked, anchors;
 	enum cw_err rc;
 
 	cw_strlist_init(&asked);
+	cw_strlist_init(&anchors);
 	rc = x509_info_parse(b->certs[0].data, b->certs[0].len, &leaf);
 	if (rc == CW_OK)
-		rc = x509_csr_names(&r->req.csr, &asked);
+		rc = x509_csr_names(&r->req.csr, &asked, NULL);
 	for (size_t i = 0; rc == CW_OK && i < leaf.names.n; i++)
 		if (!cw_strlist_contains(&asked, leaf.names.v[i])) {
 			cw_error("the CA's certificate names '%s', which "
@@ -457,7 +456,9 @@ check_issued(struct run *r, const struct x509_bundle *b)
 				 asked.v[i]);
 			rc = CW_ERR_CRYPTO;
 		}
-	if (rc == CW_OK && roots == NULL) {
+	if (rc == CW_OK)
+		rc = wiz_anchors(r->w, &anchors);
+	if (rc == CW_OK && anchors.n == 0) {
 		cw_error("nothing to verify the CA's chain with: set roots in "
 			 "[ca \"%s\"] or [trust] anchors",
 			 r->prof->name);
@@ -465,13 +466,13 @@ check_issued(struct run *r, const struct x509_bundle *b)
 	}
 	if (rc == CW_ERR_CRYPTO)
 		set_problem(r, cw_last_error());
-	if (rc == CW_OK && !chain_verifies(b, &issuers, roots)) {
+	if (rc == CW_OK && !chain_verifies(r->w, b, &issuers)) {
 		/* the certificate may be fine and the roots stale: the request
 		 * stays open until they are fixed */
-		char *why = cw_printf("the CA's chain does not verify to '%s' (%s); "
-				      "fix the roots and run 'certwiz pending "
-				      "process %lld'",
-				      roots, cw_last_error(), (long long)r->req.id);
+		char *why = cw_printf("the CA's chain does not verify to the "
+				      "trust anchors (%s); fix the roots and "
+				      "run 'certwiz pending process %lld'",
+				      cw_last_error(), (long long)r->req.id);
 
 		set_problem(r, why);
 		free(why);
@@ -479,6 +480,7 @@ check_issued(struct run *r, const struct x509_bundle *b)
 	}
 	x509_info_release(&leaf);
 	cw_strlist_release(&asked);
+	cw_strlist_release(&anchors);
 	return rc;
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -212,6 +213,18 @@ wiz_host(const struct wiz *w)
 	return w->host;
 }
 
+enum cw_err
+wiz_set_host(struct wiz *w, const char *host)
+{
+	char *copy = strdup(host);
+
+	if (copy == NULL)
+		return CW_ERR_NOMEM;
+	free(w->host);
+	w->host = copy;
+	return CW_OK;
+}
+
 const char *
 wiz_own_host(const struct wiz *w)
 {
@@ -396,25 +409,60 @@ wiz_token_uri(const struct store_token *t)
 	return tok_token_uri(t->label, t->serial, t->manufacturer, t->model);
 }
 
+static enum cw_err
+open_store(struct wiz *w, bool create)
+{
+	enum cw_err rc;
+
+	if (w->cfg.store_path == NULL) {
+		cw_error("%s: [store] path is not set",
+			 w->cfg.path ? w->cfg.path : "configuration");
+		return CW_ERR_CONFIG;
+	}
+	rc = store_open(w->cfg.store_path, create, &w->store);
+	if (rc == CW_OK && w->changing && !create)
+		wiz_audit_config_changes(w);
+	return rc;
+}
+
 enum cw_err
 wiz_store(struct wiz *w, struct store **out)
 {
-	if (w->store == NULL) {
-		enum cw_err rc;
+	enum cw_err rc = w->store ? CW_OK : open_store(w, false);
 
-		if (w->cfg.store_path == NULL) {
-			cw_error("%s: [store] path is not set",
-				 w->cfg.path ? w->cfg.path : "configuration");
-			return CW_ERR_CONFIG;
-		}
-		rc = store_open(w->cfg.store_path, &w->store);
-		if (rc != CW_OK)
-			return rc;
-		if (w->changing)
-			wiz_audit_config_changes(w);
-	}
-	*out = w->store;
-	return CW_OK;
+	if (rc == CW_OK)
+		*out = w->store;
+	return rc;
+}
+
+enum cw_err
+wiz_init(struct wiz *w, struct wiz_init_result *out)
+{
+	struct stat st;
+	char *target = NULL;
+	enum cw_err rc;
+
+	memset(out, 0, sizeof(*out));
+	if (w->store != NULL)
+		return CW_ERR_INTERNAL;
+	out->created = w->cfg.store_path != NULL &&
+		       lstat(w->cfg.store_path, &st) != 0 && errno == ENOENT;
+	rc = open_store(w, true);
+	if (rc != CW_OK)
+		return rc;
+	out->path = w->cfg.store_path;
+	out->schema = store_schema(w->store);
+	if (!out->created)
+		return CW_OK;
+	target = audit_target("store", w->cfg.store_path, NULL);
+	rc = target ? store_begin(w->store) : CW_ERR_NOMEM;
+	if (rc == CW_OK)
+		rc = store_end(w->store, wiz_audit(w, "store-created", target,
+						   "success", NULL));
+	if (rc == CW_OK && w->changing)
+		wiz_audit_config_changes(w);
+	free(target);
+	return rc;
 }
 
 /* Every subject and name the topology expands to is one X.509 takes. */

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum cw_err
 wiz_usage(struct wiz *w, const char *usage, struct topo_usage *out)
@@ -65,10 +66,17 @@ wiz_fit_problems(const struct store_cert *cert, const struct topo_usage *u,
 	enum cw_err rc;
 
 	memset(&parsed, 0, sizeof(parsed));
-	if (cert->not_after <= now)
-		rc = add(out, cw_printf("expired"));
+	char end[32], at[32];
+
+	cw_time_format(cert->not_after, end, sizeof(end));
+	cw_time_format(now, at, sizeof(at));
+	if (cert->not_after <= now && cert->not_after <= time(NULL))
+		rc = add(out, cw_printf("expired on %s", end));
+	else if (cert->not_after <= now)
+		rc = add(out, cw_printf("expires on %s, before the time it "
+					"would take over (%s)", end, at));
 	else if (cert->not_before > now)
-		rc = add(out, cw_printf("not yet valid"));
+		rc = add(out, cw_printf("not yet valid at %s", at));
 	else
 		rc = CW_OK;
 	if (rc == CW_OK)
@@ -92,20 +100,42 @@ wiz_cert_chain(const struct store_cert *cert, struct x509_bundle *out)
 }
 
 enum cw_err
+wiz_anchors(const struct wiz *w, struct cw_strlist *out)
+{
+	enum cw_err rc = CW_OK;
+
+	cw_strlist_init(out);
+	if (w->cfg.trust_anchors != NULL)
+		rc = cw_strlist_add(out, w->cfg.trust_anchors);
+	for (size_t i = 0; rc == CW_OK && i < w->cfg.n_cas; i++)
+		if (w->cfg.cas[i].roots != NULL &&
+		    !cw_strlist_contains(out, w->cfg.cas[i].roots))
+			rc = cw_strlist_add(out, w->cfg.cas[i].roots);
+	return rc;
+}
+
+enum cw_err
+wiz_verify_bundle(struct wiz *w, const struct cw_buf *leaf,
+		  const struct x509_bundle *issuers, time_t now)
+{
+	struct cw_strlist anchors;
+	enum cw_err rc = wiz_anchors(w, &anchors);
+
+	if (rc == CW_OK)
+		rc = x509_verify_chain(leaf, issuers, &anchors, now);
+	cw_strlist_release(&anchors);
+	return rc;
+}
+
+enum cw_err
 wiz_verify_chain(struct wiz *w, const struct store_cert *cert, time_t now)
 {
 	struct x509_bundle chain = { NULL, 0 };
 	enum cw_err rc;
 
-	if (w->cfg.trust_anchors == NULL) {
-		cw_error("no trust anchors: set [trust] anchors in the "
-			 "configuration");
-		return CW_ERR_CONFIG;
-	}
 	rc = wiz_cert_chain(cert, &chain);
 	if (rc == CW_OK)
-		rc = x509_verify_chain(&cert->der, &chain, w->cfg.trust_anchors,
-				       now);
+		rc = wiz_verify_bundle(w, &cert->der, &chain, now);
 	x509_bundle_release(&chain);
 	return rc;
 }

@@ -18,6 +18,9 @@ wiz_import_result_release(struct wiz_import_result *r)
 	free(r->cka_id);
 	free(r->token_label);
 	free(r->key_origin);
+	cw_strlist_release(&r->mismatch);
+	free(r->replaced);
+	cw_strlist_release(&r->completed);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -35,8 +38,16 @@ struct imp {
 	struct tok_session *tok;
 	struct cw_buf id;
 	bool has_request;
+	bool already_issued; /* the request was issued before (a corrected
+				certificate answers it again) */
 	bool key_recorded; /* a row this import added */
 	bool key_imported; /* a key this import put on the token */
+	struct cw_strlist why;      /* how the leaf differs from what was
+				       asked */
+	enum store_chain chain_state;
+	struct x509_info replaced;  /* the certificate the token held for the
+				       key before (when replaced) */
+	bool has_replaced;
 };
 
 static enum cw_err
@@ -128,6 +139,7 @@ leaf_row(struct imp *m, struct store_cert *c)
 	c->names_known = true;
 	c->key_alg = m->leaf.key_alg;
 	c->token_state = "present";
+	c->chain_state = m->chain_state;
 }
 
 /* With --usage: the checks of assign, before anything changes. */
@@ -164,18 +176,148 @@ precheck_usages(struct wiz *w, struct imp *m)
 }
 
 static enum cw_err
-not_known_yet(struct imp *m)
+differs(struct imp *m, char *line)
 {
-	struct store_cert known;
-	enum cw_err rc = store_cert_by_sha256(m->store, m->leaf.sha256, &known);
+	enum cw_err rc = line ? cw_strlist_add(&m->why, line) : CW_ERR_NOMEM;
 
+	free(line);
+	return rc;
+}
+
+/*
+ * Verifies leaf with issuers against the trust anchors, quietly: *state
+ * says how far it got, and a chain that does not verify is a difference.
+ * A leaf outside its validity is checked without looking at validity
+ * periods, so that its expiry is said once, as such.
+ */
+static enum cw_err
+chain_check(struct wiz *w, struct imp *m, const struct x509_info *leaf,
+	    const struct x509_bundle *issuers, enum store_chain *state)
+{
+	struct cw_strlist anchors;
+	time_t now = time(NULL), at = now;
+	int level = cw_log_get_level();
+	enum cw_err rc = wiz_anchors(w, &anchors);
+	size_t n = anchors.n;
+
+	cw_strlist_release(&anchors);
+	*state = STORE_CHAIN_UNKNOWN;
+	if (rc != CW_OK || n == 0)
+		return rc;
+	if (leaf->not_after <= now || leaf->not_before > now)
+		at = X509_ANY_TIME; /* said once, as such */
+	if (level < CW_LOG_DEBUG)
+		cw_log_set_level(CW_LOG_QUIET);
+	rc = wiz_verify_bundle(w, &leaf->der, issuers, at);
+	cw_log_set_level((enum cw_log_level)level);
 	if (rc == CW_OK) {
-		cw_error("certificate %.16s is already imported (id %lld)",
-			 m->leaf.sha256, (long long)known.id);
-		store_cert_release(&known);
-		return CW_ERR_DUPLICATE;
+		*state = STORE_CHAIN_COMPLETE;
+	} else if (rc == CW_ERR_NOT_FOUND) {
+		*state = STORE_CHAIN_INCOMPLETE;
+	} else if (rc == CW_ERR_CRYPTO) {
+		return m ? differs(m, cw_printf("fails its chain check: %s",
+						cw_last_error()))
+			 : CW_OK;
+	} else {
+		if (rc != CW_ERR_NOMEM) /* unreadable anchors, say */
+			cw_error("%s", cw_last_error());
+		return rc;
 	}
-	return rc == CW_ERR_NOT_FOUND ? CW_OK : rc;
+	return CW_OK;
+}
+
+/* What any server certificate must be: a leaf, valid now, whose chain
+ * verifies to the trust anchors. Nothing is opened or changed. */
+static enum cw_err
+compare_generic(struct wiz *w, struct imp *m)
+{
+	struct x509_bundle issuers = { m->bundle.certs + 1, m->bundle.n - 1 };
+	time_t now = time(NULL);
+	char t[32];
+	enum cw_err rc = CW_OK;
+
+	if (m->leaf.is_ca)
+		rc = differs(m, cw_printf("is a CA certificate "
+					  "(basicConstraints CA:TRUE), not a "
+					  "server's"));
+	if (rc == CW_OK && m->leaf.not_after <= now) {
+		cw_time_format(m->leaf.not_after, t, sizeof(t));
+		rc = differs(m, cw_printf("expired on %s", t));
+	} else if (rc == CW_OK && m->leaf.not_before > now) {
+		cw_time_format(m->leaf.not_before, t, sizeof(t));
+		rc = differs(m, cw_printf("is not valid before %s", t));
+	}
+	if (rc == CW_OK)
+		rc = chain_check(w, m, &m->leaf, &issuers, &m->chain_state);
+	return rc;
+}
+
+/* What the key's request asked for: names and extended key usages. */
+static enum cw_err
+compare_asked(struct imp *m)
+{
+	struct store_request req;
+	struct cw_strlist names, eku;
+	enum cw_err rc;
+
+	memset(&req, 0, sizeof(req));
+	if (m->has_request)
+		rc = store_request_get(m->store, m->req.id, &req);
+	else
+		rc = store_request_latest(m->store, m->key.id, &req);
+	if (rc == CW_ERR_NOT_FOUND)
+		return CW_OK; /* made elsewhere: nothing was asked */
+	if (rc != CW_OK)
+		return rc;
+	cw_strlist_init(&names);
+	cw_strlist_init(&eku);
+	rc = x509_csr_names(&req.csr, &names, &eku);
+	for (size_t i = 0; rc == CW_OK && i < names.n; i++)
+		if (!cw_strlist_contains(&m->leaf.names, names.v[i]))
+			rc = differs(m, cw_printf("lacks the name %s that "
+						  "request %lld asked for",
+						  names.v[i],
+						  (long long)req.id));
+	for (size_t i = 0; rc == CW_OK && i < m->leaf.names.n; i++)
+		if (!cw_strlist_contains(&names, m->leaf.names.v[i]))
+			rc = differs(m, cw_printf("carries the name %s that "
+						  "request %lld did not ask "
+						  "for",
+						  m->leaf.names.v[i],
+						  (long long)req.id));
+	for (size_t i = 0; rc == CW_OK && m->leaf.has_eku && i < eku.n; i++)
+		if (!cw_strlist_contains(&m->leaf.eku, eku.v[i]))
+			rc = differs(m, cw_printf("lacks the extended key "
+						  "usage %s that request %lld "
+						  "asked for",
+						  eku.v[i], (long long)req.id));
+	cw_strlist_release(&names);
+	cw_strlist_release(&eku);
+	store_request_release(&req);
+	return rc;
+}
+
+/* The differences found: refused, or (accept_mismatch) recorded. */
+static enum cw_err
+judge(struct imp *m)
+{
+	if (m->why.n == 0)
+		return CW_OK;
+	for (size_t i = 0; i < m->why.n; i++) {
+		if (m->o->accept_mismatch)
+			cw_warn("certificate %.16s %s (accepted: "
+				"--accept-mismatch)",
+				m->leaf.sha256, m->why.v[i]);
+		else
+			cw_error("certificate %.16s %s", m->leaf.sha256,
+				 m->why.v[i]);
+	}
+	if (m->o->accept_mismatch)
+		return CW_OK;
+	cw_error("nothing is imported; if the CA meant it, import it with "
+		 "--accept-mismatch (the differences are recorded and shown "
+		 "by status)");
+	return CW_ERR_POLICY;
 }
 
 /* Opens the configured token (where keys not yet known are looked for or
@@ -367,6 +509,11 @@ find_key(struct wiz *w, struct imp *m)
 		return rc;
 	}
 	rc = store_request_awaiting(m->store, m->key.id, &m->req);
+	if (rc == CW_ERR_NOT_FOUND) {
+		/* a corrected certificate answers the request issued before */
+		rc = store_request_latest(m->store, m->key.id, &m->req);
+		m->already_issued = rc == CW_OK;
+	}
 	m->has_request = rc == CW_OK;
 	return rc == CW_ERR_NOT_FOUND ? CW_OK : rc;
 }
@@ -415,7 +562,7 @@ assign_usages(struct wiz *w, struct imp *m, int64_t cert_id)
 static enum cw_err
 audit_import(struct wiz *w, struct imp *m)
 {
-	char req[24], *t;
+	char req[24], *t, *diff, *why;
 	enum cw_err rc;
 
 	snprintf(req, sizeof(req), "%lld", (long long)m->req.id);
@@ -423,12 +570,95 @@ audit_import(struct wiz *w, struct imp *m)
 			 m->leaf.subject, "cka_id", m->key.cka_id,
 			 "token_serial", m->token.serial, "request",
 			 m->has_request ? req : NULL, NULL);
-	rc = t ? wiz_audit(w, "certificate-imported", t, "success",
-			   m->is_p12 ? "from PKCS#12" : NULL)
-	       : CW_ERR_NOMEM;
-	if (rc == CW_OK && m->has_request)
+	diff = m->why.n ? cw_strlist_join(&m->why, "; ") : NULL;
+	why = cw_printf("%s%s%s%s", m->is_p12 ? "from PKCS#12" : "",
+			m->is_p12 && diff ? "; " : "",
+			diff ? "accepted with --accept-mismatch: " : "",
+			diff ? diff : "");
+
+	rc = t && why && (diff || !m->why.n)
+		     ? wiz_audit(w, "certificate-imported", t, "success",
+				 why[0] ? why : NULL)
+		     : CW_ERR_NOMEM;
+	free(diff);
+	free(why);
+	if (rc == CW_OK && m->has_request && !m->already_issued)
 		rc = wiz_audit(w, "request-issued", t, "success", NULL);
 	free(t);
+	return rc;
+}
+
+/* The token object of the certificate a replacement took off. */
+static void
+put_back_replaced(struct imp *m)
+{
+	struct tok_cert old = { &m->id,
+				m->key.label,
+				&m->replaced.der,
+				&m->replaced.subject_der,
+				&m->replaced.issuer_der,
+				&m->replaced.serial_der };
+
+	if (tok_write_cert(m->tok, &old) != CW_OK)
+		cw_warn("the certificate %.16s that token '%s' held for key "
+			"%s could not be put back; import it again",
+			m->replaced.sha256, m->token.label, m->key.cka_id);
+}
+
+/*
+ * The token holds another certificate for the key: a corrected one from
+ * the CA takes its place. The old one stays in the store (token state
+ * none), and the replacement is audited; inside bind_cert's transaction.
+ */
+static enum cw_err
+replace_on_token(struct wiz *w, struct imp *m, const struct tok_cert *tc,
+		 bool *on_token)
+{
+	struct store_cert old;
+	struct cw_buf der;
+	char *t = NULL;
+	enum cw_err rc;
+
+	memset(&old, 0, sizeof(old));
+	cw_buf_init(&der);
+	rc = tok_read_cert(m->tok, &m->id, &der);
+	if (rc == CW_OK)
+		rc = x509_info_parse(der.data, der.len, &m->replaced);
+	cw_buf_release(&der);
+	if (rc != CW_OK) {
+		cw_error("token '%s' holds a certificate for key %s that "
+			 "certwiz cannot read; it is left as it is",
+			 m->token.label, m->key.cka_id);
+		return rc == CW_ERR_NOMEM ? rc : CW_ERR_DUPLICATE;
+	}
+	m->has_replaced = true;
+	rc = store_cert_by_sha256(m->store, m->replaced.sha256, &old);
+	if (rc == CW_OK)
+		rc = store_cert_set_token_state(m->store, old.id, "none");
+	else if (rc == CW_ERR_NOT_FOUND)
+		rc = CW_OK; /* put there outside certwiz */
+	if (rc == CW_OK) {
+		t = audit_target("certificate", m->leaf.sha256, "replaced",
+				 m->replaced.sha256, "cka_id", m->key.cka_id,
+				 "token_serial", m->token.serial, NULL);
+		rc = t ? wiz_audit(w, "certificate-replaced", t, "success",
+				   "a later certificate for the same key")
+		       : CW_ERR_NOMEM;
+	}
+	if (rc == CW_OK)
+		rc = tok_destroy_cert(m->tok, &m->id);
+	if (rc == CW_OK) {
+		rc = tok_write_cert(m->tok, tc);
+		*on_token = rc == CW_OK;
+		if (rc != CW_OK)
+			put_back_replaced(m);
+	}
+	if (rc == CW_OK)
+		cw_info("certificate %.16s takes the place of %.16s on token "
+			"'%s'; the old one stays in the store",
+			m->leaf.sha256, m->replaced.sha256, m->token.label);
+	free(t);
+	store_cert_release(&old);
 	return rc;
 }
 
@@ -444,6 +674,9 @@ bind_cert(struct wiz *w, struct imp *m, int64_t *cert_id)
 
 	leaf_row(m, &c);
 	rc = x509_chain_join(m->bundle.certs + 1, m->bundle.n - 1, &c.chain);
+	if (rc == CW_OK && m->why.n > 0 &&
+	    (c.mismatch = cw_strlist_join(&m->why, "\n")) == NULL)
+		rc = CW_ERR_NOMEM;
 	if (rc == CW_OK)
 		rc = store_begin(m->store);
 	if (rc == CW_OK)
@@ -460,18 +693,19 @@ bind_cert(struct wiz *w, struct imp *m, int64_t *cert_id)
 	if (rc == CW_ERR_DUPLICATE && same_cert_on_token(m))
 		rc = CW_OK; /* left by an interrupted import: adopt it */
 	else if (rc == CW_ERR_DUPLICATE)
-		cw_error("token '%s' already holds another certificate for key "
-			 "%s (already bound)",
-			 m->token.label, m->key.cka_id);
+		rc = replace_on_token(w, m, &tc, &on_token);
 	cw_crashpoint("import:after-token-write");
 	if (rc == CW_OK && cw_failpoint("import:commit"))
 		rc = CW_ERR_STORE;
 	rc = store_end(m->store, rc);
 	if (rc != CW_OK && on_token)
 		tok_destroy_cert(m->tok, &m->id);
+	if (rc != CW_OK && on_token && m->has_replaced)
+		put_back_replaced(m);
 	if (rc == CW_OK)
 		*cert_id = c.id;
 	cw_buf_release(&c.chain);
+	free(c.mismatch);
 	return rc;
 }
 
@@ -515,11 +749,17 @@ fill_result(struct imp *m, int64_t cert_id, struct wiz_import_result *out)
 	r.issuer = strdup(m->leaf.issuer);
 	r.not_after = m->leaf.not_after;
 	r.expired = m->leaf.not_after < time(NULL);
-	r.cka_id = strdup(m->key.cka_id);
-	r.token_label = strdup(m->token.label);
-	r.key_origin = strdup(m->key.origin);
+	r.cka_id = strdup(m->key.cka_id ? m->key.cka_id : "");
+	r.token_label = strdup(m->token.label ? m->token.label : "");
+	r.key_origin = strdup(m->key.origin ? m->key.origin : "");
 	r.key_recorded = m->key_recorded;
 	r.chain_len = m->bundle.n - 1;
+	r.chain_state = m->chain_state;
+	for (size_t i = 0; i < m->why.n; i++)
+		if (cw_strlist_add(&r.mismatch, m->why.v[i]) != CW_OK) {
+			wiz_import_result_release(&r);
+			return CW_ERR_NOMEM;
+		}
 	if (!r.sha256 || !r.subject || !r.issuer || !r.cka_id ||
 	    !r.token_label || !r.key_origin) {
 		wiz_import_result_release(&r);
@@ -529,38 +769,338 @@ fill_result(struct imp *m, int64_t cert_id, struct wiz_import_result *out)
 	return CW_OK;
 }
 
-/* Everything after the input is read: checks, key, binding. */
+/* Issuers of stored (leaf der, chain) merged with the input's: the longer
+ * chain and how far it verifies, when it is longer. */
 static enum cw_err
-import_read(struct wiz *w, struct imp *m, struct wiz_import_result *out)
+merged_chain(struct wiz *w, struct imp *m, const struct store_cert *c,
+	     struct cw_buf *joined, enum store_chain *state, size_t *issuers,
+	     bool *grew)
 {
-	int64_t cert_id = 0;
+	struct x509_bundle stored = { NULL, 0 }, merged = { NULL, 0 };
+	struct x509_info leaf;
+	struct cw_buf *all = NULL;
+	size_t n = 0;
+	enum cw_err rc = wiz_cert_chain(c, &stored);
+
+	*grew = false;
+	memset(&leaf, 0, sizeof(leaf));
+	if (rc == CW_OK &&
+	    (all = calloc(stored.n + m->bundle.n, sizeof(*all))) == NULL)
+		rc = CW_ERR_NOMEM;
+	for (size_t i = 0; rc == CW_OK && i < stored.n; i++)
+		all[n++] = stored.certs[i];
+	for (size_t i = 0; rc == CW_OK && i < m->bundle.n; i++)
+		all[n++] = m->bundle.certs[i];
+	if (rc == CW_OK)
+		rc = x509_chain_build(&c->der, all, n, &merged);
+	*issuers = stored.n;
+	if (rc == CW_OK && merged.n > stored.n) {
+		rc = x509_info_parse(c->der.data, c->der.len, &leaf);
+		if (rc == CW_OK)
+			rc = chain_check(w, NULL, &leaf, &merged, state);
+		if (rc == CW_OK && *state != STORE_CHAIN_UNKNOWN)
+			rc = x509_chain_join(merged.certs, merged.n, joined);
+		*grew = rc == CW_OK && *state != STORE_CHAIN_UNKNOWN;
+		if (*grew)
+			*issuers = merged.n;
+	}
+	free(all); /* the buffers belong to stored and m->bundle */
+	x509_info_release(&leaf);
+	x509_bundle_release(&stored);
+	x509_bundle_release(&merged);
+	return rc;
+}
+
+static enum cw_err
+audit_chain(struct wiz *w, const struct store_cert *c, enum store_chain st)
+{
+	char *t = audit_target("certificate", c->sha256, NULL);
+	enum cw_err rc = t ? wiz_audit(w, "chain-completed", t, "success",
+				       st == STORE_CHAIN_COMPLETE
+					       ? "it verifies to the trust "
+						 "anchors"
+					       : "an issuer is still missing")
+			   : CW_ERR_NOMEM;
+
+	free(t);
+	return rc;
+}
+
+static enum cw_err
+note_completed(struct wiz_import_result *r, const struct store_cert *c)
+{
+	char *line = cw_printf("%lld %s", (long long)c->id, c->sha256);
+	enum cw_err rc = line ? cw_strlist_add(&r->completed, line)
+			      : CW_ERR_NOMEM;
+
+	free(line);
+	return rc;
+}
+
+/*
+ * A certificate the store has: its chain completed with the input's
+ * issuers, its object put back on the token when it is gone from there;
+ * else CW_ERR_DUPLICATE.
+ */
+static enum cw_err
+import_known(struct wiz *w, struct imp *m, struct store_cert *known,
+	     struct wiz_import_result *out)
+{
+	struct cw_buf chain, der;
+	enum store_chain state = known->chain_state;
+	bool grew = false, restore = false, written = false;
+	size_t issuers = 0;
 	enum cw_err rc = CW_OK;
 
-	if (m->o->usages && m->o->usages->n > 0)
-		rc = precheck_usages(w, m);
+	cw_buf_init(&chain);
+	cw_buf_init(&der);
+	if (m->o->usages && m->o->usages->n > 0) {
+		cw_error("certificate %.16s is already imported (id %lld): "
+			 "assign it with 'certwiz assign %lld --usage ...'",
+			 m->leaf.sha256, (long long)known->id,
+			 (long long)known->id);
+		return CW_ERR_DUPLICATE;
+	}
+	if (known->chain_state != STORE_CHAIN_COMPLETE && m->bundle.n > 1)
+		rc = merged_chain(w, m, known, &chain, &state, &issuers,
+				  &grew);
+	if (rc == CW_OK && known->key_id != 0) {
+		rc = store_key_get(m->store, known->key_id, &m->key);
+		if (rc == CW_OK)
+			rc = store_token_get(m->store, m->key.token_id,
+					     &m->token);
+		if (rc == CW_OK)
+			rc = cw_unhex(m->key.cka_id, &m->id);
+		if (rc == CW_OK && !strcmp(m->key.state, "ready") &&
+		    wiz_key_on_token(w, &m->key, &m->tok) == CW_OK) {
+			rc = tok_read_cert(m->tok, &m->id, &der);
+			restore = rc == CW_ERR_NOT_FOUND;
+			rc = rc == CW_ERR_NOT_FOUND ? CW_OK : rc;
+		}
+	}
+	if (rc == CW_OK && !grew && !restore) {
+		cw_error("certificate %.16s is already imported (id %lld)%s",
+			 m->leaf.sha256, (long long)known->id,
+			 known->chain_state == STORE_CHAIN_INCOMPLETE
+				 ? "; its chain still lacks an issuer, which "
+				   "this file does not bring"
+				 : "");
+		rc = CW_ERR_DUPLICATE;
+	}
 	if (rc == CW_OK)
-		rc = wiz_store(w, &m->store);
-	if (rc == CW_OK)
-		rc = not_known_yet(m);
+		rc = store_begin(m->store);
+	if (rc == CW_OK && grew)
+		rc = store_cert_set_chain(m->store, known->id, &chain, state);
+	if (rc == CW_OK && grew)
+		rc = audit_chain(w, known, state);
+	if (rc == CW_OK && restore) {
+		struct tok_cert tc = { &m->id,		     m->key.label,
+				       &m->leaf.der,	     &m->leaf.subject_der,
+				       &m->leaf.issuer_der, &m->leaf.serial_der };
+		char *t = audit_target("certificate", known->sha256, "cka_id",
+				       m->key.cka_id, "token_serial",
+				       m->token.serial, NULL);
+
+		rc = store_cert_set_token_state(m->store, known->id, "present");
+		if (rc == CW_OK)
+			rc = t ? wiz_audit(w, "certificate-restored", t,
+					   "success",
+					   "written to the token again")
+			       : CW_ERR_NOMEM;
+		free(t);
+		if (rc == CW_OK)
+			rc = tok_write_cert(m->tok, &tc);
+		written = rc == CW_OK;
+	}
+	rc = store_end(m->store, rc);
+	if (rc != CW_OK && written)
+		tok_destroy_cert(m->tok, &m->id);
+	if (rc == CW_OK) {
+		m->chain_state = state;
+		rc = fill_result(m, known->id, out);
+	}
+	if (rc == CW_OK) {
+		out->kind = WIZ_IMPORT_RESTORED;
+		out->chain_len = issuers;
+		if (grew)
+			rc = note_completed(out, known);
+	}
+	cw_buf_release(&chain);
+	cw_buf_release(&der);
+	return rc;
+}
+
+struct incomplete {
+	int64_t *ids;
+	size_t n;
+};
+
+static enum cw_err
+collect_incomplete(void *user, const struct store_cert *c)
+{
+	struct incomplete *x = user;
+	int64_t *v;
+
+	if (c->chain_state == STORE_CHAIN_COMPLETE)
+		return CW_OK;
+	v = realloc(x->ids, (x->n + 1) * sizeof(*v));
+	if (v == NULL)
+		return CW_ERR_NOMEM;
+	x->ids = v;
+	x->ids[x->n++] = c->id;
+	return CW_OK;
+}
+
+/* CA certificates alone: the stored chains they complete. */
+static enum cw_err
+complete_chains(struct wiz *w, struct imp *m, struct wiz_import_result *out)
+{
+	struct incomplete todo = { NULL, 0 };
+	enum cw_err rc = store_each_cert(m->store, collect_incomplete, &todo);
+
+	for (size_t i = 0; rc == CW_OK && i < todo.n; i++) {
+		struct store_cert c;
+		struct cw_buf chain;
+		enum store_chain state = STORE_CHAIN_UNKNOWN;
+		bool grew = false;
+
+		size_t issuers = 0;
+
+		cw_buf_init(&chain);
+		rc = store_cert_get(m->store, todo.ids[i], &c);
+		if (rc == CW_OK)
+			rc = merged_chain(w, m, &c, &chain, &state, &issuers,
+					  &grew);
+		if (rc == CW_OK && grew) {
+			rc = store_begin(m->store);
+			if (rc == CW_OK)
+				rc = store_cert_set_chain(m->store, c.id,
+							  &chain, state);
+			if (rc == CW_OK)
+				rc = audit_chain(w, &c, state);
+			rc = store_end(m->store, rc);
+			if (rc == CW_OK)
+				rc = note_completed(out, &c);
+		}
+		store_cert_release(&c);
+		cw_buf_release(&chain);
+	}
+	free(todo.ids);
+	if (rc == CW_OK && out->completed.n == 0) {
+		cw_error("'%s' holds CA certificates only (%s), and no stored "
+			 "certificate's chain needs them",
+			 m->o->path, m->leaf.subject);
+		rc = CW_ERR_NOT_FOUND;
+	}
+	if (rc == CW_OK) {
+		out->kind = WIZ_IMPORT_COMPLETED;
+		out->subject = strdup(m->leaf.subject);
+		out->sha256 = strdup(m->leaf.sha256);
+		out->issuer = strdup(m->leaf.issuer);
+		out->not_after = m->leaf.not_after;
+		rc = out->subject && out->sha256 && out->issuer ? CW_OK
+								: CW_ERR_NOMEM;
+	}
+	return rc;
+}
+
+/* Everything after the input is read: checks, key, binding. */
+static enum cw_err
+import_new(struct wiz *w, struct imp *m, struct wiz_import_result *out)
+{
+	int64_t cert_id = 0;
+	enum cw_err rc = compare_generic(w, m);
+
+	/* before a PKCS#12 key goes onto the token; else the key's own
+	 * problems ("no key matches") are said first */
+	if (rc == CW_OK && m->is_p12 && m->why.n > 0 && !m->o->accept_mismatch)
+		rc = judge(m);
 	if (rc == CW_OK)
 		rc = find_key(w, m);
+	if (rc == CW_OK)
+		rc = compare_asked(m);
+	if (rc == CW_OK)
+		rc = judge(m);
+	if (rc == CW_OK && m->chain_state == STORE_CHAIN_INCOMPLETE)
+		cw_warn("the chain of certificate %.16s lacks an issuer (%s): "
+			"it is imported, and can be assigned once an import of "
+			"the issuer's certificate completes it",
+			m->leaf.sha256, cw_last_error());
+	else if (rc == CW_OK && m->chain_state == STORE_CHAIN_UNKNOWN)
+		cw_warn("no trust anchors are configured: the chain of "
+			"certificate %.16s is not checked",
+			m->leaf.sha256);
 	if (rc == CW_OK)
 		rc = bind_cert(w, m, &cert_id);
 	if (rc == CW_OK)
 		rc = fill_result(m, cert_id, out);
+	if (rc == CW_OK && m->has_replaced) {
+		out->kind = WIZ_IMPORT_REPLACED;
+		out->replaced = strdup(m->replaced.sha256);
+		rc = out->replaced ? CW_OK : CW_ERR_NOMEM;
+	}
 	if (rc != CW_OK && m->store != NULL)
 		undo(w, m);
+	return rc;
+}
+
+static enum cw_err
+import_read(struct wiz *w, struct imp *m, struct wiz_import_result *out)
+{
+	struct store_cert known;
+	struct store_key key;
+	enum cw_err rc = CW_OK;
+
+	memset(&known, 0, sizeof(known));
+	memset(&key, 0, sizeof(key));
+	memset(out, 0, sizeof(*out));
+	if (m->o->usages && m->o->usages->n > 0)
+		rc = precheck_usages(w, m);
+	if (rc == CW_OK)
+		rc = wiz_store(w, &m->store);
+	if (rc == CW_OK) {
+		rc = store_cert_by_sha256(m->store, m->leaf.sha256, &known);
+		if (rc == CW_OK && m->issued_for == NULL && !m->is_p12) {
+			rc = import_known(w, m, &known, out);
+			goto out;
+		}
+		if (rc == CW_OK) {
+			cw_error("certificate %.16s is already imported (id "
+				 "%lld)",
+				 m->leaf.sha256, (long long)known.id);
+			rc = CW_ERR_DUPLICATE;
+		}
+		rc = rc == CW_ERR_NOT_FOUND ? CW_OK : rc;
+	}
+	/* A CA certificate whose key certwiz does not hold: issuers for
+	 * stored chains. */
+	if (rc == CW_OK && m->leaf.is_ca && !m->is_p12 &&
+	    m->issued_for == NULL &&
+	    store_key_by_spki(m->store, m->leaf.spki_sha256, &key) ==
+		    CW_ERR_NOT_FOUND) {
+		rc = complete_chains(w, m, out);
+		goto out;
+	}
+	if (rc == CW_OK)
+		rc = import_new(w, m, out);
 	if (rc == CW_OK && out->expired)
 		cw_warn("certificate '%s' has expired; it is imported but "
 			"cannot be assigned",
 			m->leaf.subject);
+out:
+	if (rc != CW_OK)
+		wiz_import_result_release(out);
+	store_cert_release(&known);
+	store_key_release(&key);
 	x509_bundle_release(&m->bundle);
 	x509_p12_release(&m->p12);
 	x509_info_release(&m->leaf);
+	x509_info_release(&m->replaced);
 	store_key_release(&m->key);
 	store_token_release(&m->token);
 	store_request_release(&m->req);
 	cw_buf_release(&m->id);
+	cw_strlist_release(&m->why);
 	return rc;
 }
 

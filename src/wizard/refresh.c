@@ -22,10 +22,21 @@ wiz_refresh_report_release(struct wiz_refresh_report *r)
 	}
 }
 
+/* The kinds of event an operator must act on: refresh exits non-zero. */
+static const char *const attention[] = {
+	"key-missing",	      "cert-missing",	  "interrupted-key",
+	"token-unreachable",  "request-rejected", "ca-unreachable",
+	"request-error",      "unknown-key",
+};
+
 static enum cw_err
 event(struct wiz_refresh_report *r, const char *kind, char *detail)
 {
 	struct wiz_event *v;
+	bool act = false;
+
+	for (size_t i = 0; i < sizeof(attention) / sizeof(attention[0]); i++)
+		act = act || strcmp(kind, attention[i]) == 0;
 
 	if (detail == NULL)
 		return CW_ERR_NOMEM;
@@ -37,7 +48,9 @@ event(struct wiz_refresh_report *r, const char *kind, char *detail)
 	r->v = v;
 	v[r->n].kind = strdup(kind);
 	v[r->n].detail = detail;
+	v[r->n].attention = act;
 	r->n++;
+	r->attention += act;
 	return v[r->n - 1].kind ? CW_OK : CW_ERR_NOMEM;
 }
 
@@ -77,6 +90,7 @@ collect_key(void *user, const struct store_key *k, const struct store_token *t)
 	r->token.label = strdup(t->label);
 	r->token.manufacturer = strdup(t->manufacturer);
 	r->token.model = strdup(t->model);
+	r->token.problem = cw_strdup(t->problem);
 	return r->key.cka_id && r->key.state && r->token.serial &&
 			       r->token.model
 		       ? CW_OK
@@ -201,6 +215,15 @@ discover(struct wiz *w, const struct key_row *k, const struct cw_buf *der,
 	return rc;
 }
 
+/* Whether a certificate of the key serves a usage, or is scheduled to. */
+static bool
+serves(struct wiz *w, int64_t key_id)
+{
+	bool yes = false;
+
+	return store_key_assigned(w->store, key_id, &yes) == CW_OK && yes;
+}
+
 /* With an inventory of the token (inv), lookups come from it. */
 static enum cw_err
 check_key(struct wiz *w, struct tok_session *tok,
@@ -246,6 +269,13 @@ check_key(struct wiz *w, struct tok_session *tok,
 			    cw_printf("key %s was deleted from token '%s'; its "
 				      "certificates cannot serve",
 				      k->key.cka_id, k->token.label));
+	else if (!strcmp(state, "gone") && !o.private_key &&
+		 serves(w, k->key.id))
+		rc = event(r, "key-missing",
+			   cw_printf("key %s is still missing from token '%s' "
+				     "and a certificate of it is assigned: "
+				     "request a new certificate",
+				     k->key.cka_id, k->token.label));
 	else if (!strcmp(state, "gone") && o.private_key)
 		rc = repair(w, r,
 			    CHANGE(s, store_key_set_state(s, k->key.id,
@@ -326,6 +356,34 @@ check_token_keys(struct wiz *w, struct tok_session *tok, struct keys *ks,
 	return rc;
 }
 
+/* Records whether the token could be opened (status shows it), and
+ * reports it when it could not. */
+static enum cw_err
+token_seen(struct wiz *w, const struct store_token *t, enum cw_err open_rc,
+	   struct wiz_refresh_report *r, time_t now)
+{
+	struct store *s = w->store;
+	char *why = NULL;
+	enum cw_err rc = CW_OK;
+
+	if (open_rc == CW_OK && t->problem == NULL)
+		return CW_OK;
+	if (open_rc != CW_OK &&
+	    (why = strdup(cw_last_error()[0] ? cw_last_error()
+					      : cw_strerror(open_rc))) == NULL)
+		return CW_ERR_NOMEM;
+	rc = store_end(s, CHANGE(s, store_token_set_problem(s, t->id, why,
+							    now)));
+	if (rc == CW_OK && open_rc != CW_OK)
+		rc = event(r, "token-unreachable",
+			   cw_printf("token '%s' (serial %s) could not be "
+				     "opened (%s); its keys are left as they "
+				     "are",
+				     t->label, t->serial, why));
+	free(why);
+	return rc;
+}
+
 static enum cw_err
 check_tokens(struct wiz *w, struct keys *ks, struct wiz_refresh_report *r,
 	     time_t now)
@@ -341,13 +399,8 @@ check_tokens(struct wiz *w, struct keys *ks, struct wiz_refresh_report *r,
 		if (open_rc == CW_ERR_PIN_INCORRECT ||
 		    open_rc == CW_ERR_PIN_LOCKED || open_rc == CW_ERR_NOMEM)
 			rc = open_rc; /* do not go on asking for PINs */
-		else if (open_rc != CW_OK)
-			rc = event(r, "token-unreachable",
-				   cw_printf("token '%s' (serial %s) could not "
-					     "be opened; its keys are left as "
-					     "they are",
-					     ks->v[i].token.label,
-					     ks->v[i].token.serial));
+		else
+			rc = token_seen(w, &ks->v[i].token, open_rc, r, now);
 		rc = check_token_keys(w, tok, ks, &i, r, now, rc);
 		free(uri);
 	}
@@ -416,10 +469,70 @@ check_requests(struct wiz *w, struct wiz_refresh_report *r)
 	return rc == CW_ERR_NOMEM || rc == CW_ERR_STORE ? rc : CW_OK;
 }
 
+/* Private keys under certwiz's labels on one token that the store does
+ * not know: a store replaced by an older or an empty one. */
+static enum cw_err
+unknown_on(struct wiz *w, struct tok_session *tok,
+	   struct wiz_refresh_report *r)
+{
+	struct cw_strlist ids, labels;
+	enum cw_err rc;
+
+	cw_strlist_init(&ids);
+	cw_strlist_init(&labels);
+	rc = tok_private_keys(tok, &ids, &labels);
+	for (size_t i = 0; rc == CW_OK && i < ids.n; i++) {
+		bool known = true;
+
+		if (strncmp(labels.v[i], "certwiz-", 8) != 0)
+			continue;
+		rc = store_cka_id_known(w->store, ids.v[i], &known);
+		if (rc == CW_OK && !known)
+			rc = event(r, "unknown-key",
+				   cw_printf("token '%s' holds key %s (label "
+					     "'%s') that the store does not "
+					     "know: was the store replaced or "
+					     "restored from an old backup? "
+					     "(delete the key with pkcs11-tool "
+					     "if it is not wanted)",
+					     tok_session_info(tok)->label,
+					     ids.v[i], labels.v[i]));
+	}
+	cw_strlist_release(&ids);
+	cw_strlist_release(&labels);
+	return rc;
+}
+
+/* Every token this run opened, and the configured one. */
+static enum cw_err
+check_unknown(struct wiz *w, struct wiz_refresh_report *r)
+{
+	struct tok_session *tok = NULL;
+	enum cw_err rc = CW_OK;
+
+	if (w->cfg.token_uri != NULL &&
+	    wiz_open_token(w, w->cfg.token_uri, &tok) != CW_OK) {
+		bool reported = false;
+
+		for (size_t i = 0; i < r->n; i++)
+			reported = reported ||
+				   !strcmp(r->v[i].kind, "token-unreachable");
+		if (!reported)
+			rc = event(r, "token-unreachable",
+				   cw_printf("the configured token (%s) could "
+					     "not be opened: %s",
+					     w->cfg.token_uri,
+					     cw_last_error()));
+	}
+	for (size_t i = 0; rc == CW_OK && i < w->n_sessions; i++)
+		rc = unknown_on(w, w->sessions[i], r);
+	return rc;
+}
+
 enum cw_err
 wiz_refresh(struct wiz *w, struct wiz_refresh_report *out)
 {
-	struct wiz_refresh_report r = { NULL, 0 };
+	struct wiz_refresh_report r = { NULL, 0, 0 };
 	struct keys ks = { NULL, 0 };
 	struct store *s = NULL;
 	time_t now = time(NULL);
@@ -438,6 +551,8 @@ wiz_refresh(struct wiz *w, struct wiz_refresh_report *out)
 		qsort(ks.v, ks.n, sizeof(ks.v[0]), by_token);
 		rc = check_tokens(w, &ks, &r, now);
 	}
+	if (rc == CW_OK)
+		rc = check_unknown(w, &r);
 	if (rc == CW_OK)
 		rc = check_requests(w, &r);
 	for (size_t i = 0; i < ks.n; i++) {

@@ -89,6 +89,7 @@ check_online(struct wiz *w, const struct wiz_request_opts *o)
 		return CW_ERR_USAGE;
 	}
 	if (p->roots == NULL && w->cfg.trust_anchors == NULL) {
+		/* (what issued chains must verify to: wiz_anchors) */
 		cw_error("nothing to verify the chain of CA '%s' with: set roots "
 			 "in its profile or [trust] anchors",
 			 o->ca);

@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Certificates expiring within this many days are reported. */
-#define EXPIRY_WARNING_DAYS 30
 
 static void
 status_release(struct wiz_status *v)
@@ -18,6 +16,7 @@ status_release(struct wiz_status *v)
 	store_assignment_release(&v->next);
 	cw_strlist_release(&v->requests);
 	cw_strlist_release(&v->problems);
+	free(v->severity);
 }
 
 void
@@ -33,6 +32,8 @@ struct ctx {
 	struct wiz_status *v;
 	const struct topo_usage *u;
 	time_t now;
+	int warn_days;
+	bool anchors; /* something to verify chains with */
 };
 
 static enum cw_err
@@ -64,7 +65,7 @@ on_candidate(void *user, const struct store_cert *cert)
 		return CW_OK;
 	cw_strlist_init(&why);
 	rc = wiz_fit_problems(cert, c->u, c->now, &why);
-	if (rc == CW_OK && why.n == 0 && c->w->cfg.trust_anchors != NULL) {
+	if (rc == CW_OK && why.n == 0) {
 		int level = cw_log_get_level();
 
 		cw_log_set_level(CW_LOG_QUIET); /* a misfit is not an error */
@@ -80,13 +81,54 @@ on_candidate(void *user, const struct store_cert *cert)
 	return rc;
 }
 
+/* Gives the problems added since the last call their severity. */
 static enum cw_err
-add_problem(struct wiz_status *v, char *line)
+rate(struct wiz_status *v, enum wiz_severity sev)
+{
+	size_t from = v->n_severity;
+	enum wiz_severity *p;
+
+	if (from == v->problems.n)
+		return CW_OK;
+	p = realloc(v->severity, v->problems.n * sizeof(*p));
+	if (p == NULL)
+		return CW_ERR_NOMEM;
+	v->severity = p;
+	for (size_t i = from; i < v->problems.n; i++)
+		p[i] = sev;
+	v->n_severity = v->problems.n;
+	return CW_OK;
+}
+
+static enum cw_err
+add_problem(struct wiz_status *v, enum wiz_severity sev, char *line)
 {
 	enum cw_err rc = line ? cw_strlist_add(&v->problems, line)
 			      : CW_ERR_NOMEM;
 
 	free(line);
+	return rc == CW_OK ? rate(v, sev) : rc;
+}
+
+/* The token's word at the last refresh. */
+static enum cw_err
+token_problem(struct store *s, const struct store_key *key,
+	      struct wiz_status *v)
+{
+	struct store_token t;
+	char since[32];
+	enum cw_err rc = store_token_get(s, key->token_id, &t);
+
+	if (rc != CW_OK)
+		return rc;
+	if (t.problem != NULL) {
+		cw_time_format((time_t)t.problem_since, since, sizeof(since));
+		rc = add_problem(v, WIZ_CRITICAL,
+				 cw_printf("token '%s' could not be opened "
+					   "at the last refresh (since %s): %s",
+					   t.label, since, t.problem));
+	}
+	store_token_release(&t);
 	return rc;
 }
 
@@ -100,39 +142,60 @@ problems(struct store *s, struct ctx *c)
 	long days = (long)((v->cert.not_after - c->now) / 86400);
 
 	rc = wiz_fit_problems(&v->cert, c->u, c->now, &v->problems);
-	if (rc == CW_OK && v->cert.not_after > c->now &&
-	    days < EXPIRY_WARNING_DAYS)
-		rc = add_problem(v, cw_printf("expires in %ld days", days));
+	if (rc == CW_OK)
+		rc = rate(v, WIZ_CRITICAL);
+	if (rc == CW_OK && v->cert.not_after > c->now && days < c->warn_days)
+		rc = add_problem(v, WIZ_WARNING,
+				 cw_printf("expires in %ld days", days));
+	if (rc == CW_OK && v->cert.chain_state == STORE_CHAIN_INCOMPLETE)
+		rc = add_problem(v, WIZ_CRITICAL,
+				 cw_printf("its chain lacks an issuer: import "
+					   "the issuer's certificate"));
+	if (rc == CW_OK && v->cert.mismatch != NULL)
+		rc = add_problem(v, WIZ_WARNING,
+				 cw_printf("imported with --accept-mismatch: "
+					   "%s",
+					   v->cert.mismatch));
 	if (rc == CW_OK && strcmp(v->cert.token_state, "missing") == 0)
-		rc = add_problem(v, cw_printf("certificate missing from the "
-					      "token"));
+		rc = add_problem(v, WIZ_WARNING,
+				 cw_printf("certificate missing from the "
+					   "token"));
 	if (rc != CW_OK || v->cert.key_id == 0)
 		return rc == CW_OK && v->cert.key_id == 0
-			       ? add_problem(v, cw_printf("key not known"))
+			       ? add_problem(v, WIZ_WARNING,
+					     cw_printf("key not known"))
 			       : rc;
 	rc = store_key_get(s, v->cert.key_id, &key);
 	if (rc != CW_OK)
 		return rc;
 	v->key_origin = strdup(key.origin);
 	if (strcmp(key.state, "gone") == 0)
-		rc = add_problem(v, cw_printf("key missing from the token"));
+		rc = add_problem(v, WIZ_CRITICAL,
+				 cw_printf("key missing from the token"));
+	if (rc == CW_OK)
+		rc = token_problem(s, &key, v);
 	if (rc == CW_OK && strcmp(key.origin, "imported") == 0)
-		rc = add_problem(v, cw_printf("key was imported (it was "
-					      "outside the hardware once)"));
+		rc = add_problem(v, WIZ_NOTE,
+				 cw_printf("key was imported (it was "
+					   "outside the hardware once)"));
 	store_key_release(&key);
 	return rc;
 }
 
 static enum cw_err
 one_usage(struct wiz *w, struct store *s, const char *usage, time_t now,
-	  struct wiz_status *v)
+	  int warn_days, struct wiz_status *v)
 {
 	struct topo_usage u;
-	struct ctx c = { w, v, &u, now };
+	struct ctx c = { w, v, &u, now, warn_days, false };
+	struct cw_strlist anchors;
 	enum cw_err rc = wiz_usage(w, usage, &u);
 
 	if (rc != CW_OK)
 		return rc;
+	if (wiz_anchors(w, &anchors) == CW_OK)
+		c.anchors = anchors.n > 0;
+	cw_strlist_release(&anchors);
 	v->usage = strdup(usage);
 	v->can_request = true;
 	rc = store_assignment_serving(s, w->host, usage, now, &v->assignment);
@@ -151,7 +214,13 @@ one_usage(struct wiz *w, struct store *s, const char *usage, time_t now,
 	}
 	if (rc == CW_OK)
 		rc = store_each_open_request(s, w->host, usage, on_request, &c);
-	if (rc == CW_OK) {
+	if (rc == CW_OK && !c.anchors) {
+		/* nothing can be assigned: say why instead of offering it */
+		rc = add_problem(v, WIZ_WARNING,
+				 cw_printf("no trust anchors configured ([trust] "
+					   "anchors or a CA profile's roots): "
+					   "nothing can be assigned"));
+	} else if (rc == CW_OK) {
 		/* Only certificates that carry the usage's first name can
 		 * fit: the index finds them. */
 		rc = store_each_valid_cert(s, now,
@@ -166,8 +235,8 @@ one_usage(struct wiz *w, struct store *s, const char *usage, time_t now,
 }
 
 enum cw_err
-wiz_status(struct wiz *w, const char *usage, struct wiz_status **out,
-	   size_t *n)
+wiz_status(struct wiz *w, const char *usage, int warn_days,
+	   struct wiz_status **out, size_t *n)
 {
 	const struct topo *t = NULL;
 	struct cw_strlist usages;
@@ -186,7 +255,9 @@ wiz_status(struct wiz *w, const char *usage, struct wiz_status **out,
 	if (rc == CW_OK && (v = calloc(usages.n + 1, sizeof(*v))) == NULL)
 		rc = CW_ERR_NOMEM;
 	for (size_t i = 0; rc == CW_OK && i < usages.n; i++)
-		rc = one_usage(w, s, usages.v[i], now, &v[i]);
+		rc = one_usage(w, s, usages.v[i], now,
+			       warn_days != 0 ? warn_days : WIZ_WARN_DAYS,
+			       &v[i]);
 	if (rc == CW_OK) {
 		*out = v;
 		*n = usages.n;

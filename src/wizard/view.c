@@ -149,6 +149,18 @@ wiz_export(struct wiz *w, const char *usage, const char *dir,
 			 usage);
 		rc = CW_ERR_NO_KEY;
 	}
+	/* a server pointed at a key that is gone would fail at its next
+	 * start: the key is looked up on its token first */
+	if (rc == CW_OK) {
+		struct tok_session *tok = NULL;
+
+		rc = wiz_key_on_token(w, &v.key, &tok);
+		if (rc != CW_OK)
+			cw_error("nothing is exported for usage '%s': its key "
+				 "cannot be used (request a new certificate, or "
+				 "run 'certwiz refresh' once the token is back)",
+				 usage);
+	}
 	if (rc == CW_OK)
 		rc = wiz_view_pem(&v, &pem);
 	r.chain_path = cw_printf("%s/%s.chain.pem", dir, usage);

@@ -85,9 +85,20 @@ enum cw_err wiz_fit_problems(const struct store_cert *cert,
 enum cw_err wiz_cert_chain(const struct store_cert *cert,
 			   struct x509_bundle *out);
 
-/* Checks the chain against [trust] anchors (CW_ERR_CONFIG when unset). */
+/*
+ * What certificates must chain to, one notion at issuance, import and
+ * assignment: [trust] anchors and every CA profile's roots (files; empty
+ * when none is configured).
+ */
+enum cw_err wiz_anchors(const struct wiz *w, struct cw_strlist *out);
+
+/* Checks a stored certificate's chain, or a leaf with its issuers, against
+ * wiz_anchors (CW_ERR_CONFIG when there is none; CW_ERR_NOT_FOUND when an
+ * issuer is missing). */
 enum cw_err wiz_verify_chain(struct wiz *w, const struct store_cert *cert,
 			     time_t now);
+enum cw_err wiz_verify_bundle(struct wiz *w, const struct cw_buf *leaf,
+			      const struct x509_bundle *issuers, time_t now);
 
 /* Opens the token of key and checks the key is there with the public key
  * the store recorded. The session is borrowed from the wizard. */

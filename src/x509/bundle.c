@@ -121,12 +121,31 @@ parse_pem_block(const char *name, const unsigned char *der, long len,
 	return CW_OK;
 }
 
+static size_t
+count(const unsigned char *data, size_t n, const char *marker)
+{
+	size_t m = strlen(marker), c = 0;
+
+	for (size_t i = 0; i + m <= n; i++)
+		if (data[i] == '-' && memcmp(data + i, marker, m) == 0)
+			c++;
+	return c;
+}
+
 static enum cw_err
 parse_pem(const unsigned char *data, size_t n, STACK_OF(X509) *sk)
 {
-	BIO *bio = BIO_new_mem_buf(data, (int)n);
+	BIO *bio;
 	enum cw_err rc = CW_OK;
 
+	/* A block cut short (a response truncated in transit) must not pass
+	 * for a shorter chain. */
+	if (count(data, n, "-----BEGIN ") != count(data, n, "-----END ")) {
+		cw_error("the response is truncated: a PEM block has no end "
+			 "line");
+		return CW_ERR_PARSE;
+	}
+	bio = BIO_new_mem_buf(data, (int)n);
 	if (bio == NULL)
 		return CW_ERR_NOMEM;
 	while (rc == CW_OK) {
@@ -218,9 +237,10 @@ add_der(struct x509_bundle *b, X509 *x)
 	return rc;
 }
 
-/* Leaf first, then each issuer found in sk. */
+/* Leaf first, then each issuer found in sk; with warn, says how many
+ * certificates belong to no chain of the leaf. */
 static enum cw_err
-order_chain(STACK_OF(X509) *sk, int leaf, struct x509_bundle *b)
+order_chain(STACK_OF(X509) *sk, int leaf, bool warn, struct x509_bundle *b)
 {
 	X509 *cur = sk_X509_value(sk, leaf);
 	size_t used = 1;
@@ -241,7 +261,7 @@ order_chain(STACK_OF(X509) *sk, int leaf, struct x509_bundle *b)
 		used++;
 		rc = add_der(b, cur);
 	}
-	if (rc == CW_OK && used < (size_t)sk_X509_num(sk))
+	if (rc == CW_OK && warn && used < (size_t)sk_X509_num(sk))
 		cw_warn("%zu certificate(s) in the response are not in the "
 			"leaf's chain and are ignored",
 			(size_t)sk_X509_num(sk) - used);
@@ -310,13 +330,53 @@ x509_bundle_from_stack(STACK_OF(X509) *sk, struct x509_bundle *out)
 			 "import them one at a time");
 		return CW_ERR_AMBIGUOUS;
 	}
-	rc = order_chain(sk, leaf, &b);
+	rc = order_chain(sk, leaf, true, &b);
 	if (rc != CW_OK) {
 		x509_bundle_release(&b);
 		return rc;
 	}
 	*out = b;
 	return CW_OK;
+}
+
+/* DER into a new X509 pushed onto sk. */
+static enum cw_err
+push_der(STACK_OF(X509) *sk, const struct cw_buf *der)
+{
+	const unsigned char *p = der->data;
+	X509 *x = d2i_X509(NULL, &p, (long)der->len);
+
+	if (x == NULL) {
+		ERR_clear_error();
+		cw_error("a stored certificate is malformed");
+		return CW_ERR_PARSE;
+	}
+	return push(sk, x);
+}
+
+enum cw_err
+x509_chain_build(const struct cw_buf *leaf, const struct cw_buf *certs,
+		 size_t n, struct x509_bundle *out)
+{
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	struct x509_bundle b = { NULL, 0 };
+	enum cw_err rc = sk ? push_der(sk, leaf) : CW_ERR_NOMEM;
+
+	for (size_t i = 0; rc == CW_OK && i < n; i++)
+		rc = push_der(sk, &certs[i]);
+	if (rc == CW_OK)
+		rc = order_chain(sk, 0, false, &b);
+	if (rc == CW_OK) {
+		/* issuers only */
+		cw_buf_release(&b.certs[0]);
+		memmove(b.certs, b.certs + 1, (b.n - 1) * sizeof(b.certs[0]));
+		b.n--;
+		*out = b;
+	} else {
+		x509_bundle_release(&b);
+	}
+	sk_X509_pop_free(sk, X509_free);
+	return rc;
 }
 
 enum cw_err

@@ -85,17 +85,8 @@ read_names(X509 *x, struct x509_info *i)
 	enum cw_err rc = x509_general_names(gens, &i->names);
 
 	i->has_eku = eku != NULL;
-	for (int k = 0; eku && k < sk_ASN1_OBJECT_num(eku) && !rc; k++) {
-		const ASN1_OBJECT *o = sk_ASN1_OBJECT_value(eku, k);
-		const char *n = x509_eku_name(OBJ_obj2nid(o));
-		char buf[80];
-
-		if (n == NULL) {
-			OBJ_obj2txt(buf, sizeof(buf), o, 1);
-			n = buf;
-		}
-		rc = cw_strlist_add(&i->eku, n);
-	}
+	if (rc == CW_OK)
+		rc = x509_eku_list(eku, &i->eku);
 	GENERAL_NAMES_free(gens);
 	EXTENDED_KEY_USAGE_free(eku);
 	return rc;
@@ -192,7 +183,9 @@ fill(X509 *x, struct x509_info *i)
 		rc = CW_ERR_NOMEM;
 		goto out;
 	}
-	i->is_ca = X509_check_ca(x) != 0;
+	/* basicConstraints CA:TRUE, whatever the key usage says
+	 * (X509_check_ca also wants keyCertSign) */
+	i->is_ca = (X509_get_extension_flags(x) & EXFLAG_CA) != 0;
 	rc = read_names(x, i);
 out:
 	OPENSSL_free(hex);

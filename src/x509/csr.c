@@ -473,7 +473,8 @@ x509_csr_check(const struct cw_buf *der, struct cw_buf *spki)
 }
 
 enum cw_err
-x509_csr_names(const struct cw_buf *der, struct cw_strlist *names)
+x509_csr_names(const struct cw_buf *der, struct cw_strlist *names,
+	       struct cw_strlist *eku)
 {
 	const unsigned char *p = der->data;
 	X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)der->len);
@@ -482,13 +483,20 @@ x509_csr_names(const struct cw_buf *der, struct cw_strlist *names)
 	GENERAL_NAMES *gens = exts ? X509V3_get_d2i(exts, NID_subject_alt_name,
 						    NULL, NULL)
 				   : NULL;
+	EXTENDED_KEY_USAGE *e = exts && eku ? X509V3_get_d2i(exts,
+							    NID_ext_key_usage,
+							    NULL, NULL)
+					    : NULL;
 	enum cw_err rc = CW_ERR_PARSE;
 
 	if (req == NULL || p != der->data + der->len)
 		cw_error("the stored CSR is malformed");
 	else
 		rc = x509_general_names(gens, names);
+	if (rc == CW_OK && eku != NULL)
+		rc = x509_eku_list(e, eku);
 	GENERAL_NAMES_free(gens);
+	EXTENDED_KEY_USAGE_free(e);
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	X509_REQ_free(req);
 	ERR_clear_error();

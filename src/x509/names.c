@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <idn2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -37,6 +38,25 @@ x509_eku_name(int nid)
 	return NULL;
 }
 
+enum cw_err
+x509_eku_list(const EXTENDED_KEY_USAGE *eku, struct cw_strlist *out)
+{
+	enum cw_err rc = CW_OK;
+
+	for (int k = 0; eku && k < sk_ASN1_OBJECT_num(eku) && !rc; k++) {
+		const ASN1_OBJECT *o = sk_ASN1_OBJECT_value(eku, k);
+		const char *n = x509_eku_name(OBJ_obj2nid(o));
+		char buf[80];
+
+		if (n == NULL) {
+			OBJ_obj2txt(buf, sizeof(buf), o, 1);
+			n = buf;
+		}
+		rc = cw_strlist_add(out, n);
+	}
+	return rc;
+}
+
 bool
 x509_eku_known(const char *eku)
 {
@@ -63,6 +83,25 @@ x509_is_ip(const char *s, unsigned char *out, int *len)
 		return true;
 	}
 	return false;
+}
+
+/* An internationalised name: certificates carry its ASCII form (RFC 5280
+ * section 7.2), which the message gives. */
+static enum cw_err
+not_ascii(const char *name)
+{
+	char *ace = NULL;
+
+	if (idn2_to_ascii_8z(name, &ace, IDN2_NONTRANSITIONAL) == IDN2_OK)
+		cw_error("'%s' is not ASCII: a certificate carries a name in "
+			 "its ASCII form; use '%s'",
+			 name, ace);
+	else
+		cw_error("'%s' is neither a valid DNS name (not ASCII, and no "
+			 "valid internationalised name) nor an IP address",
+			 name);
+	idn2_free(ace);
+	return CW_ERR_USAGE;
 }
 
 enum cw_err
@@ -93,8 +132,19 @@ x509_check_name(const char *name)
 	}
 	if (label == 0 || p[-1] == '-')
 		goto bad;
-	return CW_OK;
+	/* a last label of digits only is no top-level domain: such a name
+	 * is a mistyped address (300.1.1.1, 10.0.0.300) */
+	for (p = name + len; p > name && p[-1] != '.'; p--)
+		if (!isdigit((unsigned char)p[-1]))
+			return CW_OK;
+	cw_error("'%s' is not a valid IP address, and a DNS name cannot end "
+		 "in a label of digits",
+		 name);
+	return CW_ERR_USAGE;
 bad:
+	for (p = name; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			return not_ascii(name);
 	cw_error("'%s' is not a valid DNS name or IP address", name);
 	return CW_ERR_USAGE;
 }

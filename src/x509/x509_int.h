@@ -12,6 +12,9 @@
 
 int x509_eku_nid(const char *name);
 const char *x509_eku_name(int nid);
+/* Appends the names (or dotted OIDs) of eku's purposes to out. */
+enum cw_err x509_eku_list(const EXTENDED_KEY_USAGE *eku,
+			  struct cw_strlist *out);
 bool x509_is_ip(const char *s, unsigned char *out, int *len);
 enum cw_err x509_name_parse(const char *dn, X509_NAME **out);
 char *x509_name_string(const X509_NAME *name);

@@ -45,7 +45,7 @@ killed_at() {
 }
 
 consistent() { # consistent WHERE: the checks after a kill
-	expect_rc 0 cw refresh
+	refresh_after "$1"
 	sqlite3 state/store.db 'PRAGMA integrity_check' | grep -qx ok ||
 		fail "integrity after $1"
 	expect_rc 0 cw audit verify

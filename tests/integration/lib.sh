@@ -66,7 +66,8 @@ sqlite3() {
 # to the service's user. CW_MODE=service (the default) starts certwizd on
 # a socket of the test's own, stopped at exit; CW_MODE=oneshot leaves it
 # stopped, so that root's certwiz runs each command through a one-shot
-# certwizd with the PIN options of the command line.
+# certwizd with the PIN options of the command line. The store is made
+# with 'certwiz init'.
 setup_env() {
 	command -v softhsm2-util >/dev/null || exit 77
 	MODULE=$(softhsm_module) || exit 77
@@ -117,6 +118,8 @@ CONF
 	if [ "$CW_MODE" = service ]; then
 		start_service
 	fi
+	# as an installation does: the store is made once, explicitly
+	cw init >"$WORK/init.out" 2>&1 || fail "certwiz init: $(cat "$WORK/init.out")"
 }
 
 # start_service / stop_service: certwizd on $WORK/run/certwiz.sock, started
@@ -270,6 +273,36 @@ expect_err() {
 	case "$ERR" in
 	*"$1"*) ;;
 	*) fail "stderr lacks '$1': $ERR" ;;
+	esac
+}
+# refused RC TEXT CMD...: exit code RC, TEXT in the message, and the token
+# and the store as the snapshot "base" holds them (tests that check more
+# define their own).
+refused() {
+	local rc=$1 text=$2
+	shift 2
+	expect_rc "$rc" "$@"
+	expect_err "$text"
+	unchanged base
+}
+# refresh_after WHAT: a refresh after a fault or a kill: exit 0, or 9 when
+# what it must act on is only keys left by interrupted requests (listed
+# for cleanup, as they should be).
+refresh_after() {
+	local rc=0
+	cw refresh --json >"$WORK/out" 2>"$WORK/err" || rc=$?
+	OUT=$(cat "$WORK/out")
+	case $rc in
+	0) ;;
+	9) jq -e '[.problems[] | select(.kind != "interrupted-key")] | length == 0' \
+		<<<"$OUT" >/dev/null || fail "refresh after $1 found: $OUT" ;;
+	*) fail "refresh after $1 exited $rc: $(cat "$WORK/err")" ;;
+	esac
+}
+expect_out() {
+	case "$OUT" in
+	*"$1"*) ;;
+	*) fail "stdout lacks '$1': $OUT" ;;
 	esac
 }
 

@@ -38,8 +38,8 @@ wait_for() {
 # server and pebble (with externalAccountBindingRequired and two MAC keys
 # when eab is given), writes the roots pebble issues under to
 # $WORK/pebble-roots.pem and adds a CA profile "pebble" (http-01 through
-# the built-in responder) to the configuration, with [trust] anchors on
-# pebble's roots.
+# the built-in responder) to the configuration, whose roots are pebble's
+# (what its chains, and so assignments of its certificates, verify to).
 setup_pebble() {
 	PB=$WORK/servers/pebble
 	mkdir -p "$PB"
@@ -78,10 +78,9 @@ JSON
 		fail "pebble-challtestsrv did not start: $(cat "$PB/challtestsrv.log")"
 	start_pebble
 	cat >>"$WORK/certwiz.conf" <<CONF
-[trust]
-anchors = pebble-roots.pem
 [ca "pebble"]
 protocol = acme
+roots = pebble-roots.pem
 directory = https://127.0.0.1:$ACME_PORT/dir
 trust = pebble-tls.pem
 http01_listen = 127.0.0.1:$HTTP01_PORT

@@ -38,7 +38,7 @@ done
 CERTWIZ_CRASHPOINT=request:before-commit expect_rc 137 cw request \
 	--usage OAuthTokenIssuer --key ec:P-256 --ca pebble
 [ "$(pebble_orders)" = "$N" ] || fail "an order for an unrecorded request"
-expect_rc 0 cw refresh --json
+expect_rc 9 cw refresh --json
 jq -e '[.events[] | select(.kind == "interrupted-key")] | length == 1' \
 	<<<"$OUT" >/dev/null || fail "interrupted key not listed: $OUT"
 

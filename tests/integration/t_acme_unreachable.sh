@@ -54,7 +54,9 @@ jq -e '.[0].state == "issued"' <<<"$OUT" >/dev/null || fail "not completed: $OUT
 # A TLS certificate that does not verify with the profile's trust bundle.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	-keyout other.key -out other-root.pem -days 2 -subj /CN=other 2>/dev/null
-sed -n '/^\[ca "pebble"\]/,$p' certwiz.conf |
+# the [ca "pebble"] section of a configuration file, alone
+pebble_section() { awk '/^\[/ { p = ($0 == "[ca \"pebble\"]") } p' "$1"; }
+pebble_section certwiz.conf |
 	sed 's/^\[ca "pebble"\]/[ca "wrongtrust"]/; s/^trust = .*/trust = other-root.pem/' \
 	>>certwiz.conf
 expect_rc 1 cw request --usage OAuthTokenIssuer --key ec:P-256 --ca wrongtrust
@@ -86,7 +88,7 @@ answer 120
 	-cert "$PB/tls.pem" -key "$PB/tls.key" -quiet </dev/null >/dev/null 2>&1) &
 BG_PIDS="$BG_PIDS $!"
 wait_for bash -c "(exec 3<>/dev/tcp/127.0.0.1/$STUB_PORT)" || fail "stub"
-sed -n '/^\[ca "pebble"\]/,$p' good.conf |
+pebble_section good.conf |
 	sed "s/^\[ca \"pebble\"\]/[ca \"stub\"]/; s|^directory = .*|directory = https://127.0.0.1:$STUB_PORT/dir|" \
 	>>certwiz.conf
 next_in() { # seconds from now to request N's next attempt

@@ -26,9 +26,13 @@ CERTWIZ_FAILPOINT=request:sign expect_rc 6 cw request --usage Default --offline 
 
 # The sequence of events, as an auditor reads it.
 audit_ops >ops.txt
+# (init records the store's creation and the configuration it was made
+# with; setup_ca then added [trust] anchors)
 cat >expected-ops.txt <<OPS
+store-created success
 configuration-changed success
 topology-changed success
+configuration-changed success
 key-generated success
 request-created success
 certificate-imported success

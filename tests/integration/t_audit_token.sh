@@ -69,6 +69,7 @@ softhsm2-util --init-token --free --label audit-hsm --pin "$AUDIT_PIN" \
 	--so-pin "$SO_PIN" >/dev/null
 export FAULTY_P11_MODULE=$MODULE FAULTY_P11_NO_EC=1
 start_service
+expect_rc 0 cw init
 expect_rc 0 cw request --usage Default --key rsa:2048 --offline --out c.csr
 expect_rc 0 cw audit checkpoint --json
 on_token audit-hsm "$AUDIT_PIN" | grep -q "Private Key.*RSA.*certwiz-audit\|RSA.*certwiz-audit" ||

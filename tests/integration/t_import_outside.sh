@@ -42,13 +42,6 @@ openssl pkcs12 -export -inkey soft.key -in soft.pem -certfile ca/int.pem \
 	-passout file:p12.pw -out soft.p12
 openssl pkcs12 -export -nokeys -in soft.pem -passout file:p12.pw -out nokey.p12
 snapshot base
-refused() {
-	local rc=$1 text=$2
-	shift 2
-	expect_rc "$rc" "$@"
-	expect_err "$text"
-	unchanged base
-}
 refused 1 "importing keys is not allowed" cw import soft.p12 --password-file p12.pw
 printf '[policy]\nallow_key_import = true\n' >>certwiz.conf
 (umask 077 && echo wrong >wrong.pw)

@@ -11,14 +11,6 @@ ID=$(jq -r .cka_id <<<"$OUT")
 sign_csr req.pem leaf.pem 90
 snapshot base
 
-refused() {
-	local rc=$1 text=$2
-	shift 2
-	expect_rc "$rc" "$@"
-	expect_err "$text"
-	unchanged base
-}
-
 echo "hello, not a certificate" >garbage.txt
 refused 1 "neither a certificate nor PKCS#7" cw import garbage.txt
 openssl x509 -in leaf.pem -outform DER | head -c 300 >truncated.der
@@ -66,11 +58,16 @@ expect_rc 1 cw import leaf2.pem
 expect_err "is not on token"
 unchanged gone
 
-# An expired certificate is imported, and flagged.
+# An expired certificate is refused; with --accept-mismatch it is imported,
+# and flagged.
 expect_rc 0 cw request --usage Default --offline --out req3.pem
 faketime -f -400d openssl x509 -req -in req3.pem -CA ca/int.pem -CAkey ca/int.key \
 	-CAcreateserial -copy_extensions copy -days 30 -out expired.pem 2>/dev/null
-expect_rc 0 cw import expired.pem --json
+snapshot before-expired
+expect_rc 1 cw import expired.pem
+expect_err "expired on"
+unchanged before-expired
+expect_rc 0 cw import expired.pem --json --accept-mismatch
 expect_err "has expired"
 [ "$(jq -r .expired <<<"$OUT")" = true ] || fail "expired not flagged"
 expect_rc 0 cw list --certs --json

@@ -10,9 +10,8 @@ setup_ca
 source "$(dirname "$0")/pebble.sh"
 setup_pebble
 cd "$WORK"
-# both CAs' roots verify assigned chains
-cat ca/root.pem pebble-roots.pem >anchors.pem
-sed -i 's|^anchors = pebble-roots.pem|anchors = anchors.pem|' certwiz.conf
+# the offline CA's root ([trust] anchors) and pebble's (its profile's
+# roots) both verify assigned chains
 mkdir -p json exp
 
 # json NAME RC ARGS...: runs certwiz with --json, keeps stdout as NAME
@@ -44,7 +43,9 @@ json export 0 export --usage Default --out exp
 A_ID=$(jq -r .cka_id json/request-offline.json)
 pkcs11-tool --module "$MODULE" --token-label "$TOKEN_LABEL" --login --pin "$PIN" \
 	--delete-object --type cert --id "$A_ID" >/dev/null 2>&1
-json refresh 0 refresh
+json refresh 9 refresh
+json check 1 check
+json init 0 init
 json list 0 list
 json audit-show 0 audit show
 json audit-verify 0 audit verify
@@ -54,7 +55,6 @@ stop_pebble
 json request-unreachable 8 request --usage WebServicesInternal --key ec:P-256 --ca pebble
 json pending-list 0 pending list
 start_pebble
-cat ca/root.pem pebble-roots.pem >anchors.pem
 json pending-process 0 pending process
 json remove 0 remove --usage OAuthTokenIssuer
 

@@ -36,7 +36,9 @@ p11() { pkcs11-tool --module "$MODULE" --token-label "$TOKEN_LABEL" --login --pi
 
 # The certificate object deleted outside certwiz: flagged, assignment kept.
 p11 --delete-object --type cert --id "$A_ID"
-expect_rc 0 cw refresh --json
+expect_rc 9 cw refresh --json
+expect_err "1 problem needs attention"
+[ "$(jq -r '.problems[0].kind' <<<"$OUT")" = cert-missing ] || fail "problems: $OUT"
 [ "$(jq -r '.events[0].kind' <<<"$OUT")" = cert-missing ] || fail "cert-missing: $OUT"
 [ "$(sqlite3 $DB 'select token_state from certificates where id=1')" = missing ] || fail "not marked"
 expect_rc 0 cw status --usage Default --json
@@ -52,7 +54,7 @@ expect_rc 0 cw refresh --json
 # The key deleted outside certwiz: marked gone, flagged, not dropped.
 p11 --delete-object --type privkey --id "$A_ID"
 p11 --delete-object --type pubkey --id "$A_ID"
-expect_rc 0 cw refresh --json
+expect_rc 9 cw refresh --json
 jq -e '.events[] | select(.kind=="key-missing")' <<<"$OUT" >/dev/null || fail "key-missing: $OUT"
 [ "$(sqlite3 $DB "select state from keys where cka_id='$A_ID'")" = gone ] || fail "key not marked"
 expect_rc 0 cw status --usage Default --json
@@ -68,7 +70,10 @@ B_ID=$(jq -r .cka_id <<<"$OUT")
 openssl x509 -req -in b.csr -CA ca/root.pem -CAkey ca/root.key -CAcreateserial \
 	-copy_extensions copy -days 90 -outform DER -out b.der 2>/dev/null
 p11 --write-object b.der --type cert --id "$B_ID" --label outside
-expect_rc 0 cw refresh --json
+# (A's key is still missing and its certificate still serves: said again)
+expect_rc 9 cw refresh --json
+jq -e '.problems[] | select(.kind=="key-missing") | .detail | contains("still missing")' \
+	<<<"$OUT" >/dev/null || fail "standing key-missing: $OUT"
 jq -e '.events[] | select(.kind=="cert-discovered") | .detail | contains("recorded")' <<<"$OUT" >/dev/null ||
 	fail "cert-discovered: $OUT"
 expect_rc 0 cw list --certs --json
@@ -81,10 +86,11 @@ expect_rc 0 cw assign 2 --usage Default
 # cleared once it is old enough to belong to no running request.
 CERTWIZ_CRASHPOINT=request:after-keygen expect_rc 137 cw request --usage Default --offline --out c.csr
 CERTWIZ_CRASHPOINT=request:after-intent expect_rc 137 cw request --usage Default --offline --out d.csr
-expect_rc 0 cw refresh --json
+expect_rc 9 cw refresh --json
+jq -e '.problems | length == 1' <<<"$OUT" >/dev/null || fail "problems: $OUT"
 jq -e '.events[] | select(.kind=="interrupted-key")' <<<"$OUT" >/dev/null || fail "interrupted-key: $OUT"
 jq -e '.events[] | select(.kind=="intent-cleared")' <<<"$OUT" >/dev/null && fail "young intent cleared"
-expect_rc 0 faketime -f +11m "$CERTWIZ" --no-service --host "$HOST" --pin-file pin refresh --json
+expect_rc 9 faketime -f +11m "$CERTWIZ" --no-service --host "$HOST" --pin-file pin refresh --json
 jq -e '.events[] | select(.kind=="intent-cleared")' <<<"$OUT" >/dev/null || fail "intent-cleared: $OUT"
 [ "$(sqlite3 $DB "select count(*) from keys where state='generating'")" = 1 ] || fail "generating keys"
 

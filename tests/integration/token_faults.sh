@@ -16,11 +16,15 @@ setup_ca
 cd "$WORK"
 sed -i "s|^module = .*|module = $FAULTY_P11_SO|" certwiz.conf
 export FAULTY_P11_MODULE=$MODULE
-# Every code; FAULT_CODES narrows the list (the sanitizer run takes one code
-# of each class certwiz handles differently: a wrong PIN, a token gone, a
-# failure retried once, a fatal error).
-CODES=${FAULT_CODES:-"CKR_PIN_INCORRECT CKR_PIN_LOCKED CKR_TOKEN_NOT_PRESENT CKR_DEVICE_REMOVED
+# request, the longest path, takes every code at every call; the other
+# verbs one code of each class certwiz handles differently (a wrong or
+# locked PIN, a token gone, a failure retried once, a fatal error), so
+# that the suite stays quick. FAULT_CODES narrows both (the sanitizer run:
+# memory on the error paths, which are the same for every code of a
+# class).
+ALL_CODES=${FAULT_CODES:-"CKR_PIN_INCORRECT CKR_PIN_LOCKED CKR_TOKEN_NOT_PRESENT CKR_DEVICE_REMOVED
 CKR_SESSION_HANDLE_INVALID CKR_DEVICE_ERROR CKR_FUNCTION_FAILED CKR_GENERAL_ERROR"}
+CODES=${FAULT_CODES:-"CKR_PIN_INCORRECT CKR_PIN_LOCKED CKR_DEVICE_REMOVED CKR_SESSION_HANDLE_INVALID CKR_GENERAL_ERROR"}
 
 calls() { # calls CMD...: how many wrapped PKCS#11 calls CMD makes
 	rm -f "$SVC_DIR/calls.log"
@@ -44,6 +48,8 @@ faulted() { # faulted LABEL SPEC CMD...: one run with a fault
 	shift 2
 	FAULTY_P11="$spec" "$@" >out 2>err || rc=$?
 	RUNS=$((RUNS + 1))
+	# refresh carries on past a token it cannot open, and says so (exit 9)
+	[ "$label" = refresh ] && [ $rc = 9 ] && grep -q "token-unreachable" out && rc=0
 	case $rc in
 	0) OK=$((OK + 1)) ;;
 	1 | 6)
@@ -110,7 +116,7 @@ if want request; then
 N_REQ=$(calls cw request --usage Default --offline --out probe.csr)
 rm -f probe.csr
 for n in $(seq 1 "$N_REQ"); do
-	for code in $CODES; do
+	for code in $ALL_CODES; do
 		rm -f f.csr
 		faulted request "*:$n:$code" cw request --usage Default --offline --out f.csr
 	done
@@ -118,7 +124,7 @@ done
 fi
 
 # A refresh that fails midway marks nothing gone that is there.
-expect_rc 0 cw refresh --json
+refresh_after "the faults"
 jq -e '[.events[] | select(.kind=="key-missing" or .kind=="cert-missing")] | length == 0' \
 	<<<"$OUT" >/dev/null || fail "a fault made refresh mark objects missing: $OUT"
 
@@ -129,7 +135,7 @@ if want acme; then
 # is lost, and no order is made twice for one request.
 source "$(dirname "$0")/pebble.sh"
 setup_pebble
-ACME_CODES="CKR_DEVICE_REMOVED CKR_GENERAL_ERROR"
+ACME_CODES=${FAULT_ACME_CODES:-"CKR_DEVICE_REMOVED CKR_GENERAL_ERROR"}
 N_ACME=$(calls cw request --usage OAuthTokenIssuer --key ec:P-256 --ca pebble)
 for n in $(seq 1 "$N_ACME"); do
 	for code in $ACME_CODES; do

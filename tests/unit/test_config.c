@@ -52,6 +52,12 @@ test_parse_refuses_unknown_keys_and_bad_values(void **state)
 		"[ca \"x\"]\nprotocol = scep2\n",
 		"[ca x]\nprotocol = acme\n",
 		"not an ini line\n",
+		/* given twice: the last would silently win */
+		"[store]\npath = a\npath = b\n",
+		"[store]\npath = a\n[token]\nuri = x\n[store]\n",
+		"[store]\npath = a\n[token]\nuri = x\n[store]\npath = b\n",
+		/* an indented line would go on with the value above */
+		"[store]\npath = a\n  b\n",
 	};
 	struct cw_config c;
 
@@ -59,6 +65,15 @@ test_parse_refuses_unknown_keys_and_bad_values(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(cw_config_parse(bad[i], "c.conf", "/", &c),
 				 CW_ERR_CONFIG);
+	/* two errors: the first one's line with the first one's reason */
+	assert_int_equal(cw_config_parse("[store]\nnope = 1\n[tokn]\na = b\n",
+					 "c.conf", "/", &c),
+			 CW_ERR_CONFIG);
+	assert_non_null(strstr(cw_last_error(), "c.conf:2: unknown key 'nope'"));
+	assert_int_equal(cw_config_parse("[store]\npath = a\n\n[store]\n",
+					 "c.conf", "/", &c),
+			 CW_ERR_CONFIG);
+	assert_non_null(strstr(cw_last_error(), "c.conf:4: section [store]"));
 }
 
 static void

@@ -119,13 +119,20 @@ test_names_and_subjects_are_checked(void **state)
 	static const char *good[] = { "a.test", "*.a.test", "xn--bcher-kva.test",
 				      "10.0.0.1", "2001:db8::1", "a-b.c" };
 	static const char *bad[] = { "", "a..b", "-a.test", "a-.test", "a b",
-				     "a.test.", "*", "a.*.test", "a\n.test" };
+				     "a.test.", "*", "a.*.test", "a\n.test",
+				     "300.1.1.1", "10.0.0.300", "a.123",
+				     "b\xc3\xbc" "cher.test" };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		assert_int_equal(x509_check_name(good[i]), CW_OK);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(x509_check_name(bad[i]), CW_ERR_USAGE);
+	/* an internationalised name: the message gives its ASCII form */
+	assert_int_equal(x509_check_name("b\xc3\xbc" "cher.test"), CW_ERR_USAGE);
+	assert_non_null(strstr(cw_last_error(), "xn--bcher-kva.test"));
+	assert_int_equal(x509_check_name("10.0.0.300"), CW_ERR_USAGE);
+	assert_non_null(strstr(cw_last_error(), "not a valid IP address"));
 	assert_int_equal(x509_check_subject("CN=a,O=b,C=FR"), CW_OK);
 	assert_int_equal(x509_check_subject("CN="), CW_ERR_USAGE);
 	assert_int_equal(x509_check_subject("nonsense"), CW_ERR_USAGE);

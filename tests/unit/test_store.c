@@ -8,6 +8,8 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "certwiz/store.h"
@@ -17,7 +19,7 @@ setup(void **state)
 {
 	struct store *s = NULL;
 
-	if (store_open(":memory:", &s) != CW_OK)
+	if (store_open(":memory:", false, &s) != CW_OK)
 		return -1;
 	*state = s;
 	return 0;
@@ -73,7 +75,10 @@ test_open_file_store_uses_wal_and_full_sync(void **state)
 	/* a folder of its own: the store refuses one others may write to */
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/store.db", dir);
-	assert_int_equal(store_open(path, &s), CW_OK);
+	/* only an explicit create makes a store */
+	assert_int_equal(store_open(path, false, &s), CW_ERR_STORE);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(store_open(path, true, &s), CW_OK);
 	assert_int_equal(store_check_integrity(s), CW_OK);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL);
@@ -87,7 +92,7 @@ test_open_file_store_uses_wal_and_full_sync(void **state)
 	sqlite3_close(db);
 	store_close(s);
 	/* reopening migrates nothing and works */
-	assert_int_equal(store_open(path, &s), CW_OK);
+	assert_int_equal(store_open(path, false, &s), CW_OK);
 	store_close(s);
 	unlink(path);
 	strcat(path, "-wal");
@@ -290,6 +295,38 @@ test_cert_find_takes_decimal_digits_as_a_prefix_too(void **state)
 	assert_int_equal(store_cert_find(s, "0099", &got), CW_ERR_NOT_FOUND);
 }
 
+/* Fills a stretch of the stack with non-zero bytes, so that a struct a
+ * later call leaves uninitialised holds garbage, not zeros. */
+static void __attribute__((noinline))
+poison_stack(void)
+{
+	volatile unsigned char junk[8192];
+
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = 0x41;
+	(void)junk[sizeof(junk) - 1];
+}
+
+/* No certificate has the id, and the digits start several thumbprints:
+ * ambiguous, with nothing released that was never set (this aborted in
+ * free() once; ASan missed it because its stack happened to be zero). */
+static void
+test_digits_matching_several_thumbprints_are_ambiguous(void **state)
+{
+	struct store *s = *state;
+	struct store_cert got;
+
+	add_cert(s, "1387aa00");
+	add_cert(s, "1387bb00");
+	poison_stack();
+	assert_int_equal(store_cert_find(s, "1387", &got), CW_ERR_AMBIGUOUS);
+	poison_stack();
+	assert_int_equal(store_cert_find(s, "13879", &got), CW_ERR_NOT_FOUND);
+	poison_stack();
+	assert_int_equal(store_cert_find(s, "1387a", &got), CW_OK);
+	store_cert_release(&got);
+}
+
 static enum cw_err
 count_assign(void *user, const struct store_assignment *a)
 {
@@ -345,11 +382,87 @@ test_assignment_history_and_schedule(void **state)
 	assert_int_equal(ended, 0);
 }
 
+/* A file of size 0, and an SQLite file without certwiz's schema, are
+ * refused: never silently given a new empty schema. */
+static void
+test_empty_or_foreign_store_is_refused(void **state)
+{
+	char dir[64] = "/tmp/certwiz-store-XXXXXX", path[96], side[112];
+	struct store *s = NULL;
+	sqlite3 *db = NULL;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/store.db", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(store_open(path, false, &s), CW_ERR_STORE);
+	assert_int_equal(store_open(path, true, &s), CW_ERR_STORE);
+	unlink(path);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE t (x)", NULL, NULL,
+				      NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(path, false, &s), CW_ERR_STORE);
+	unlink(path);
+	snprintf(side, sizeof(side), "%s-journal", path);
+	unlink(side);
+	rmdir(dir);
+}
+
+/* Pages overwritten with garbage: the first write is refused. */
+static void
+test_damaged_store_refuses_writes(void **state)
+{
+	char dir[64] = "/tmp/certwiz-store-XXXXXX", path[96], side[112];
+	unsigned char junk[4096];
+	struct store *s = NULL;
+	struct stat st;
+	char cka[40];
+	int64_t tok;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/store.db", dir);
+	assert_int_equal(store_open(path, true, &s), CW_OK);
+	tok = add_token(s, "1", "t");
+	for (int i = 0; i < 600; i++) { /* a few pages of rows */
+		snprintf(cka, sizeof(cka), "%032x", i);
+		add_key(s, tok, cka, NULL);
+	}
+	store_close(s);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_size > 3 * 4096);
+	memset(junk, 0xa5, sizeof(junk));
+	fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	/* the last pages (rows), not the schema's first ones: the store
+	 * opens, and reads what it can, but is not written to */
+	assert_int_equal(pwrite(fd, junk, sizeof(junk), st.st_size - 4096),
+			 4096);
+	close(fd);
+	assert_int_equal(store_open(path, false, &s), CW_OK);
+	assert_int_equal(store_begin(s), CW_ERR_STORE);
+	store_close(s);
+	unlink(path);
+	snprintf(side, sizeof(side), "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", path);
+	unlink(side);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_open_file_store_uses_wal_and_full_sync),
+		cmocka_unit_test(test_empty_or_foreign_store_is_refused),
+		cmocka_unit_test(test_damaged_store_refuses_writes),
 		cmocka_unit_test_setup_teardown(
 			test_token_ensure_is_idempotent_and_tracks_label, setup,
 			teardown),
@@ -363,6 +476,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			test_cert_find_by_id_prefix_and_ambiguity, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_digits_matching_several_thumbprints_are_ambiguous,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_cert_find_takes_decimal_digits_as_a_prefix_too, setup,
 			teardown),
