@@ -9,6 +9,9 @@ packages=(
 	libcmocka-dev libcurl4-openssl-dev libmicrohttpd-dev libidn2-dev
 	p11-kit softhsm2 opensc gnutls-bin openssl sqlite3 jq faketime bsdutils
 	libengine-pkcs11-openssl nginx-light curl pebble strace systemd
+	opencryptoki libtpm2-pkcs11-1 libtpm2-pkcs11-tools
+	python3-tpm2-pkcs11-tools swtpm swtpm-tools tpm2-tools tpm2-abrmd
+	libtss2-tcti-swtpm0 libtss2-tcti-tabrmd0 dbus
 )
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -21,6 +24,14 @@ fi
 # The default admin group ([policy] admin_group): certwiz refuses a
 # configuration whose group does not exist.
 getent group certwiz-admins >/dev/null || $SUDO groupadd --system certwiz-admins
+# openCryptoki serves only members of group pkcs11 (its package makes the
+# group): the service's user must be one to use an openCryptoki token.
+add_to_pkcs11() {
+	if getent group pkcs11 >/dev/null && ! id -nG certwiz | grep -qw pkcs11; then
+		$SUDO usermod -a -G pkcs11 certwiz
+	fi
+}
+add_to_pkcs11
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
@@ -40,3 +51,4 @@ fi
 trap 'if [ -n "$own_policy" ]; then $SUDO rm -f $policy; fi' EXIT
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+add_to_pkcs11

@@ -5,10 +5,16 @@
 family = softhsm2
 manufacturer = SoftHSM project
 model = SoftHSM v2
+library_manufacturer = SoftHSM
 # First existing path wins.
 module_path = /usr/lib/softhsm/libsofthsm2.so
 module_path = /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so
 module_path = /usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so
+
+[keys]
+# Key specs certwiz offers that this token generates (all of them).
+supported = ec:P-256 ec:P-384 rsa:2048 rsa:3072 rsa:4096
+refused =
 
 [quirks]
 # No CKM_ECDSA_SHA256/384: certwiz hashes on the host and signs with
@@ -31,3 +37,5 @@ find_scans_all_objects = yes
 # directory; certwiz's crash tests kill only its own writes
 # (tests/integration/crash_sweep.sh).
 token_file_rewrite_in_place = yes
+keygen_fallback = none
+serial_unique = yes

@@ -29,6 +29,10 @@ struct tok_info {
 	bool pin_final_try;
 	bool pin_locked;
 	bool pin_to_be_changed;
+	/* what a wrong PIN leaves to see: "flags" (the token sets
+	 * CKF_USER_PIN_COUNT_LOW/FINAL_TRY/LOCKED), "none" (a module known to
+	 * set none of them), "unknown"; a static string */
+	const char *pin_counter;
 	char *label;
 	char *serial;
 	char *manufacturer;
@@ -66,14 +70,18 @@ enum cw_err tok_select(const char *uri, const struct tok_info *infos,
 		       size_t n, size_t *index);
 
 /*
- * RFC 7512 URIs built from a token's identity (no I/O, no PIN). tok_key_uri
- * adds id= (and type=private). NULL on allocation failure; caller frees.
+ * RFC 7512 URIs built from a token's identity (no I/O, no PIN): token=,
+ * serial= and manufacturer=, never model= (tpm2-pkcs11 pads its model with
+ * NUL bytes, not spaces, so a model= written from the text matches for
+ * certwiz and libp11 but not for p11-kit and GnuTLS, which compare the
+ * padded field; label, serial and manufacturer already name one token).
+ * tok_key_uri adds id= (and type=private). NULL on allocation failure;
+ * caller frees.
  */
 char *tok_token_uri(const char *label, const char *serial,
-		    const char *manufacturer, const char *model);
+                    const char *manufacturer);
 char *tok_key_uri(const char *label, const char *serial,
-		  const char *manufacturer, const char *model,
-		  const struct cw_buf *id);
+                  const char *manufacturer, const struct cw_buf *id);
 
 /* Opens a read-write session on the token uri selects. */
 enum cw_err tok_open(struct tok_ctx *ctx, const char *uri,
@@ -103,6 +111,9 @@ enum cw_err tok_login_preflight(struct tok_session *s);
 bool tok_login_prompts(const struct tok_session *s, const char *uri,
 		       const struct cw_secret_source *src);
 
+/* Whether the token can sign with a key of this type (a PKCS#12 key to
+ * be imported); CW_ERR_MECHANISM, reported, when it cannot. */
+enum cw_err tok_check_sign(struct tok_session *s, enum cw_key_type type);
 /*
  * Checks with C_GetMechanismInfo that the token can generate and sign with
  * a key of this spec and that the size is within its range.

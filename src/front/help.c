@@ -34,9 +34,14 @@ static const struct verb_doc verbs[] = {
 	{ "tokens", "tokens",
 	  "list the PKCS#11 modules, slots and tokens certwiz can see",
 	  "Each slot is shown with its token's RFC 7512 URI (label, serial, "
-	  "manufacturer, model), whether the token is initialised, whether "
-	  "it needs a login, and PIN warnings. Tokens are chosen by these "
-	  "URIs, never by slot number.",
+	  "manufacturer; the model is shown beside it), whether the token is "
+	  "initialised, whether it needs a login, PIN warnings, and whether "
+	  "a wrong PIN shows in its flags at all (SoftHSM2 and tpm2-pkcs11 "
+	  "keep no counter certwiz can see; a TPM still counts failures "
+	  "toward its lockout). A PIN is tried once per command. Tokens are "
+	  "chosen by these URIs, never by slot number. A module that does not "
+	  "start is reported with exit 6 and what to check (openCryptoki's "
+	  "daemon, tpm2-pkcs11's TPM2_PKCS11_STORE and TCTI).",
 	  { { NULL, NULL } } },
 	{ "topology", "topology check FILE | topology show",
 	  "validate a topology document and show what each usage needs",

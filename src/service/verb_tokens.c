@@ -25,6 +25,7 @@ token_json(const struct tok_info *t)
 	json_object_set_new(o, "pin_count_low", json_boolean(t->pin_count_low));
 	json_object_set_new(o, "pin_final_try", json_boolean(t->pin_final_try));
 	json_object_set_new(o, "pin_locked", json_boolean(t->pin_locked));
+	json_object_set_new(o, "pin_counter", json_string(t->pin_counter));
 	return o;
 }
 
@@ -51,6 +52,13 @@ token_text(const struct tok_info *t, const char *last_module)
 	       t->pin_count_low ? ", PIN count low" : "",
 	       t->pin_final_try ? ", PIN final try" : "",
 	       t->pin_locked ? ", PIN LOCKED" : "");
+	if (strcmp(t->pin_counter, "none") == 0)
+		printf("    PIN    no PIN retry counter shown: a wrong PIN is "
+		       "tried once per command (a TPM still counts failures "
+		       "toward its lockout)\n");
+	else if (strcmp(t->pin_counter, "unknown") == 0)
+		printf("    PIN    retry counter not known: the token shows "
+		       "one only after a wrong PIN\n");
 }
 
 enum cw_err

@@ -164,31 +164,66 @@ read_cert(sqlite3_stmt *st, int c, struct store_cert *x)
 	       store_col_text(st, c + 12, &x->origin);
 }
 
-enum cw_err
-store_token_ensure(struct store *s, const struct store_token *t, int64_t *id)
+/* A serial that names one token (tpm2-pkcs11 gives all its tokens
+ * 0000000000000000). */
+static bool
+serial_names_one(const char *serial)
 {
-	sqlite3_stmt *st = store_prep(
-		s, "INSERT INTO tokens (serial, label, manufacturer, model) "
-		   "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (manufacturer, model, "
-		   "serial) DO UPDATE SET label = excluded.label RETURNING id");
-	int r = SQLITE_DONE;
+	for (const char *p = serial; *p; p++)
+		if (*p != '0' && *p != ' ')
+			return true;
+	return false;
+}
 
-	if (st == NULL)
-		return CW_ERR_STORE;
+/* ?1 serial, ?2 label, ?3 manufacturer, ?4 model */
+static void
+bind_token(sqlite3_stmt *st, const struct store_token *t)
+{
 	store_bind_text(st, 1, t->serial);
 	store_bind_text(st, 2, t->label);
 	store_bind_text(st, 3, t->manufacturer);
 	store_bind_text(st, 4, t->model);
-	r = sqlite3_step(st);
-	if (r != SQLITE_ROW) {
-		enum cw_err rc = store_fail(s, "token");
+}
 
-		sqlite3_finalize(st);
-		return rc;
-	}
-	*id = sqlite3_column_int64(st, 0);
+enum cw_err
+store_token_ensure(struct store *s, const struct store_token *t, int64_t *id)
+{
+	bool by_serial = serial_names_one(t->serial);
+	sqlite3_stmt *st = store_prep(
+	    s, by_serial ? "SELECT id FROM tokens WHERE manufacturer=?3 AND "
+	                   "model=?4 AND serial=?1 ORDER BY label=?2 DESC"
+	                 : "SELECT id FROM tokens WHERE manufacturer=?3 AND "
+	                   "model=?4 AND serial=?1 AND label=?2");
+	enum cw_err rc;
+	int r;
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	bind_token(st, t);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	return CW_OK;
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		return store_fail(s, "token");
+	if (r == SQLITE_ROW) {
+		/* a relabelled token (by serial): the row follows */
+		st = store_prep(s, "UPDATE tokens SET label=?2 WHERE id=?1");
+		if (st == NULL)
+			return CW_ERR_STORE;
+		sqlite3_bind_int64(st, 1, *id);
+		store_bind_text(st, 2, t->label);
+		return store_exec_step(s, st, "token");
+	}
+	st = store_prep(s, "INSERT INTO tokens (serial, label, manufacturer, "
+	                   "model) VALUES (?1, ?2, ?3, ?4)");
+	if (st == NULL)
+		return CW_ERR_STORE;
+	bind_token(st, t);
+	rc = store_exec_step(s, st, "token");
+	if (rc == CW_OK)
+		*id = sqlite3_last_insert_rowid(s->db);
+	return rc;
 }
 
 enum cw_err

@@ -49,6 +49,25 @@ tok_check_mechanism(struct tok_session *s, const struct cw_keyspec *spec)
 }
 
 enum cw_err
+tok_check_sign(struct tok_session *s, enum cw_key_type type)
+{
+	CK_MECHANISM_INFO mi;
+	bool rsa = type == CW_KEY_RSA;
+	CK_MECHANISM_TYPE plain = rsa ? CKM_RSA_PKCS : CKM_ECDSA;
+	CK_MECHANISM_TYPE hashed = rsa ? CKM_SHA256_RSA_PKCS : CKM_ECDSA_SHA256;
+
+	if ((s->m->C_GetMechanismInfo(s->slot, plain, &mi) == CKR_OK &&
+	     (mi.flags & CKF_SIGN)) ||
+	    (s->m->C_GetMechanismInfo(s->slot, hashed, &mi) == CKR_OK &&
+	     (mi.flags & CKF_SIGN)))
+		return CW_OK;
+	cw_error("token '%s' cannot sign with an %s key: it would hold a key "
+	         "no server could use",
+	         s->info.label, rsa ? "RSA" : "EC");
+	return CW_ERR_MECHANISM;
+}
+
+enum cw_err
 tok_id_in_use(struct tok_session *s, const struct cw_buf *id, bool *in_use)
 {
 	CK_OBJECT_HANDLE h;
@@ -210,6 +229,32 @@ tok_public_key(struct tok_session *s, const struct cw_buf *id,
 	return read_public(s, h, kt, out);
 }
 
+/* What a token answers to a template it will not take (some say
+ * CKR_GENERAL_ERROR instead of CKR_TEMPLATE_INCONSISTENT). */
+static bool
+refused_template(CK_RV rv)
+{
+	return rv == CKR_TEMPLATE_INCONSISTENT ||
+	       rv == CKR_ATTRIBUTE_VALUE_INVALID ||
+	       rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_GENERAL_ERROR ||
+	       rv == CKR_FUNCTION_FAILED;
+}
+
+/* Objects under a fresh CKA_ID after a failed generation: a module that
+ * fails halfway may leave one behind; the ID is certwiz's own, so they
+ * go. */
+static void
+drop_leftovers(struct tok_session *s, const struct cw_buf *id)
+{
+	CK_OBJECT_HANDLE h[4];
+	CK_ULONG n = 0;
+
+	if (tok_find_objects(s, -1, id, h, 4, &n) != CW_OK)
+		return;
+	for (CK_ULONG i = 0; i < n; i++)
+		s->m->C_DestroyObject(s->h, h[i]);
+}
+
 enum cw_err
 tok_keygen(struct tok_session *s, const struct cw_keyspec *spec,
 	   const struct cw_buf *id, const char *label, struct cw_pubkey *pub)
@@ -260,8 +305,27 @@ tok_keygen(struct tok_session *s, const struct cw_keyspec *spec,
 	rv = s->m->C_GenerateKeyPair(s->h, &mech, pubt, np, privt, nv, &hpub,
 				     &hpriv);
 #undef ADD
-	if (rv != CKR_OK)
+	if (refused_template(rv)) {
+		/* Some tokens refuse the public key's usage attributes
+		 * (tpm2-pkcs11 derives CKA_VERIFY from the TPM's decrypt bit
+		 * and then finds CKA_VERIFY=TRUE inconsistent): once more
+		 * without the public key's CKA_VERIFY and CKA_ENCRYPT (the
+		 * token's defaults for a public key). The private template
+		 * is never changed, and check_private below reads every
+		 * property back as before. */
+		cw_debug("token '%s' refused the key template (0x%lx); "
+		         "trying without the public key's usage attributes",
+		         s->info.label, (unsigned long)rv);
+		drop_leftovers(s, id);
+		memmove(&pubt[2], &pubt[4], (np - 4) * sizeof(pubt[0]));
+		np -= 2;
+		rv = s->m->C_GenerateKeyPair(s->h, &mech, pubt, np, privt, nv,
+		                             &hpub, &hpriv);
+	}
+	if (rv != CKR_OK) {
+		drop_leftovers(s, id);
 		return tok_fail("C_GenerateKeyPair", rv);
+	}
 	rc = check_private(s, hpriv);
 	if (rc == CW_OK)
 		rc = read_public(s, hpub, spec->type == CW_KEY_RSA ? CKK_RSA

@@ -25,6 +25,32 @@ tok_fail(const char *call, CK_RV rv)
 	}
 }
 
+/* What to check when a module will not start, for the modules whose
+ * set-up is known (tokens/). */
+static void
+init_hint(const char *path, CK_RV rv)
+{
+	if (strstr(path, "opencryptoki"))
+		cw_error(
+		    "openCryptoki starts only with its daemon: is "
+		    "pkcsslotd running (systemctl start pkcsslotd), and is "
+		    "the service's user in group pkcs11?%s",
+		    rv == CKR_HOST_MEMORY ? " (it says 'host memory' when "
+		                            "the daemon is down)"
+		                          : "");
+	else if (strstr(path, "tpm2_pkcs11"))
+		cw_error(
+		    "tpm2-pkcs11 could not reach the TPM: check "
+		    "TPM2_PKCS11_TCTI (and tpm2-abrmd, when it is used) and "
+		    "that TPM2_PKCS11_STORE is the store made with "
+		    "tpm2_ptool");
+	else
+		cw_error("the module '%s' did not start: check its own "
+		         "configuration (and any daemon it needs) for the "
+		         "service's user",
+		         path);
+}
+
 enum cw_err
 tok_ctx_open(const char *module_path, struct tok_ctx **out)
 {
@@ -33,6 +59,18 @@ tok_ctx_open(const char *module_path, struct tok_ctx **out)
 
 	if (ctx == NULL)
 		return CW_ERR_NOMEM;
+	if (module_path != NULL && strstr(module_path, "tpm2_pkcs11") &&
+	    getenv("TPM2_PKCS11_STORE") == NULL) {
+		/* without it the module makes a store of its own in $HOME,
+		 * silently: keys would land where nobody looks */
+		cw_error(
+		    "'%s' is tpm2-pkcs11, and TPM2_PKCS11_STORE is not set: "
+		    "set it (and TPM2_PKCS11_TCTI) in the service's "
+		    "environment to the store made with tpm2_ptool",
+		    module_path);
+		free(ctx);
+		return CW_ERR_TOKEN;
+	}
 	if (module_path != NULL) {
 		CK_FUNCTION_LIST *m = p11_kit_module_load(module_path, 0);
 
@@ -44,11 +82,11 @@ tok_ctx_open(const char *module_path, struct tok_ctx **out)
 		}
 		rv = p11_kit_module_initialize(m);
 		if (rv != CKR_OK) {
-			enum cw_err rc = tok_fail("C_Initialize", rv);
-
+			tok_fail("C_Initialize", rv);
+			init_hint(module_path, rv);
 			p11_kit_module_release(m);
 			free(ctx);
-			return rc;
+			return CW_ERR_TOKEN; /* a set-up fault: exit 6 */
 		}
 		ctx->modules = calloc(2, sizeof(*ctx->modules));
 		if (ctx->modules == NULL) {
@@ -116,6 +154,38 @@ tok_info_free_array(struct tok_info *infos, size_t n)
 	free(infos);
 }
 
+/* Whether a wrong PIN shows in the token's flags. PKCS#11 cannot say that a
+ * token has no retry counter (the flags appear only after failures), so
+ * it is known per module family (tokens/): SoftHSM2 has none; tpm2-pkcs11
+ * has none either, while the TPM's own dictionary-attack lockout counts
+ * every failure; openCryptoki sets them. */
+static const char *
+pin_counter(CK_FUNCTION_LIST *m, CK_FLAGS token_flags)
+{
+	static const struct {
+		const char *manufacturer, *counter;
+	} known[] = {
+	    {"SoftHSM", "none"},
+	    {"tpm2-software.github.io", "none"},
+	    {"IBM", "flags"},
+	};
+	CK_INFO li;
+	char *lib;
+	const char *v = "unknown";
+
+	if (token_flags & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY |
+	                   CKF_USER_PIN_LOCKED))
+		return "flags";
+	if (m->C_GetInfo(&li) != CKR_OK)
+		return v;
+	lib = space_str(li.manufacturerID, sizeof(li.manufacturerID));
+	for (size_t i = 0; lib && i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(lib, known[i].manufacturer) == 0)
+			v = known[i].counter;
+	free(lib);
+	return v;
+}
+
 enum cw_err
 tok_describe(CK_FUNCTION_LIST *m, CK_SLOT_ID slot, struct tok_info *info)
 {
@@ -149,13 +219,14 @@ tok_describe(CK_FUNCTION_LIST *m, CK_SLOT_ID slot, struct tok_info *info)
 	info->pin_final_try = (ti.flags & CKF_USER_PIN_FINAL_TRY) != 0;
 	info->pin_locked = (ti.flags & CKF_USER_PIN_LOCKED) != 0;
 	info->pin_to_be_changed = (ti.flags & CKF_USER_PIN_TO_BE_CHANGED) != 0;
+	info->pin_counter = pin_counter(m, ti.flags);
 	info->label = space_str(ti.label, sizeof(ti.label));
 	info->serial = space_str(ti.serialNumber, sizeof(ti.serialNumber));
 	info->manufacturer =
 		space_str(ti.manufacturerID, sizeof(ti.manufacturerID));
 	info->model = space_str(ti.model, sizeof(ti.model));
-	info->uri = tok_token_uri(info->label, info->serial,
-				  info->manufacturer, info->model);
+	info->uri =
+	    tok_token_uri(info->label, info->serial, info->manufacturer);
 	if (info->label == NULL || info->serial == NULL ||
 	    info->manufacturer == NULL || info->model == NULL ||
 	    info->uri == NULL)

@@ -131,7 +131,7 @@ tok_select(const char *s, const struct tok_info *infos, size_t n,
 
 static char *
 format_uri(const char *label, const char *serial, const char *manufacturer,
-	   const char *model, const struct cw_buf *id)
+           const struct cw_buf *id)
 {
 	P11KitUri *uri = p11_kit_uri_new();
 	CK_TOKEN_INFO *ti;
@@ -145,7 +145,6 @@ format_uri(const char *label, const char *serial, const char *manufacturer,
 	pad(ti->label, sizeof(ti->label), label);
 	pad(ti->serialNumber, sizeof(ti->serialNumber), serial);
 	pad(ti->manufacturerID, sizeof(ti->manufacturerID), manufacturer);
-	pad(ti->model, sizeof(ti->model), model);
 	if (id != NULL) {
 		CK_ATTRIBUTE a[2] = {
 			{ CKA_ID, id->data, id->len },
@@ -164,15 +163,14 @@ out:
 }
 
 char *
-tok_token_uri(const char *label, const char *serial, const char *manufacturer,
-	      const char *model)
+tok_token_uri(const char *label, const char *serial, const char *manufacturer)
 {
-	return format_uri(label, serial, manufacturer, model, NULL);
+	return format_uri(label, serial, manufacturer, NULL);
 }
 
 char *
 tok_key_uri(const char *label, const char *serial, const char *manufacturer,
-	    const char *model, const struct cw_buf *id)
+            const struct cw_buf *id)
 {
-	return format_uri(label, serial, manufacturer, model, id);
+	return format_uri(label, serial, manufacturer, id);
 }

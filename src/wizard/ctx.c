@@ -406,7 +406,7 @@ wiz_open_token(struct wiz *w, const char *uri, struct tok_session **out)
 char *
 wiz_token_uri(const struct store_token *t)
 {
-	return tok_token_uri(t->label, t->serial, t->manufacturer, t->model);
+	return tok_token_uri(t->label, t->serial, t->manufacturer);
 }
 
 static enum cw_err

@@ -438,6 +438,8 @@ import_key(struct wiz *w, struct imp *m)
 			rc = CW_OK;
 		}
 	}
+	if (rc == CW_OK)
+		rc = tok_check_sign(m->tok, m->p12.key.type);
 	for (int i = 0; rc == CW_OK && used && i < 4; i++) {
 		unsigned char b[16];
 

@@ -349,8 +349,8 @@ fill_result(struct wiz *w, const struct wiz_request_opts *o, struct job *j,
 	r.cka_id = strdup(j->key.cka_id);
 	r.key_label = strdup(j->key.label);
 	r.key_alg = strdup(j->spec.name);
-	r.key_uri = tok_key_uri(ti->label, ti->serial, ti->manufacturer,
-				ti->model, &j->id);
+	r.key_uri =
+	    tok_key_uri(ti->label, ti->serial, ti->manufacturer, &j->id);
 	r.token_label = strdup(ti->label);
 	r.subject = strdup(j->plan.subject);
 	r.out_path = o->out_path ? strdup(o->out_path) : NULL;

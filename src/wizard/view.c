@@ -36,8 +36,7 @@ load_key(struct store *s, struct wiz_view *v)
 		rc = cw_unhex(v->key.cka_id, &id);
 	if (rc == CW_OK &&
 	    (v->key_uri = tok_key_uri(v->token.label, v->token.serial,
-				      v->token.manufacturer, v->token.model,
-				      &id)) == NULL)
+	                              v->token.manufacturer, &id)) == NULL)
 		rc = CW_ERR_NOMEM;
 	cw_buf_release(&id);
 	return rc;

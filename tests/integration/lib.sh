@@ -22,12 +22,27 @@ PIN=CANARY-PIN-4711
 SO_PIN=CANARY-SO-4711
 TOKEN_LABEL=web-hsm
 
-softhsm_module() {
+# The token family a test runs on (tokens/FAMILY.profile): softhsm2 (the
+# default), opencryptoki or tpm2-pkcs11. Each is set up from scratch in the
+# test's own folder by token_setup_FAMILY.
+TOKEN_KIND=${TOKEN_KIND:-softhsm2}
+
+# profile_module FAMILY: the first module path of its profile that exists
+profile_module() {
 	local p
-	for p in $(sed -n 's/^module_path = //p' "$SRCDIR/tokens/softhsm2.profile"); do
+	for p in $(sed -n 's/^module_path = //p' "$SRCDIR/tokens/$1.profile"); do
 		if [ -e "$p" ]; then echo "$p"; return 0; fi
 	done
 	return 1
+}
+softhsm_module() { profile_module softhsm2; }
+
+# private_mounts "$@": re-runs the test in a mount namespace of its own
+# (openCryptoki keeps its tokens, its daemon's socket and its shared
+# memory at fixed paths; the test mounts its own folders over them).
+private_mounts() {
+	[ -n "${CW_PRIVATE_NS:-}" ] && return 0
+	CW_PRIVATE_NS=1 exec unshare -m --propagation private bash "$0" "$@"
 }
 
 # The service's binary (beside the client) and its user.
@@ -69,8 +84,7 @@ sqlite3() {
 # certwizd with the PIN options of the command line. The store is made
 # with 'certwiz init'.
 setup_env() {
-	command -v softhsm2-util >/dev/null || exit 77
-	MODULE=$(softhsm_module) || exit 77
+	MODULE=$(profile_module "$TOKEN_KIND") || { echo "no module for $TOKEN_KIND (scripts/deps.sh installs it)" >&2; exit 77; }
 	id "$SVC_USER" >/dev/null 2>&1 || { echo "no user $SVC_USER (scripts/deps.sh makes it)" >&2; exit 77; }
 	CW_MODE=${CW_MODE:-service}
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/certwiz-$1.XXXXXX")
@@ -86,12 +100,9 @@ setup_env() {
 		export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$SVC_DIR/asan"
 		export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:log_path=$SVC_DIR/ubsan"
 	fi
-	sed "s|@TOKENDIR@|$WORK/tokens|" "$SRCDIR/tokens/softhsm2.conf.in" >"$WORK/softhsm2.conf"
-	export SOFTHSM2_CONF="$WORK/softhsm2.conf"
 	chmod 700 "$WORK/state"
+	"token_setup_$TOKEN_KIND"
 	own_service_files
-	softhsm2-util --init-token --free --label "$TOKEN_LABEL" \
-		--pin "$PIN" --so-pin "$SO_PIN" >/dev/null
 	umask 077
 	printf '%s\n' "$PIN" >"$WORK/pin"
 	umask 022
@@ -120,6 +131,114 @@ CONF
 	fi
 	# as an installation does: the store is made once, explicitly
 	cw init >"$WORK/init.out" 2>&1 || fail "certwiz init: $(cat "$WORK/init.out")"
+}
+
+# token_setup_FAMILY: an initialised token labelled $TOKEN_LABEL with user
+# PIN $PIN, in the test's folder, and the environment its module needs
+# (exported: certwizd and the tools inherit it).
+token_setup_softhsm2() {
+	command -v softhsm2-util >/dev/null || exit 77
+	sed "s|@TOKENDIR@|$WORK/tokens|" "$SRCDIR/tokens/softhsm2.conf.in" >"$WORK/softhsm2.conf"
+	export SOFTHSM2_CONF="$WORK/softhsm2.conf"
+	softhsm2-util --init-token --free --label "$TOKEN_LABEL" \
+		--pin "$PIN" --so-pin "$SO_PIN" >/dev/null
+}
+
+# openCryptoki's soft token: its configuration (the soft token's slot
+# only), token folder and lock folder are the test's, mounted over the
+# fixed paths; /run and /dev/shm are fresh; pkcsslotd is started and
+# stopped by PID. The token comes with SO PIN 87654321 and takes PINs of
+# 4 to 8 characters. The service's user is in group pkcs11 (deps.sh).
+token_setup_opencryptoki() {
+	local d=$WORK/ock i
+	[ -n "${CW_PRIVATE_NS:-}" ] || fail "openCryptoki needs private_mounts"
+	command -v pkcsslotd >/dev/null || exit 77
+	id -nG "$SVC_USER" | grep -qw pkcs11 || fail "$SVC_USER is not in group pkcs11 (scripts/deps.sh)"
+	PIN=CNRY4711
+	SO_PIN=CNSO4711
+	mkdir -p "$d/lib/swtok/TOK_OBJ" "$d/lock/swtok"
+	chgrp -R pkcs11 "$d/lib" "$d/lock"
+	chmod -R 770 "$d/lib" "$d/lock"
+	printf 'version opencryptoki-3.1\nslot 3\n{\nstdll = libpkcs11_sw.so\n}\n' >"$d/opencryptoki.conf"
+	mount --bind "$d/opencryptoki.conf" /etc/opencryptoki/opencryptoki.conf
+	mount --bind "$d/lib" /var/lib/opencryptoki
+	mount -t tmpfs -o mode=755 tmpfs /run
+	mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+	mkdir -p /run/lock/opencryptoki
+	mount --bind "$d/lock" /run/lock/opencryptoki
+	pkcsslotd || fail "pkcsslotd did not start"
+	BG_PIDS="$BG_PIDS $(cat /run/pkcsslotd.pid)"
+	command pkcs11-tool --module "$MODULE" --init-token --label "$TOKEN_LABEL" \
+		--so-pin 87654321 >/dev/null 2>&1 || fail "openCryptoki: init token"
+	command pkcs11-tool --module "$MODULE" --login --login-type so --so-pin 87654321 \
+		--change-pin --new-pin "$SO_PIN" >/dev/null 2>&1 || fail "openCryptoki: SO PIN"
+	command pkcs11-tool --module "$MODULE" --init-pin --so-pin "$SO_PIN" \
+		--pin "$PIN" >/dev/null 2>&1 || fail "openCryptoki: user PIN"
+}
+
+# tpm2-pkcs11 on a software TPM: swtpm on 127.0.0.1 (a free port found by
+# trying), tpm2-abrmd as the resource manager (without one, transient
+# objects pile up in the TPM until it is out of memory) on a private D-Bus
+# bus any local user may use, and the module's store in the token folder
+# (TPM2_PKCS11_STORE), made with tpm2_ptool.
+token_setup_tpm2-pkcs11() {
+	local d=$WORK/tpm port i abrmd
+	command -v swtpm >/dev/null && command -v tpm2-abrmd >/dev/null || exit 77
+	mkdir -p "$d/state" "$WORK/tokens/tpm2"
+	cat >"$d/bus.conf" <<BUS
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=$d/bus</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+BUS
+	dbus-daemon --config-file="$d/bus.conf" --fork --print-pid >"$d/bus.pid" ||
+		fail "dbus-daemon did not start"
+	BG_PIDS="$BG_PIDS $(cat "$d/bus.pid")"
+	for i in $(seq 1 20); do
+		port=$((20000 + RANDOM % 20000))
+		rm -f "$d/swtpm.pid"
+		swtpm socket --tpm2 --tpmstate dir="$d/state" \
+			--server type=tcp,port=$port,bindaddr=127.0.0.1 \
+			--ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
+			--flags not-need-init,startup-clear --daemon \
+			--pid file="$d/swtpm.pid" 2>>"$d/swtpm.log" && break
+	done
+	[ -s "$d/swtpm.pid" ] || fail "swtpm did not start: $(cat "$d/swtpm.log")"
+	BG_PIDS="$BG_PIDS $(cat "$d/swtpm.pid")"
+	export DBUS_SESSION_BUS_ADDRESS="unix:path=$d/bus"
+	tpm2-abrmd --allow-root --session --tcti="swtpm:host=127.0.0.1,port=$port" \
+		>"$d/abrmd.log" 2>&1 &
+	abrmd=$!
+	BG_PIDS="$BG_PIDS $abrmd"
+	export TPM2_PKCS11_TCTI="tabrmd:bus_type=session"
+	export TPM2TOOLS_TCTI="$TPM2_PKCS11_TCTI"
+	export TPM2_PKCS11_STORE="$WORK/tokens/tpm2"
+	for i in $(seq 1 50); do
+		timeout 10 dbus-send --session --print-reply --dest=org.freedesktop.DBus / \
+			org.freedesktop.DBus.NameHasOwner string:com.intel.tss2.Tabrmd 2>/dev/null |
+			grep -q "boolean true" && break
+		kill -0 "$abrmd" 2>/dev/null || fail "tpm2-abrmd: $(cat "$d/abrmd.log")"
+		sleep 0.1
+	done
+	timeout 30 tpm2_ptool init --path "$TPM2_PKCS11_STORE" >"$d/init.log" 2>&1 ||
+		fail "tpm2_ptool init: $(cat "$d/init.log" "$d/abrmd.log")"
+	tpm2_add_token "$TOKEN_LABEL"
+}
+# tpm2_add_token LABEL: one more token in the tpm2-pkcs11 store
+tpm2_add_token() {
+	timeout 30 tpm2_ptool addtoken --pid=1 --sopin="$SO_PIN" --userpin="$PIN" \
+		--label="$1" --path "$TPM2_PKCS11_STORE" >/dev/null ||
+		fail "tpm2_ptool addtoken $1"
+	own_service_files
 }
 
 # start_service / stop_service: certwizd on $WORK/run/certwiz.sock, started
@@ -205,11 +324,19 @@ remove_made() {
 
 cleanup_env() {
 	local rc=$?
-	local p
+	local p i
 	stop_service
 	for p in $BG_PIDS; do kill "$p" 2>/dev/null || true; done
 	remove_made
 	for p in $BG_PIDS; do wait "$p" 2>/dev/null || true; done
+	# daemons that forked away (swtpm, pkcsslotd, dbus-daemon) are not
+	# this shell's children: wait for them by PID, bounded
+	for p in $BG_PIDS; do
+		for i in $(seq 1 100); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.05
+		done
+	done
 	if [ "$rc" -eq 0 ] && ! canary_check; then
 		rc=1
 	fi
@@ -341,6 +468,33 @@ unchanged() {
 		fail "token objects changed"
 	diff -u "$WORK/snap-$1.store" "$WORK/now.store" >&2 ||
 		fail "store changed"
+}
+
+# engine_conf FILE: an OpenSSL configuration that loads libp11's engine
+# ($ENGINE) for the test's module, as a web server's would.
+engine_conf() {
+	cat >"$1" <<CONF
+openssl_conf = openssl_init
+[openssl_init]
+engines = engine_section
+[engine_section]
+pkcs11 = pkcs11_section
+[pkcs11_section]
+engine_id = pkcs11
+dynamic_path = $ENGINE
+MODULE_PATH = $MODULE
+CONF
+}
+
+# csr_sigalg TEXT SPEC: the CSR's text (openssl req -text) shows the
+# signature algorithm and key size of key spec SPEC.
+csr_sigalg() {
+	case $2 in
+	ec:P-256) grep -q "ecdsa-with-SHA256" <<<"$1" || fail "sigalg $2" ;;
+	ec:P-384) grep -q "ecdsa-with-SHA384" <<<"$1" || fail "sigalg $2" ;;
+	rsa:*) grep -q "sha256WithRSAEncryption" <<<"$1" || fail "sigalg $2"
+		grep -q "Public-Key: (${2#rsa:} bit)" <<<"$1" || fail "key size $2" ;;
+	esac
 }
 
 # An offline CA made with openssl: a root and an intermediate.

@@ -36,12 +36,7 @@ done
 grep -q "TLS Web Server Authentication, TLS Web Client Authentication" <<<"$TEXT" ||
 	fail "CSR lacks the EKUs"
 grep -q "CN = pool01.contoso.test" <<<"$TEXT" || fail "subject"
-case $KEY in
-ec:P-256) grep -q "ecdsa-with-SHA256" <<<"$TEXT" || fail "sigalg" ;;
-ec:P-384) grep -q "ecdsa-with-SHA384" <<<"$TEXT" || fail "sigalg" ;;
-rsa:*) grep -q "sha256WithRSAEncryption" <<<"$TEXT" || fail "sigalg"
-	grep -q "Public-Key: (${KEY#rsa:} bit)" <<<"$TEXT" || fail "key size" ;;
-esac
+csr_sigalg "$TEXT" "$KEY"
 [ "$(stat -c %a req.pem)" = 644 ] || fail "CSR mode"
 ls req.pem.*.tmp 2>/dev/null && fail "temporary file left"
 

@@ -30,17 +30,7 @@ done
 # The engine reads the PIN through the URI's pin-source, like certwiz;
 # libp11 0.4.12 keeps a trailing newline, so its file has none.
 (umask 077 && printf '%s' "$PIN" >engine-pin)
-cat >openssl.cnf <<CONF
-openssl_conf = openssl_init
-[openssl_init]
-engines = engine_section
-[engine_section]
-pkcs11 = pkcs11_section
-[pkcs11_section]
-engine_id = pkcs11
-dynamic_path = $ENGINE
-MODULE_PATH = $MODULE
-CONF
+engine_conf openssl.cnf
 PORT_RSA=$((20000 + $$ % 20000))
 PORT_EC=$((PORT_RSA + 1))
 server() { # server PORT USAGE

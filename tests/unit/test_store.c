@@ -118,6 +118,23 @@ test_token_ensure_is_idempotent_and_tracks_label(void **state)
 	assert_true(add_token(s, "5678", "new") != a);
 }
 
+/* tpm2-pkcs11 gives every token the same serial: the label tells them
+ * apart, and two such tokens never become one row. */
+static void
+test_tokens_without_a_serial_are_told_apart_by_label(void **state)
+{
+	struct store *s = *state;
+	int64_t a = add_token(s, "0000000000000000", "tpm-a");
+	int64_t b = add_token(s, "0000000000000000", "tpm-b");
+	struct store_token t;
+
+	assert_true(a != b);
+	assert_int_equal(add_token(s, "0000000000000000", "tpm-a"), a);
+	assert_int_equal(store_token_get(s, a, &t), CW_OK);
+	assert_string_equal(t.label, "tpm-a");
+	store_token_release(&t);
+}
+
 static void
 test_key_lifecycle_and_unique_cka_id(void **state)
 {
@@ -466,6 +483,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			test_token_ensure_is_idempotent_and_tracks_label, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_tokens_without_a_serial_are_told_apart_by_label,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_key_lifecycle_and_unique_cka_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_awaits_until_issued,

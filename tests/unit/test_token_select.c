@@ -79,8 +79,8 @@ test_key_uri_carries_identity_and_id_without_pin(void **state)
 {
 	unsigned char id[] = { 0xab, 0x01 };
 	struct cw_buf b = { id, 2, 2 };
-	char *u = tok_key_uri("web hsm", "12", "Me", "M1", &b);
-	char *t = tok_token_uri("web hsm", "12", "Me", "M1");
+	char *u = tok_key_uri("web hsm", "12", "Me", &b);
+	char *t = tok_token_uri("web hsm", "12", "Me");
 
 	(void)state;
 	assert_non_null(u);
@@ -88,7 +88,10 @@ test_key_uri_carries_identity_and_id_without_pin(void **state)
 	assert_non_null(strstr(u, "serial=12"));
 	assert_non_null(strstr(u, "id=%AB%01"));
 	assert_non_null(strstr(u, "type=private"));
+	assert_non_null(strstr(u, "manufacturer=Me"));
 	assert_null(strstr(u, "pin"));
+	/* no model=: a model padded with NULs would not match in p11-kit */
+	assert_null(strstr(u, "model="));
 	assert_non_null(t);
 	assert_null(strstr(t, "id="));
 	free(u);

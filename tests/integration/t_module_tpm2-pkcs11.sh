@@ -1,0 +1,2 @@
+#!/bin/bash
+exec bash "$(dirname "$0")/module_path.sh" tpm2-pkcs11
