@@ -1,7 +1,9 @@
 /*
  * The token's floor for one request: what any tool must ask of the module,
  * in one process, with nothing else: C_Initialize, a session, C_Login, one
- * key pair generated with certwiz's template, one signature over a digest,
+ * key pair generated with certwiz's template (without the public key's
+ * CKA_VERIFY if the token refuses it, as certwiz retries), one signature
+ * (over a digest; RSA hashing on the token where it can, as certwiz),
  * C_Finalize. certwiz's request is reported as a ratio to this.
  *
  * usage: floor MODULE TOKEN-LABEL PIN-FILE ec|rsa
@@ -114,17 +116,40 @@ main(int argc, char **argv)
 					: CKM_RSA_PKCS_KEY_PAIR_GEN,
 				     NULL, 0 };
 
-		check("C_GenerateKeyPair",
-		      f->C_GenerateKeyPair(s, &gen, pub_t, ec ? 4 : 5, priv_t,
-					   9, &pub, &priv));
+		CK_RV rv = f->C_GenerateKeyPair(s, &gen, pub_t, ec ? 4 : 5,
+		                                priv_t, 9, &pub, &priv);
+
+		/* tpm2-pkcs11 refuses the public CKA_VERIFY: the same retry
+		 * certwiz makes, without it */
+		if (rv != CKR_OK) {
+			pub_t[1] = pub_t[ec ? 3 : 4];
+			rv = f->C_GenerateKeyPair(s, &gen, pub_t, ec ? 3 : 4,
+			                          priv_t, 9, &pub, &priv);
+		}
+		check("C_GenerateKeyPair", rv);
 	}
 	{
-		CK_MECHANISM m = { ec ? CKM_ECDSA : CKM_RSA_PKCS, NULL, 0 };
+		/* RSA: CKM_SHA256_RSA_PKCS where the token has it, as certwiz
+		 * does (tpm2-pkcs11 makes CKM_RSA_PKCS a TPM decryption, which
+		 * a sign-only key refuses), else a DigestInfo with
+		 * CKM_RSA_PKCS */
+		CK_MECHANISM_INFO mi;
+		int hashed =
+		    !ec &&
+		    f->C_GetMechanismInfo(find_slot(argv[2]),
+		                          CKM_SHA256_RSA_PKCS, &mi) == CKR_OK &&
+		    (mi.flags & CKF_SIGN);
+		CK_MECHANISM m = {ec       ? CKM_ECDSA
+		                  : hashed ? CKM_SHA256_RSA_PKCS
+		                           : CKM_RSA_PKCS,
+		                  NULL, 0};
+		int digest_only = ec || hashed;
 
 		check("C_SignInit", f->C_SignInit(s, &m, priv));
-		check("C_Sign", f->C_Sign(s, (CK_BYTE_PTR)rsa_input + (ec ? 19 : 0),
-					  ec ? 32 : sizeof(rsa_input), sig,
-					  &sig_len));
+		check("C_Sign",
+		      f->C_Sign(
+		          s, (CK_BYTE_PTR)rsa_input + (digest_only ? 19 : 0),
+		          digest_only ? 32 : sizeof(rsa_input), sig, &sig_len));
 	}
 	f->C_Logout(s);
 	f->C_CloseSession(s);

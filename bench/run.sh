@@ -14,6 +14,8 @@
 #   request --ca (ACME, a local pebble) vs lego --csr
 #   view, status, list --json with 10, 10,000 and 100,000 certificates
 #   peak memory (maximum resident set) of each certwiz command.
+# The per-token-family section of bench/results.md is bench/modules.sh's;
+# this script keeps it.
 # Each comparison runs its commands in alternating rounds (hyperfine, a few
 # runs of each command per round), so that both sides see the same
 # machine and the same token; ratios are of the medians of all runs.
@@ -56,65 +58,9 @@ else
 	ROUNDS=5 RUNS=4 SIZES="10 10000 100000" REFRESH_SIZES="10 1000"
 fi
 
-# --- statistics ----------------------------------------------------------
+# --- statistics (bench/lib.sh) ---------------------------------------------
 
-# stats FILE: "median stddev min max n" (milliseconds) of the times in FILE
-stats() {
-	sort -g "$1" | awk '{v[NR] = $1 * 1000; s += v[NR]; q += v[NR] * v[NR]}
-		END {
-			m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-			sd = NR > 1 ? sqrt((q - s * s / NR) / (NR - 1)) : 0
-			printf "%.1f %.1f %.1f %.1f %d\n", m, sd, v[1], v[NR], NR
-		}'
-}
-
-# interleave TAG CMD...: ROUNDS rounds, each running every command RUNS
-# times (after one warm-up run each); all times of command i go to
-# $WORK/TAG.i.times.
-interleave() {
-	local tag=$1 i
-	shift
-	for i in $(seq 0 $(($# - 1))); do : >"$WORK/$tag.$i.times"; done
-	for _ in $(seq "$ROUNDS"); do
-		hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$WORK/h.json" \
-			"$@" >/dev/null 2>"$WORK/h.err" || {
-			cat "$WORK/h.err" >&2
-			fail "hyperfine failed for $tag"
-		}
-		for i in $(seq 0 $(($# - 1))); do
-			jq -r ".results[$i].times[]" "$WORK/h.json" >>"$WORK/$tag.$i.times"
-		done
-	done
-}
-
-# rss CMD...: peak resident set of one run, in MiB
-rss() {
-	/usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1 | awk '{printf "%.1f", $1 / 1024}'
-}
-
-# row TAG I LABEL [RSS]: one table row for command I of TAG
-row() {
-	local s
-	s=$(stats "$WORK/$1.$2.times")
-	set -- "$3" ${4:-} $s
-	if [ $# -eq 7 ]; then
-		printf '| %s | %s ms | %s ms | %s ms | %s ms | %s | %s MiB |\n' "$1" "$3" "$4" "$5" "$6" "$7" "$2"
-	else
-		printf '| %s | %s ms | %s ms | %s ms | %s ms | %s | |\n' "$1" "$2" "$3" "$4" "$5" "$6"
-	fi
-}
-
-# ratio TAG I J: median of command I over median of command J (three
-# significant digits; below 0.5 the inverse is added, "0.0072 (139x faster)")
-ratio() {
-	echo "$(stats "$WORK/$1.$2.times" | cut -d' ' -f1) $(stats "$WORK/$1.$3.times" | cut -d' ' -f1)" |
-		awk '{r = $1 / $2; printf "%.3g", r; if (r < 0.5) printf " (%.3gx faster)", 1 / r}'
-}
-
-table_head() {
-	echo "| command | median | ± | min | max | runs | peak RSS |"
-	echo "|---|---:|---:|---:|---:|---:|---:|"
-}
+source "$SRC/bench/lib.sh"
 
 # --- a token, a store, a CA ----------------------------------------------
 
@@ -518,5 +464,8 @@ for n in $SIZES; do
 			"$n" "$verb" "$1" "$2" "$3" "$4" "$5" "$(rss $cmd)" >>"$OUT.tmp"
 	done
 done
+# the per-family section (bench/modules.sh) is kept from the last run of
+# that script
+sed -n '/^<!-- modules -->$/,/^<!-- \/modules -->$/p' "$OUT" >>"$OUT.tmp" 2>/dev/null || true
 mv "$OUT.tmp" "$OUT"
 cat "$OUT"
