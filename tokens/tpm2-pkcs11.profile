@@ -29,8 +29,14 @@ refused = rsa:4096
 # without CKA_VERIFY/CKA_ENCRYPT (the private key's template is unchanged)
 # and reads every private attribute back before keeping the pair.
 keygen_fallback = public-without-verify
-# CKM_SHA256_RSA_PKCS and CKM_ECDSA_SHA256 are present.
+# CKM_SHA256_RSA_PKCS and CKM_ECDSA_SHA256 are present, and certwiz uses
+# them. Raw CKM_RSA_PKCS (a DigestInfo made on the host) fails for a
+# sign-only key: the module runs it as a TPM decryption, which the key
+# refuses ("inconsistent attributes"). Servers sign with RSA-PSS instead
+# (GnuTLS does, TLS 1.2 and 1.3): a client that offers only PKCS#1 v1.5
+# signatures cannot use an RSA key on this token.
 hash_on_host = no
+rsa_pkcs_raw = no
 # Every token has the serial 0000000000000000: certwiz tells tokens apart
 # by label as well (two tokens of one store keep two rows).
 serial_unique = no
