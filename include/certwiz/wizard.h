@@ -373,10 +373,23 @@ enum cw_err wiz_view(struct wiz *w, const char *usage, struct wiz_view *out);
 /* PEM of the leaf followed by its issuers. */
 enum cw_err wiz_view_pem(const struct wiz_view *v, struct cw_buf *out);
 
+/* export --server: for which server, whose workers load the key, and
+ * the PIN source the server reads. */
+struct wiz_export_opts {
+	const char *server;      /* NULL (chain and URI only) or "nginx" */
+	const char *server_user; /* default www-data */
+	const char *pin_source;  /* absolute; default [token] pin_file */
+};
+
+#define WIZ_EXPORT_FILES 4
 struct wiz_export_result {
 	char *chain_path;
 	char *uri_path;
 	char *key_uri;
+	char *files[WIZ_EXPORT_FILES]; /* what --server added */
+	size_t n_files;
+	char *access; /* why the server's workers could not use the key, or
+	               * NULL (files are written all the same) */
 };
 
 void wiz_export_result_release(struct wiz_export_result *r);
@@ -386,9 +399,16 @@ void wiz_export_result_release(struct wiz_export_result *r);
  * DIR/USAGE.key.uri (the key's PKCS#11 URI, no PIN), atomically, replacing
  * earlier exports. CW_ERR_UNAVAILABLE when nothing is assigned; the key is
  * looked up on its token first, and a key that is not there is refused.
+ * With o->server (nginx): also DIR/pkcs11-engine.cnf (the OpenSSL
+ * configuration loading libp11's engine), DIR/USAGE.nginx.conf (inside a
+ * server block), DIR/USAGE.nginx-main.conf (top level: env lines) and
+ * DIR/USAGE.env (the server's service environment), all staged before
+ * any is published; out->access says why the server's worker user could
+ * not use the key (a worker logs in again after the fork).
  */
 enum cw_err wiz_export(struct wiz *w, const char *usage, const char *dir,
-		       struct wiz_export_result *out);
+                       const struct wiz_export_opts *o,
+                       struct wiz_export_result *out);
 
 /* How much a problem matters to monitoring (certwiz check). */
 enum wiz_severity {

@@ -203,15 +203,38 @@ static const struct verb_doc verbs[] = {
 	  { { "--usage U", "the usage" },
 	    { "--pem", "print the certificate and its chain as PEM" },
 	    { NULL, NULL } } },
-	{ "export", "export --usage U --out DIR",
+	{ "export",
+	  "export --usage U --out DIR [--server nginx [--server-user USER] "
+	  "[--pin-source FILE]]",
 	  "write what a TLS server's configuration needs",
 	  "DIR/U.chain.pem holds the certificate and its issuers; "
-	  "DIR/U.key.uri holds the key's PKCS#11 URI (no PIN), for example "
-	  "for nginx's ssl_certificate_key \"engine:pkcs11:URI\". Both are "
-	  "written atomically and replaced on the next export. Nothing "
-	  "assigned: exit 4.",
+	  "DIR/U.key.uri holds the key's PKCS#11 URI (no PIN). With --server "
+	  "nginx (DIR an absolute path), also: DIR/U.nginx.conf to include "
+	  "inside the server block (ssl_certificate, and ssl_certificate_key "
+	  "through libp11's engine with the PIN source's path, never the "
+	  "PIN), DIR/U.nginx-main.conf to include at nginx.conf's top level "
+	  "(env lines: nginx clears its workers' environment), "
+	  "DIR/pkcs11-engine.cnf (the OpenSSL configuration that loads the "
+	  "engine for the token's module) and DIR/U.env (the environment "
+	  "nginx's service needs, for systemd's EnvironmentFile=). The PIN "
+	  "source is read by nginx's master (root) at start; libp11 sends a "
+	  "trailing newline as part of the PIN, so give it a file without "
+	  "one. After the fork each worker logs in again: when the workers' "
+	  "user (default www-data) cannot open the token (SoftHSM2: read and "
+	  "write its token folder; openCryptoki: group pkcs11; tpm2-pkcs11 "
+	  "cannot be used through the engine), export says what to change "
+	  "and exits 9, the files written all the same. Every file is "
+	  "staged before any is published, and replaced on the next export; "
+	  "a refused export leaves the previous one as it was. Nothing "
+	  "assigned: exit 4. See docs/servers.md.",
 	  { { "--usage U", "the usage" },
 	    { "--out DIR", "the folder to write to" },
+	    { "--server nginx", "also write nginx's snippets, engine "
+				"configuration and environment" },
+	    { "--server-user USER",
+	      "the user the server's workers run as (default www-data)" },
+	    { "--pin-source FILE",
+	      "the PIN file the server reads (default: [token] pin_file)" },
 	    { NULL, NULL } } },
 	{ "pending",
 	  "pending list | pending process [ID]... [--wait SEC] [--eab-kid KID "
@@ -351,7 +374,8 @@ static const struct opt_doc exit_codes[] = {
 	{ "7", "rejected by the CA" },
 	{ "8", "CA unreachable (retry later)" },
 	{ "9", "needs attention: refresh did its work and found problems, "
-	       "each listed" },
+	       "each listed; export wrote the files, but the server's "
+	       "workers could not use the key" },
 	{ NULL, NULL },
 };
 

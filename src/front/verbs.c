@@ -108,10 +108,12 @@ static const struct option view_opts[] = {
 };
 
 static const struct option export_opts[] = {
-	{ "usage", required_argument, NULL, FO_USAGE },
-	{ "out", required_argument, NULL, FO_OUT },
-	COMMON
-};
+    {"usage", required_argument, NULL, FO_USAGE},
+    {"out", required_argument, NULL, FO_OUT},
+    {"server", required_argument, NULL, FO_SERVER},
+    {"server-user", required_argument, NULL, FO_SERVER_USER},
+    {"pin-source", required_argument, NULL, FO_PIN_SOURCE},
+    COMMON};
 
 static const struct fo_role_def export_roles[] = {
 	{ FO_OUT, ROLE_OUT_DIR, NULL }, PIN_ROLES

@@ -114,26 +114,58 @@ enum cw_err
 cmd_export(int argc, char **argv, struct cli *c)
 {
 	const char *usage = NULL, *dir = NULL;
+	struct wiz_export_opts o = {NULL, NULL, NULL};
 	struct wiz_export_result r;
 	struct wiz *w = NULL;
 	enum cw_err rc;
+	int opt;
 
 	memset(&r, 0, sizeof(r));
-	rc = cli_parse_usage(argc, argv, c, "export", &usage, NULL, &dir);
+	while ((opt = getopt_long(argc, argv, "h", cli_opts("export"), NULL)) !=
+	       -1) {
+		if (opt == FO_USAGE)
+			usage = optarg;
+		else if (opt == FO_OUT)
+			dir = optarg;
+		else if (opt == FO_SERVER)
+			o.server = optarg;
+		else if (opt == FO_SERVER_USER)
+			o.server_user = optarg;
+		else if (opt == FO_PIN_SOURCE)
+			o.pin_source = optarg;
+		else if (cli_common(c, opt, optarg, "export") != 1)
+			return cli_usage("export");
+	}
+	if (optind != argc || usage == NULL || dir == NULL ||
+	    (o.server == NULL && (o.server_user || o.pin_source)))
+		return cli_usage("export");
+	rc = cli_wiz(c, &w);
 	if (rc == CW_OK)
-		rc = cli_wiz(c, &w);
-	if (rc == CW_OK)
-		rc = wiz_export(w, usage, dir, &r);
+		rc = wiz_export(w, usage, dir, &o, &r);
 	if (rc != CW_OK)
 		return rc;
-	if (c->json)
-		rc = cli_print_json(json_pack("{s:s, s:s, s:s, s:s}", "usage",
-					      usage, "chain", r.chain_path,
-					      "key_uri_file", r.uri_path,
-					      "key_uri", r.key_uri));
-	else
+	if (c->json) {
+		json_t *files = json_array();
+
+		for (size_t i = 0; files && i < r.n_files; i++)
+			json_array_append_new(files, json_string(r.files[i]));
+		rc = cli_print_json(
+		    json_pack("{s:s, s:s, s:s, s:s, s:o, s:s?}", "usage", usage,
+		              "chain", r.chain_path, "key_uri_file", r.uri_path,
+		              "key_uri", r.key_uri, "server_files", files,
+		              "server_access", r.access));
+	} else {
 		printf("usage %s: chain in %s, key URI in %s\n  %s\n", usage,
 		       r.chain_path, r.uri_path, r.key_uri);
+		for (size_t i = 0; i < r.n_files; i++)
+			printf("  %s\n", r.files[i]);
+	}
+	if (r.access != NULL) {
+		/* written, but the server would fail its first handshake */
+		cw_error("%s's workers cannot use this key: %s", o.server,
+		         r.access);
+		c->exit_code = EXIT_ATTENTION;
+	}
 	wiz_export_result_release(&r);
 	return rc;
 }

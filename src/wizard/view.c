@@ -125,17 +125,20 @@ wiz_export_result_release(struct wiz_export_result *r)
 	free(r->chain_path);
 	free(r->uri_path);
 	free(r->key_uri);
+	for (size_t i = 0; i < r->n_files; i++)
+		free(r->files[i]);
+	free(r->access);
 	memset(r, 0, sizeof(*r));
 }
 
 enum cw_err
 wiz_export(struct wiz *w, const char *usage, const char *dir,
-	   struct wiz_export_result *out)
+           const struct wiz_export_opts *o, struct wiz_export_result *out)
 {
 	struct wiz_export_result r;
 	struct wiz_view v;
 	struct cw_buf pem;
-	char *line = NULL;
+	char *line = NULL, *contents[WIZ_EXPORT_FILES] = {NULL};
 	enum cw_err rc;
 
 	memset(&r, 0, sizeof(r));
@@ -168,22 +171,31 @@ wiz_export(struct wiz *w, const char *usage, const char *dir,
 	line = cw_printf("%s\n", v.key_uri ? v.key_uri : "");
 	if (rc == CW_OK && (!r.chain_path || !r.uri_path || !r.key_uri || !line))
 		rc = CW_ERR_NOMEM;
-	/* both staged before either is published */
+	if (rc == CW_OK && o != NULL && o->server != NULL)
+		rc = wiz_export_server(w, usage, dir, o, &r, contents);
+	/* all staged before any is published */
 	if (rc == CW_OK)
 		rc = wiz_out_stage(w, r.chain_path, pem.data, pem.len, 0644,
 				   true);
 	if (rc == CW_OK)
 		rc = wiz_out_stage(w, r.uri_path, line, strlen(line), 0644,
 				   true);
+	for (size_t i = 0; rc == CW_OK && i < r.n_files; i++)
+		rc = wiz_out_stage(w, r.files[i], contents[i],
+		                   strlen(contents[i]), 0644, true);
 	if (rc == CW_OK)
 		rc = wiz_out_publish(w, r.chain_path);
 	if (rc == CW_OK)
 		rc = wiz_out_publish(w, r.uri_path);
+	for (size_t i = 0; rc == CW_OK && i < r.n_files; i++)
+		rc = wiz_out_publish(w, r.files[i]);
 	if (rc == CW_OK) {
 		*out = r;
 		memset(&r, 0, sizeof(r));
 	}
 	free(line);
+	for (size_t i = 0; i < WIZ_EXPORT_FILES; i++)
+		free(contents[i]);
 	cw_buf_release(&pem);
 	wiz_view_release(&v);
 	wiz_export_result_release(&r);

@@ -29,7 +29,7 @@ struct wiz {
 	int tokens_lock;               /* fd of the tokens lock, or -1 */
 	bool tokens_locked;
 	const struct wiz_output *output;
-#define WIZ_MAX_STAGED 4
+#define WIZ_MAX_STAGED 8
 	struct cw_atomic staged[WIZ_MAX_STAGED]; /* without an output */
 };
 
@@ -42,6 +42,12 @@ void wiz_out_retract(struct wiz *w, const char *path);
 enum cw_err wiz_out_write(struct wiz *w, const char *path, const void *data,
 			  size_t n, int mode, bool force);
 void wiz_out_release(struct wiz *w);
+
+/* export --server (serve.c): adds the server's files to r (paths) and
+ * their contents to contents[0..3], in the same order. */
+enum cw_err wiz_export_server(struct wiz *w, const char *usage, const char *dir,
+                              const struct wiz_export_opts *o,
+                              struct wiz_export_result *r, char **contents);
 
 /* The PKCS#11 modules, loaded on first use (after wiz_tokens_take). */
 enum cw_err wiz_modules(struct wiz *w, struct tok_ctx **out);
