@@ -8,7 +8,7 @@ packages=(
 	libp11-kit-dev libssl-dev libsqlite3-dev libjansson-dev libinih-dev
 	libcmocka-dev libcurl4-openssl-dev libmicrohttpd-dev libidn2-dev
 	p11-kit softhsm2 opensc gnutls-bin openssl sqlite3 jq faketime bsdutils
-	libengine-pkcs11-openssl nginx-light curl pebble strace systemd
+	libengine-pkcs11-openssl nginx-light apache2 curl pebble strace systemd
 	opencryptoki libtpm2-pkcs11-1 libtpm2-pkcs11-tools
 	python3-tpm2-pkcs11-tools swtpm swtpm-tools tpm2-tools tpm2-abrmd
 	libtss2-tcti-swtpm0 libtss2-tcti-tabrmd0 dbus

@@ -204,8 +204,8 @@ static const struct verb_doc verbs[] = {
 	    { "--pem", "print the certificate and its chain as PEM" },
 	    { NULL, NULL } } },
 	{ "export",
-	  "export --usage U --out DIR [--server nginx [--server-user USER] "
-	  "[--pin-source FILE]]",
+	  "export --usage U --out DIR [--server nginx|apache [--server-user "
+	  "USER] [--pin-source FILE]]",
 	  "write what a TLS server's configuration needs",
 	  "DIR/U.chain.pem holds the certificate and its issuers; "
 	  "DIR/U.key.uri holds the key's PKCS#11 URI (no PIN). With --server "
@@ -216,8 +216,13 @@ static const struct verb_doc verbs[] = {
 	  "(env lines: nginx clears its workers' environment), "
 	  "DIR/pkcs11-engine.cnf (the OpenSSL configuration that loads the "
 	  "engine for the token's module) and DIR/U.env (the environment "
-	  "nginx's service needs, for systemd's EnvironmentFile=). The PIN "
-	  "source is read by nginx's master (root) at start; libp11 sends a "
+	  "nginx's service needs, for systemd's EnvironmentFile=). With "
+	  "--server apache: DIR/U.apache.conf inside the <VirtualHost> "
+	  "(SSLCertificateFile, SSLCertificateKeyFile with the key's URI), "
+	  "DIR/U.apache-main.conf at the top level (SSLCryptoDevice pkcs11), "
+	  "the same engine configuration and DIR/U.env. The PIN "
+	  "source is read by the server's master (root) at start; libp11 "
+	  "sends a "
 	  "trailing newline as part of the PIN, so give it a file without "
 	  "one. After the fork each worker logs in again: when the workers' "
 	  "user (default www-data) cannot open the token (SoftHSM2: read and "
@@ -229,8 +234,8 @@ static const struct verb_doc verbs[] = {
 	  "assigned: exit 4. See docs/servers.md.",
 	  { { "--usage U", "the usage" },
 	    { "--out DIR", "the folder to write to" },
-	    { "--server nginx", "also write nginx's snippets, engine "
-				"configuration and environment" },
+	    { "--server nginx|apache", "also write that server's snippets, "
+				       "engine configuration and environment" },
 	    { "--server-user USER",
 	      "the user the server's workers run as (default www-data)" },
 	    { "--pin-source FILE",

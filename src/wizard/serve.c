@@ -264,8 +264,11 @@ wiz_export_server(struct wiz *w, const char *usage, const char *dir,
 	enum cw_err rc = CW_OK;
 	size_t first = r->n_files;
 
-	if (strcmp(o->server, "nginx") != 0) {
-		cw_error("unknown server '%s' (--server nginx)", o->server);
+	bool nginx = strcmp(o->server, "nginx") == 0;
+
+	if (!nginx && strcmp(o->server, "apache") != 0) {
+		cw_error("unknown server '%s' (--server nginx or apache)",
+		         o->server);
 		rc = CW_ERR_USAGE;
 	} else if (dir[0] != '/') {
 		cw_error("--out must be an absolute path with --server: the "
@@ -294,7 +297,8 @@ wiz_export_server(struct wiz *w, const char *usage, const char *dir,
 	 * (one per folder: nginx takes one OPENSSL_CONF) */
 	cnf = cw_printf("%s/pkcs11-engine.cnf", dir);
 	env = cw_printf("OPENSSL_CONF=%s\n", cnf ? cnf : "");
-	main_conf = cw_strdup("env OPENSSL_CONF;\n");
+	main_conf = cw_strdup(nginx ? "env OPENSSL_CONF;\n"
+	                            : "SSLCryptoDevice pkcs11\n");
 	if (cnf == NULL || env == NULL || main_conf == NULL) {
 		rc = CW_ERR_NOMEM;
 		goto out;
@@ -307,7 +311,8 @@ wiz_export_server(struct wiz *w, const char *usage, const char *dir,
 		if (v == NULL)
 			continue;
 		e = cw_printf("%s%s=%s\n", env, module_env[i], v);
-		m = cw_printf("%senv %s;\n", main_conf, module_env[i]);
+		m = nginx ? cw_printf("%senv %s;\n", main_conf, module_env[i])
+		          : cw_strdup(main_conf);
 		free(env);
 		free(main_conf);
 		env = e;
@@ -331,26 +336,43 @@ wiz_export_server(struct wiz *w, const char *usage, const char *dir,
 	              engine, w->cfg.token_module ? "MODULE_PATH = " : "",
 	              w->cfg.token_module ? w->cfg.token_module : "",
 	              w->cfg.token_module ? "\n" : "");
-	contents[1] = cw_printf(
-	    "# certwiz: usage %s; include inside nginx's server block\n"
-	    "ssl_certificate %s/%s.chain.pem;\n"
-	    "ssl_certificate_key \"engine:pkcs11:%s?pin-source=%s\";\n",
-	    usage, dir, usage, r->key_uri, pin);
-	contents[2] = cw_printf("# certwiz: usage %s; include at nginx.conf's "
-	                        "top level (nginx clears its workers' "
-	                        "environment but for these)\n%s",
-	                        usage, main_conf);
-	contents[3] = cw_printf("# certwiz: the environment nginx's service "
-	                        "needs (systemd: EnvironmentFile=)\n%s",
-	                        env);
+	if (nginx) {
+		contents[1] = cw_printf(
+		    "# certwiz: usage %s; include inside nginx's server "
+		    "block\n"
+		    "ssl_certificate %s/%s.chain.pem;\n"
+		    "ssl_certificate_key \"engine:pkcs11:%s?pin-source=%s\";"
+		    "\n",
+		    usage, dir, usage, r->key_uri, pin);
+		contents[2] = cw_printf("# certwiz: usage %s; include at "
+		                        "nginx.conf's top level (nginx clears "
+		                        "its workers' environment but for "
+		                        "these)\n%s",
+		                        usage, main_conf);
+	} else {
+		/* mod_ssl hands a pkcs11: key to the SSLCryptoDevice engine */
+		contents[1] =
+		    cw_printf("# certwiz: usage %s; include inside the "
+		              "<VirtualHost> (with SSLEngine on)\n"
+		              "SSLCertificateFile %s/%s.chain.pem\n"
+		              "SSLCertificateKeyFile \"%s?pin-source=%s\"\n",
+		              usage, dir, usage, r->key_uri, pin);
+		contents[2] = cw_printf("# certwiz: usage %s; include at the "
+		                        "top level (server config)\n%s",
+		                        usage, main_conf);
+	}
+	contents[3] = cw_printf("# certwiz: the environment %s's service "
+	                        "needs (systemd: EnvironmentFile=; Debian's "
+	                        "apache2: /etc/apache2/envvars)\n%s",
+	                        o->server, env);
 	for (int i = 0; i < 4; i++)
 		if (contents[i] == NULL)
 			rc = CW_ERR_NOMEM;
 	if (rc == CW_OK)
 		rc = add_file(r, dir, "pkcs11-engine.cnf");
 	if (rc == CW_OK) {
-		char *n = cw_printf("%s.nginx.conf", usage);
-		char *m = cw_printf("%s.nginx-main.conf", usage);
+		char *n = cw_printf("%s.%s.conf", usage, o->server);
+		char *m = cw_printf("%s.%s-main.conf", usage, o->server);
 		char *e = cw_printf("%s.env", usage);
 
 		rc = n && m && e ? add_file(r, dir, n) : CW_ERR_NOMEM;

@@ -1,2 +1,2 @@
 #!/bin/bash
-exec bash "$(dirname "$0")/nginx_workers.sh" softhsm2
+exec bash "$(dirname "$0")/web_workers.sh" nginx softhsm2
