@@ -30,3 +30,7 @@ serial_unique = yes
 # CKF_USER_PIN_COUNT_LOW and CKF_USER_PIN_FINAL_TRY are set after wrong
 # PINs; certwiz refuses to log in on the final try.
 pin_counter = flags
+# Web servers (libp11's engine) log in again in each worker after the
+# fork: the workers' user must be in group pkcs11. Tested: nginx and
+# Apache with their workers, reload and respawn (web_workers.sh).
+fork = relogin-needs-group-pkcs11

@@ -39,3 +39,10 @@ find_scans_all_objects = yes
 token_file_rewrite_in_place = yes
 keygen_fallback = none
 serial_unique = yes
+# Web servers (libp11's engine) log in again in each worker after the
+# fork: the workers' user must read and write the token folder (a shared
+# group, setgid folders); SoftHSM2 makes every new object file 0600, so
+# each new key needs the group bits again (export --server says when).
+# Tested: nginx (master, two workers, reload, respawn) and Apache (event
+# MPM), tests/integration/web_workers.sh.
+fork = relogin-needs-token-folder-access

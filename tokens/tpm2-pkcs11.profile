@@ -52,3 +52,7 @@ model_padding = nul
 # create rsa key", tpm2-tss issue 3151) and every login fails. Servers
 # built on GnuTLS (or an OpenSSL without that engine) serve its keys.
 openssl_engine = no
+# Web servers: not through libp11's engine (above). GnuTLS's gnutls-serv
+# serves EC keys (module_path.sh; RSA keys too, with RSA-PSS, tried by
+# hand); each process opens its own connection to the resource manager.
+fork = own-connection-per-process
