@@ -46,7 +46,7 @@ PREVIOUS=cbb7250
 WORK=$(mktemp -d /tmp/certwiz-bench.XXXXXX)
 chmod 755 "$WORK"
 BG_PIDS=""
-trap 'for p in $BG_PIDS; do kill $p 2>/dev/null || true; done; rm -rf "$WORK"; git worktree remove --force "$WORK/previous" 2>/dev/null || true' EXIT
+trap 'for p in $BG_PIDS; do kill $p 2>/dev/null || true; done; release_ports; rm -rf "$WORK"; git worktree remove --force "$WORK/previous" 2>/dev/null || true' EXIT
 # runs a command as the service's user (the token folder is its own)
 AS_SVC="setpriv --reuid=certwiz --regid=certwiz --init-groups"
 fail() { echo "bench: $*" >&2; exit 1; }
@@ -61,6 +61,7 @@ fi
 # --- statistics (bench/lib.sh) ---------------------------------------------
 
 source "$SRC/bench/lib.sh"
+source "$SRC/tests/integration/ports.sh"
 
 # --- a token, a store, a CA ----------------------------------------------
 

@@ -203,8 +203,8 @@ BUS
 	dbus-daemon --config-file="$d/bus.conf" --fork --print-pid >"$d/bus.pid" ||
 		fail "dbus-daemon did not start"
 	BG_PIDS="$BG_PIDS $(cat "$d/bus.pid")"
-	for i in $(seq 1 20); do
-		port=$((20000 + RANDOM % 20000))
+	for i in $(seq 1 5); do
+		port=$(free_port 2) # the swtpm TCTI's control port is port + 1
 		rm -f "$d/swtpm.pid"
 		swtpm socket --tpm2 --tpmstate dir="$d/state" \
 			--server type=tcp,port=$port,bindaddr=127.0.0.1 \
@@ -293,6 +293,9 @@ canary_check() {
 	fi
 }
 
+# free_port, release_ports
+source "$SRCDIR/tests/integration/ports.sh"
+
 # Background servers the test started (PIDs), stopped at exit.
 BG_PIDS=""
 
@@ -337,6 +340,7 @@ cleanup_env() {
 			sleep 0.05
 		done
 	done
+	release_ports
 	if [ "$rc" -eq 0 ] && ! canary_check; then
 		rc=1
 	fi

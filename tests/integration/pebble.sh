@@ -8,23 +8,6 @@
 command -v pebble >/dev/null || exit 77
 command -v pebble-challtestsrv >/dev/null || exit 77
 
-# A free TCP port on 127.0.0.1 (nothing answers a connect to it), not one
-# handed out already in this test.
-PORTS_TAKEN=" "
-free_port() {
-	local p
-	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 40000))
-		case "$PORTS_TAKEN" in *" $p "*) continue ;; esac
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			PORTS_TAKEN="$PORTS_TAKEN$p "
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-
 # wait_for CMD...: retries CMD for up to 10 s.
 wait_for() {
 	for _ in $(seq 100); do

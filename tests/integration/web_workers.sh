@@ -34,7 +34,6 @@ declare -A SHA KEYSPEC PORT
 KEYSPEC[Default]=rsa:2048
 KEYSPEC[WebServicesInternal]=ec:P-256
 case " ${SUPPORTED[*]} " in *" ec:P-256 "*) USAGES="Default WebServicesInternal" ;; *) USAGES=Default ;; esac
-base=$((20000 + $$ % 20000))
 mkdir -p served srv/logs srv/tmp srv/run
 for usage in $USAGES; do
 	expect_rc 0 cw request --usage $usage --offline --out $usage.csr --key ${KEYSPEC[$usage]}
@@ -44,8 +43,7 @@ for usage in $USAGES; do
 	CERT=$(jq -r .certificate_id <<<"$OUT")
 	SHA[$usage]=$(jq -r .sha256 <<<"$OUT")
 	expect_rc 0 cw assign "$CERT" --usage $usage
-	PORT[$usage]=$base
-	base=$((base + 1))
+	PORT[$usage]=$(free_port)
 done
 
 # The worker's user: made for the test, in a group of its own.
