@@ -54,7 +54,10 @@ SVC_USER=certwiz
 # certwiz's back) leave files the service could not open; these wrappers
 # give them back.
 own_service_files() {
-	chown -R "$SVC_USER:" "$WORK/tokens" "$WORK/state" 2>/dev/null || true
+	# the owner only: a group a test gave the token folder (a web
+	# server's workers') stays; what root's tools made gets the service's
+	chown -R "$SVC_USER" "$WORK/tokens" "$WORK/state" 2>/dev/null || true
+	find "$WORK/tokens" "$WORK/state" -group root -exec chgrp "$(id -gn "$SVC_USER")" {} + 2>/dev/null || true
 }
 pkcs11-tool() {
 	local rc=0
