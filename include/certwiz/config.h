@@ -27,6 +27,27 @@ struct cw_ca_profile {
 };
 
 /*
+ * One [deploy "USAGE"] section: after the usage's certificate changes
+ * (assign, remove, a scheduled assignment taking effect), its files are
+ * written for the server into out and command is run.
+ */
+struct cw_deploy {
+	char *usage;
+	char *server;      /* "nginx" | "apache" | "files" (chain and URI) */
+	char *out;         /* absolute folder */
+	char *check;       /* run first (nginx -t): a failure puts the
+			      previous files back; NULL: none */
+	char *command;     /* words separated by spaces, no shell; the
+			      first an absolute path; NULL: none */
+	char *server_user; /* the server's worker user (default www-data) */
+	char *pin_source;  /* what the server reads the PIN from (default
+			      [token] pin_file) */
+	long timeout;      /* seconds the command may take (default 60) */
+	long retry;        /* seconds before the first retry of a failed
+			      deployment, doubling up to an hour (60) */
+};
+
+/*
  * The whole configuration, parsed at once. Paths are absolute: relative
  * paths in the file are resolved against the file's folder. Unset strings
  * are NULL.
@@ -54,6 +75,8 @@ struct cw_config {
 	long max_pending_per_user; /* open requests per non-admin uid */
 	struct cw_ca_profile *cas;
 	size_t n_cas;
+	struct cw_deploy *deploys;
+	size_t n_deploys;
 };
 
 #define CW_CONFIG_DEFAULT_PATH "/etc/certwiz/certwiz.conf"
@@ -98,6 +121,16 @@ enum cw_err cw_config_parse(const char *text, const char *name,
 			    const char *dir, struct cw_config *out);
 
 void cw_config_release(struct cw_config *c);
+
+/* The [deploy] section of usage, or NULL. */
+const struct cw_deploy *cw_config_deploy(const struct cw_config *c,
+					 const char *usage);
+
+/*
+ * A deploy command's words (split on spaces and tabs), NULL-terminated,
+ * in one allocation the caller frees; NULL without memory.
+ */
+char **cw_deploy_argv(const char *command);
 
 /* The profile called name, or NULL. */
 const struct cw_ca_profile *cw_config_ca(const struct cw_config *c,

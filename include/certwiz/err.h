@@ -38,6 +38,7 @@ enum cw_err {
 	CW_ERR_PENDING,
 	CW_ERR_REJECTED,
 	CW_ERR_UNREACHABLE,
+	CW_ERR_DEPLOY,        /* done, but its deployment failed (retried) */
 	CW_ERR__MAX
 };
 
@@ -47,7 +48,8 @@ const char *cw_strerror(enum cw_err err);
 /*
  * The process exit code for an error (ARCHITECTURE.md): 0 done, 1 failed,
  * 2 usage, 3 pending, 4 not available, 5 permission denied, 6 token error,
- * 7 rejected by the CA, 8 CA unreachable.
+ * 7 rejected by the CA, 8 CA unreachable, 9 done but needs attention
+ * (a deployment failed).
  */
 int cw_exit_code(enum cw_err err);
 

@@ -262,6 +262,25 @@ enum cw_err store_each_assignment(struct store *s, const char *host,
 enum cw_err store_cert_usages(struct store *s, int64_t cert_id,
 			      store_assignment_fn fn, void *user);
 
+/* What a usage's deployed files name (schema 10). */
+struct store_deployment {
+	int64_t cert_id;      /* 0: the usage had no certificate */
+	char *state;          /* done | failed */
+	int64_t attempts;     /* failed attempts in a row */
+	char *problem;        /* why the last attempt failed, or NULL */
+	int64_t attempted_at;
+	int64_t next_attempt; /* 0: none due */
+};
+
+void store_deployment_release(struct store_deployment *d);
+/* CW_ERR_NOT_FOUND when the usage was never deployed. */
+enum cw_err store_deployment_get(struct store *s, const char *host,
+				 const char *usage,
+				 struct store_deployment *out);
+enum cw_err store_deployment_set(struct store *s, const char *host,
+				 const char *usage,
+				 const struct store_deployment *d);
+
 /* Audit rows (the audit layer computes the hashes). */
 struct store_audit {
 	int64_t seq;

@@ -394,6 +394,37 @@ struct wiz_export_result {
 
 void wiz_export_result_release(struct wiz_export_result *r);
 
+/* What a server's files say: for which server and usage, in which folder,
+ * the key (NULL once the usage has no certificate: the snippet then makes
+ * the server refuse handshakes), the PIN source the server reads, and
+ * the PKCS#11 module (NULL: p11-kit's). */
+struct wiz_server_spec {
+	const char *server; /* nginx | apache | files (nothing to render) */
+	const char *usage;
+	const char *dir;
+	const char *key_uri;
+	const char *pin_source;
+	const char *module;
+};
+
+struct wiz_server_files {
+	char *names[WIZ_EXPORT_FILES]; /* relative to the folder */
+	char *contents[WIZ_EXPORT_FILES];
+	size_t n;
+};
+
+/* The server's files (the OpenSSL configuration, the snippets, the
+ * environment), rendered from s alone: the module environment
+ * (SOFTHSM2_CONF, TPM2_PKCS11_*) comes from this process's. */
+enum cw_err wiz_server_render(const struct wiz_server_spec *s,
+			      struct wiz_server_files *out);
+void wiz_server_files_release(struct wiz_server_files *f);
+
+/* Why user (a server's workers) could not use the token's keys or the PIN
+ * source, or NULL. */
+char *wiz_server_access(struct wiz *w, const char *user,
+			const char *pin_source);
+
 /*
  * Export: writes DIR/USAGE.chain.pem (leaf and issuers) and
  * DIR/USAGE.key.uri (the key's PKCS#11 URI, no PIN), atomically, replacing
@@ -409,6 +440,29 @@ void wiz_export_result_release(struct wiz_export_result *r);
 enum cw_err wiz_export(struct wiz *w, const char *usage, const char *dir,
                        const struct wiz_export_opts *o,
                        struct wiz_export_result *out);
+
+/*
+ * The service's deployer (certwizd: the part that writes a server's files
+ * and runs its reload): the channel to it, -1 without one.
+ */
+void wiz_set_deployer(int fd);
+
+/*
+ * Deploy: brings usage's [deploy] files up to date with the certificate
+ * serving it now (none: the server is told to refuse handshakes), through
+ * the deployer, and records the attempt (store and audit). Nothing for a
+ * usage without a [deploy] section or another host than this machine.
+ * CW_ERR_DEPLOY (reported) when it failed: retried by wiz_due.
+ */
+enum cw_err wiz_deploy(struct wiz *w, const char *usage);
+
+/*
+ * The service's scheduled work: activates the scheduled assignments whose
+ * time has come, deploys every [deploy] usage whose files do not name its
+ * serving certificate, and tries failed deployments again when their
+ * time comes. *next: the next time there is work (0: none known).
+ */
+enum cw_err wiz_due(struct wiz *w, int64_t *next);
 
 /* How much a problem matters to monitoring (certwiz check). */
 enum wiz_severity {
@@ -439,6 +493,8 @@ struct wiz_status {
 	int64_t assign_candidate;    /* a certificate that fits, or 0 */
 	bool can_request, can_assign, can_remove, can_view;
 	bool can_process_pending;
+	bool has_deploy;             /* the usage has a [deploy] section */
+	struct store_deployment deployment; /* cert_id -1: never deployed */
 };
 
 void wiz_status_free(struct wiz_status *v, size_t n);

@@ -184,7 +184,11 @@ static const struct verb_doc verbs[] = {
 	  "the history. With --effective-at the assignment is scheduled: the "
 	  "current certificate keeps serving until then (a rollover); the "
 	  "change is written by the next assign, remove or refresh, and "
-	  "status, view and export show it from that time on.",
+	  "status, view and export show it from that time on. A usage with "
+	  "a [deploy] section is deployed right after the change (or, when "
+	  "scheduled, by certwizd at its time): its files rewritten, the "
+	  "check and the command run; a failed deployment leaves the "
+	  "previous files, is retried by certwizd and exits 9.",
 	  { { "--usage U", "usage to serve; repeatable" },
 	    { "--effective-at TIME",
 	      "when the certificate takes over: 2026-12-01T08:00:00Z (UTC), "
@@ -192,7 +196,10 @@ static const struct verb_doc verbs[] = {
 	    { NULL, NULL } } },
 	{ "remove", "remove --usage U",
 	  "the usage no longer has a certificate (certificate and key stay)",
-	  "A scheduled successor is cancelled too. Nothing assigned: exit 4.",
+	  "A scheduled successor is cancelled too. A usage with a [deploy] "
+	  "section is deployed without a certificate: the server's snippet "
+	  "makes it refuse handshakes (nginx: ssl_reject_handshake; Apache: "
+	  "SSLEngine off, every request denied). Nothing assigned: exit 4.",
 	  { { "--usage U", "the usage" }, { NULL, NULL } } },
 	{ "view", "view --usage U [--pem]",
 	  "show the certificate serving a usage",
@@ -380,7 +387,8 @@ static const struct opt_doc exit_codes[] = {
 	{ "8", "CA unreachable (retry later)" },
 	{ "9", "needs attention: refresh did its work and found problems, "
 	       "each listed; export wrote the files, but the server's "
-	       "workers could not use the key" },
+	       "workers could not use the key; assign or remove made the "
+	       "change, but its deployment failed (retried by certwizd)" },
 	{ NULL, NULL },
 };
 
@@ -572,7 +580,20 @@ front_man(FILE *f)
 		"root instead), dns01_hook (run as HOOK add|del NAME VALUE), "
 		"timeout (seconds per HTTP exchange, default 30), account_key "
 		"(ec:P-256, the default, or ec:P-384: the ACME account key "
-		"made on the token).");
+		"made on the token). "
+		"Each [deploy \"USAGE\"] section keeps a server of this machine "
+		"up to date with the usage's certificate: server (nginx, apache, "
+		"or files: the chain and the key's URI only), out (the folder, "
+		"root's, not writable by others), check and command (each an "
+		"absolute path and arguments separated by spaces, run without a "
+		"shell, as root when certwizd was started as root, with a clean "
+		"environment and the server's U.env, for at most timeout "
+		"seconds, default 60: e.g. check = /usr/sbin/nginx -t and "
+		"command = /usr/sbin/nginx -s reload), server_user (the "
+		"workers' user, default www-data), pin_source (default [token] "
+		"pin_file), retry (seconds before a failed deployment is tried "
+		"again, doubling up to an hour; default 60). certwizd reads "
+		"these when it starts: restart it after a change.");
 	fputs("\n.SH SEE ALSO\n.BR certwizd (8),\n.BR pkcs11-tool (1),\n"
 	      ".BR p11tool (1),\n.BR openssl-req (1)\n",
 	      f);

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_WORKERS 64
@@ -35,6 +36,19 @@ struct worker {
 
 static struct worker workers[MAX_WORKERS];
 static int sig_pipe[2] = { -1, -1 };
+
+/* The scheduled work (due.c): its process, the pipe it answers on, when
+ * to run it next, and whether a client's command may have changed what
+ * is due. Only with [deploy] sections, for now the only work the service
+ * does by itself. */
+#define DUE_MAX_WAIT 3600
+static struct {
+	bool enabled;
+	pid_t pid;
+	int rd;
+	time_t at;
+	bool wanted;
+} due = {false, 0, -1, 0, false};
 
 static void
 on_signal(int sig)
@@ -213,12 +227,30 @@ reap(void)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (size_t i = 0; i < MAX_WORKERS; i++)
-			if (workers[i].pid == pid)
+			if (workers[i].pid == pid) {
 				workers[i].pid = 0;
+				due.wanted = true;
+			}
+		if (pid == due.pid)
+			due.pid = 0;
 		if (WIFSIGNALED(status))
 			svc_log("worker %ld ended by signal %d", (long)pid,
 				WTERMSIG(status));
 	}
+}
+
+/* In a process forked by the listener: none of the listener's own
+ * descriptors, the default signal dispositions. */
+static void
+child_setup(int lfd)
+{
+	close(lfd);
+	close(sig_pipe[0]);
+	close(sig_pipe[1]);
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 }
 
 /* Forks the worker of one connection (or refuses it, at a limit). */
@@ -262,17 +294,76 @@ serve_one(int lfd, int cfd, const char *config, long per_user)
 	if (pid == 0) {
 		struct svc_worker_opts o = { config, false };
 
-		close(lfd);
-		close(sig_pipe[0]);
-		close(sig_pipe[1]);
-		signal(SIGCHLD, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
+		child_setup(lfd);
 		_exit(svc_worker(cfd, &o));
 	}
 	workers[slot] = (struct worker){ pid, uid };
 	close(cfd);
+}
+
+static void
+start_due(const char *config, int lfd)
+{
+	int p[2];
+	pid_t pid;
+
+	due.wanted = false;
+	due.at = time(NULL) + 60; /* unless it answers */
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		svc_log("scheduled work: pipe: %s", strerror(errno));
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		svc_log("scheduled work: fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return;
+	}
+	if (pid == 0) {
+		child_setup(lfd);
+		close(p[0]);
+		svc_log_detach();
+		_exit(svc_due(config, p[1]));
+	}
+	close(p[1]);
+	if (due.rd >= 0)
+		close(due.rd);
+	due.rd = p[0];
+	due.pid = pid;
+}
+
+/* The scheduled work told when it is next due. */
+static void
+due_answer(void)
+{
+	char line[32];
+	ssize_t n = read(due.rd, line, sizeof(line) - 1);
+	time_t now = time(NULL);
+	long long next;
+
+	close(due.rd);
+	due.rd = -1;
+	if (n <= 0)
+		return;
+	line[n] = 0;
+	next = atoll(line);
+	due.at = next > 0 && next < (long long)now + DUE_MAX_WAIT
+	             ? (time_t)next
+	             : now + DUE_MAX_WAIT;
+}
+
+/* How long the listener may sleep before the scheduled work is due. */
+static int
+due_timeout(void)
+{
+	time_t now = time(NULL);
+
+	if (!due.enabled || due.pid > 0)
+		return -1;
+	if (due.wanted || due.at <= now)
+		return 0;
+	return (int)(due.at - now) * 1000;
 }
 
 static int
@@ -293,12 +384,22 @@ serve(const char *config, const struct cw_config *cfg, int lfd)
 	signal(SIGPIPE, SIG_IGN);
 	svc_log("listening on %s as %s", cfg->service_socket,
 		cfg->service_user);
+	due.enabled = cfg->n_deploys > 0;
+	due.at = time(NULL);
 	while (!stop) {
-		struct pollfd p[2] = { { lfd, POLLIN, 0 },
-				       { sig_pipe[0], POLLIN, 0 } };
+		struct pollfd p[3] = {{lfd, POLLIN, 0},
+		                      {sig_pipe[0], POLLIN, 0},
+		                      {due.rd, POLLIN, 0}};
+		int timeout = due_timeout();
 
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		if (timeout == 0) {
+			start_due(config, lfd);
+			continue;
+		}
+		if (poll(p, 3, timeout) < 0 && errno != EINTR)
 			break;
+		if (due.rd >= 0 && (p[2].revents & (POLLIN | POLLHUP)))
+			due_answer();
 		if (p[1].revents & POLLIN) {
 			unsigned char b;
 
@@ -319,7 +420,8 @@ serve(const char *config, const struct cw_config *cfg, int lfd)
 	close(lfd);
 	/* the workers finish what they started (each step is persisted);
 	 * stragglers are stopped after 30 seconds */
-	for (int i = 0; i < 300 && count_workers(0, true) > 0; i++) {
+	for (int i = 0; i < 300 && (count_workers(0, true) > 0 || due.pid > 0);
+	     i++) {
 		struct timespec t = { 0, 100 * 1000 * 1000 };
 
 		nanosleep(&t, NULL);
@@ -328,6 +430,8 @@ serve(const char *config, const struct cw_config *cfg, int lfd)
 	for (size_t i = 0; i < MAX_WORKERS; i++)
 		if (workers[i].pid > 0)
 			kill(workers[i].pid, SIGKILL);
+	if (due.pid > 0)
+		kill(due.pid, SIGKILL);
 	reap();
 	svc_log("stopped");
 	return 0;
@@ -351,6 +455,8 @@ one_shot(const char *config, int fd)
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	if (load_config(config, &cfg) != CW_OK)
 		return 1;
+	/* the deployer keeps root's privileges; the worker drops them */
+	wiz_set_deployer(svc_deployer_start(&cfg, -1));
 	if (chdir("/") != 0 || svc_drop_privileges(cfg.service_user) != CW_OK) {
 		cw_config_release(&cfg);
 		return 1;
@@ -418,6 +524,23 @@ main(int argc, char **argv)
 		cw_config_release(&cfg);
 		free(config);
 		return 1;
+	}
+	if (cfg.n_deploys > 0) {
+		/* keeps the privileges certwizd was started with */
+		int d = svc_deployer_start(&cfg, -1);
+
+		if (getuid() != 0)
+			svc_log(
+			    "not started as root: [deploy] files are written "
+			    "and commands run as %s",
+			    cfg.service_user);
+		if (d < 0) {
+			close(lfd);
+			cw_config_release(&cfg);
+			free(config);
+			return 1;
+		}
+		wiz_set_deployer(d);
 	}
 	if (chdir("/") != 0 || become_service_user(&cfg) != CW_OK) {
 		close(lfd);

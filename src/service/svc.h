@@ -60,6 +60,17 @@ int svc_worker(int fd, const struct svc_worker_opts *o);
  */
 enum cw_err svc_authorize(struct cli *c, int argc, char **argv);
 
+/*
+ * Forks the deployer (deployer.c), keeping this process's privileges, when
+ * cfg has [deploy] sections; the channel to it, else -1. keep: a
+ * descriptor the deployer keeps open beside its channel (-1: none).
+ */
+int svc_deployer_start(const struct cw_config *cfg, int keep);
+
+/* The service's scheduled work, in a process of its own: writes the next
+ * time there is work (seconds since the epoch, 0 for none) on fd. */
+int svc_due(const char *config, int fd);
+
 /* The service user's identity for dropping root privileges. */
 enum cw_err svc_drop_privileges(const char *user);
 

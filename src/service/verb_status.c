@@ -31,6 +31,30 @@ status_json(const struct wiz_status *v)
 		v->can_request, "assign", v->can_assign, "remove", v->can_remove,
 		"view", v->can_view, "process_pending", v->can_process_pending);
 
+	if (j != NULL && !v->has_deploy)
+		json_object_set_new(j, "deployment", json_null());
+	if (j != NULL && v->has_deploy) {
+		const struct store_deployment *d = &v->deployment;
+		char t2[32];
+
+		json_object_set_new(
+		    j, "deployment",
+		    d->cert_id < 0
+		        ? json_pack("{s:s}", "state", "never")
+		        : json_pack(
+		              "{s:s, s:o, s:s, s:I, s:o, s:o}", "state",
+		              d->state, "certificate_id",
+		              d->cert_id ? json_integer(d->cert_id)
+		                         : json_null(),
+		              "attempted", cli_time(d->attempted_at, t),
+		              "attempts", (json_int_t)d->attempts, "problem",
+		              d->problem ? json_string(d->problem)
+		                         : json_null(),
+		              "next_attempt",
+		              d->next_attempt
+		                  ? json_string(cli_time(d->next_attempt, t2))
+		                  : json_null()));
+	}
 	if (j != NULL && v->assigned && v->key_origin)
 		json_object_set_new(json_object_get(j, "assigned"), "key_origin",
 				    json_string(v->key_origin));
@@ -60,6 +84,12 @@ status_text(const struct wiz_status *v)
 		printf("  scheduled    %lld %s from %s\n",
 		       (long long)v->next_cert.id, v->next_cert.subject,
 		       cli_time(v->next.effective_from, t));
+	if (v->has_deploy && v->deployment.cert_id < 0)
+		printf("  deployed     never\n");
+	else if (v->has_deploy)
+		printf("  deployed     %s %s at %s\n", v->deployment.state,
+		       v->deployment.cert_id ? "certificate" : "no certificate",
+		       cli_time(v->deployment.attempted_at, t));
 	for (size_t i = 0; i < v->requests.n; i++)
 		printf("  request      %s\n", v->requests.v[i]);
 	for (size_t i = 0; i < v->problems.n; i++)

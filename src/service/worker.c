@@ -34,11 +34,12 @@ after(struct cli *c, const struct front_verb *v, enum cw_err rc)
 				(long long)cp.seq);
 		wiz_checkpoint_release(&cp);
 	} else if (rc != CW_ERR_USAGE && rc != CW_ERR_PENDING &&
-		   rc != CW_ERR_UNREACHABLE && rc != CW_ERR_REJECTED &&
-		   rc != CW_ERR_PERM) {
+	           rc != CW_ERR_UNREACHABLE && rc != CW_ERR_REJECTED &&
+	           rc != CW_ERR_PERM && rc != CW_ERR_DEPLOY) {
 		/* pending, unreachable and rejected requests are recorded
 		 * by the wizard with the CA's words; refusals where they
-		 * are made */
+		 * are made; a failed deployment as such, after the change
+		 * it follows */
 		wiz_audit_failure(c->wiz, v->name, NULL, rc);
 	}
 }

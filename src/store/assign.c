@@ -298,3 +298,76 @@ store_key_assigned(struct store *s, int64_t key_id, bool *yes)
 	return r == SQLITE_ROW || r == SQLITE_DONE ? CW_OK
 						   : store_fail(s, "assignments");
 }
+
+/* Deployments: what the files of a usage's server last named. */
+
+void
+store_deployment_release(struct store_deployment *d)
+{
+	if (d == NULL)
+		return;
+	free(d->state);
+	free(d->problem);
+	memset(d, 0, sizeof(*d));
+}
+
+enum cw_err
+store_deployment_get(struct store *s, const char *host, const char *usage,
+                     struct store_deployment *out)
+{
+	sqlite3_stmt *st = prep_usage(
+	    s,
+	    "SELECT coalesce(cert_id, 0), state, attempts, problem, "
+	    "attempted_at, coalesce(next_attempt, 0) FROM deployments "
+	    "WHERE host=?1 AND usage=?2 AND ?3=?3",
+	    host, usage, 0);
+	int r;
+	enum cw_err rc = CW_OK;
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	memset(out, 0, sizeof(*out));
+	r = sqlite3_step(st);
+	if (r == SQLITE_DONE) {
+		rc = CW_ERR_NOT_FOUND;
+	} else if (r != SQLITE_ROW) {
+		rc = store_fail(s, "deployment");
+	} else {
+		out->cert_id = sqlite3_column_int64(st, 0);
+		out->attempts = sqlite3_column_int64(st, 2);
+		out->attempted_at = sqlite3_column_int64(st, 4);
+		out->next_attempt = sqlite3_column_int64(st, 5);
+		if (!store_col_text(st, 1, &out->state) ||
+		    !store_col_text(st, 3, &out->problem))
+			rc = CW_ERR_NOMEM;
+	}
+	sqlite3_finalize(st);
+	if (rc != CW_OK)
+		store_deployment_release(out);
+	return rc;
+}
+
+enum cw_err
+store_deployment_set(struct store *s, const char *host, const char *usage,
+                     const struct store_deployment *d)
+{
+	sqlite3_stmt *st = prep_usage(
+	    s,
+	    "INSERT INTO deployments (host, usage, cert_id, state, "
+	    "attempts, problem, attempted_at, next_attempt) VALUES (?1, "
+	    "?2, nullif(?4, 0), ?5, ?6, ?7, ?3, nullif(?8, 0)) ON "
+	    "CONFLICT (host, usage) DO UPDATE SET cert_id=excluded.cert_id, "
+	    "state=excluded.state, attempts=excluded.attempts, "
+	    "problem=excluded.problem, attempted_at=excluded.attempted_at, "
+	    "next_attempt=excluded.next_attempt",
+	    host, usage, d->attempted_at);
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	sqlite3_bind_int64(st, 4, d->cert_id);
+	store_bind_text(st, 5, d->state);
+	sqlite3_bind_int64(st, 6, d->attempts);
+	store_bind_text(st, 7, d->problem);
+	sqlite3_bind_int64(st, 8, d->next_attempt);
+	return run(s, st);
+}

@@ -76,15 +76,15 @@ parse_bool(const char *v, bool *out)
 	return false;
 }
 
-/* `ca "name"` -> name; NULL when the section is not of that form. */
+/* `KIND "name"` -> name; NULL when the section is not of that form. */
 static char *
-ca_section_name(const char *section)
+named_section(const char *section, const char *kind)
 {
-	size_t n;
+	size_t n, k = strlen(kind);
 
-	if (strncmp(section, "ca ", 3) != 0)
+	if (strncmp(section, kind, k) != 0 || section[k] != ' ')
 		return NULL;
-	section += 3;
+	section += k + 1;
 	while (*section == ' ')
 		section++;
 	n = strlen(section);
@@ -118,7 +118,7 @@ static int
 handle_ca(struct parse_state *ps, const char *section, const char *key,
 	  const char *value)
 {
-	char *name = ca_section_name(section);
+	char *name = named_section(section, "ca");
 	struct cw_ca_profile *p;
 	static const struct {
 		const char *key;
@@ -168,6 +168,68 @@ handle_ca(struct parse_state *ps, const char *section, const char *key,
 	return fail(ps, "unknown key '%s' in [%s]", key, section);
 }
 
+static struct cw_deploy *
+deploy_section(struct cw_config *c, const char *usage)
+{
+	struct cw_deploy *p;
+
+	for (size_t i = 0; i < c->n_deploys; i++)
+		if (strcmp(c->deploys[i].usage, usage) == 0)
+			return &c->deploys[i];
+	p = realloc(c->deploys, (c->n_deploys + 1) * sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	c->deploys = p;
+	p = &c->deploys[c->n_deploys];
+	memset(p, 0, sizeof(*p));
+	p->usage = strdup(usage);
+	if (p->usage == NULL)
+		return NULL;
+	c->n_deploys++;
+	return p;
+}
+
+static int
+handle_deploy(struct parse_state *ps, const char *section, const char *key,
+              const char *value)
+{
+	char *name = named_section(section, "deploy");
+	struct cw_deploy *d;
+
+	if (name == NULL)
+		return fail(ps, "unknown section [%s]", section);
+	d = deploy_section(ps->cfg, name);
+	free(name);
+	if (d == NULL)
+		return fail(ps, "out of memory");
+	if (strcmp(key, "timeout") == 0 || strcmp(key, "retry") == 0) {
+		bool t = strcmp(key, "timeout") == 0;
+		long *slot = t ? &d->timeout : &d->retry, max = t ? 600 : 3600;
+		char *end = NULL;
+
+		*slot = strtol(value, &end, 10);
+		if (end == value || *end || *slot < 1 || *slot > max)
+			return fail(ps,
+			            "%s: '%s' is not a number of seconds "
+			            "(1 to %ld)",
+			            key, value, max);
+		return 1;
+	}
+	if (strcmp(key, "server") == 0)
+		return set_str(ps, &d->server, value, false);
+	if (strcmp(key, "out") == 0)
+		return set_str(ps, &d->out, value, true);
+	if (strcmp(key, "command") == 0)
+		return set_str(ps, &d->command, value, false);
+	if (strcmp(key, "check") == 0)
+		return set_str(ps, &d->check, value, false);
+	if (strcmp(key, "server_user") == 0)
+		return set_str(ps, &d->server_user, value, false);
+	if (strcmp(key, "pin_source") == 0)
+		return set_str(ps, &d->pin_source, value, true);
+	return fail(ps, "unknown key '%s' in [%s]", key, section);
+}
+
 static int
 handler(void *user, const char *section, const char *key, const char *value)
 {
@@ -209,7 +271,8 @@ handler(void *user, const char *section, const char *key, const char *value)
 	if (strcmp(section, "store") && strcmp(section, "token") &&
 	    strcmp(section, "topology") && strcmp(section, "trust") &&
 	    strcmp(section, "policy") && strcmp(section, "audit") &&
-	    strcmp(section, "service") && strncmp(section, "ca", 2))
+	    strcmp(section, "service") && strncmp(section, "ca", 2) &&
+	    strncmp(section, "deploy", 6))
 		return fail(ps, "unknown section [%s]", section);
 	if (strcmp(section, "service") == 0 &&
 	    (strcmp(key, "max_clients_per_user") == 0 ||
@@ -241,6 +304,8 @@ handler(void *user, const char *section, const char *key, const char *value)
 	}
 	if (strncmp(section, "ca", 2) == 0)
 		return handle_ca(ps, section, key, value);
+	if (strncmp(section, "deploy", 6) == 0)
+		return handle_deploy(ps, section, key, value);
 	return fail(ps, "unknown key '%s' in [%s]", key, section);
 }
 
@@ -283,8 +348,55 @@ check_acme(const struct cw_ca_profile *p, const char *name)
 }
 
 static enum cw_err
+check_deploy(const struct cw_deploy *d, const char *name)
+{
+	const char *srv = d->server ? d->server : "";
+
+	if (strcmp(srv, "nginx") && strcmp(srv, "apache") &&
+	    strcmp(srv, "files")) {
+		cw_error("%s: [deploy \"%s\"]: server must be nginx, apache or "
+		         "files (the chain and the key's URI only)",
+		         name, d->usage);
+		return CW_ERR_CONFIG;
+	}
+	if (d->out == NULL) {
+		cw_error("%s: [deploy \"%s\"]: out (the folder the server's "
+		         "files go to) is missing",
+		         name, d->usage);
+		return CW_ERR_CONFIG;
+	}
+	if ((d->command != NULL && d->command[0] != '/') ||
+	    (d->check != NULL && d->check[0] != '/')) {
+		cw_error("%s: [deploy \"%s\"]: %s must start with an absolute "
+		         "path (it runs without a shell)",
+		         name, d->usage,
+		         d->check && d->check[0] != '/' ? "check" : "command");
+		return CW_ERR_CONFIG;
+	}
+	if (d->pin_source != NULL && strpbrk(d->pin_source, "\"?;& \t")) {
+		cw_error("%s: [deploy \"%s\"]: pin_source '%s' has a character "
+		         "a server's key reference cannot carry",
+		         name, d->usage, d->pin_source);
+		return CW_ERR_CONFIG;
+	}
+	if (d->usage[0] == '.' || d->usage[0] == '-' ||
+	    strspn(d->usage,
+	           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	           "0123456789._-") != strlen(d->usage)) {
+		cw_error("%s: [deploy \"%s\"]: not a usage name (letters, "
+		         "digits, '.', '_', '-')",
+		         name, d->usage);
+		return CW_ERR_CONFIG;
+	}
+	return CW_OK;
+}
+
+static enum cw_err
 check(const struct cw_config *c, const char *name)
 {
+	for (size_t i = 0; i < c->n_deploys; i++)
+		if (check_deploy(&c->deploys[i], name) != CW_OK)
+			return CW_ERR_CONFIG;
 	for (size_t i = 0; i < c->n_cas; i++) {
 		const struct cw_ca_profile *p = &c->cas[i];
 
@@ -505,6 +617,18 @@ cw_config_release(struct cw_config *c)
 		free(p->account_key);
 	}
 	free(c->cas);
+	for (size_t i = 0; i < c->n_deploys; i++) {
+		struct cw_deploy *d = &c->deploys[i];
+
+		free(d->usage);
+		free(d->server);
+		free(d->out);
+		free(d->command);
+		free(d->check);
+		free(d->server_user);
+		free(d->pin_source);
+	}
+	free(c->deploys);
 	free(c->path);
 	free(c->store_path);
 	free(c->token_uri);
@@ -663,6 +787,18 @@ cw_config_check_host(const struct cw_config *c)
 		if (c->cas[i].dns01_hook != NULL)
 			rc = cw_check_trusted(c->cas[i].dns01_hook,
 					      "dns-01 hook");
+	for (size_t i = 0; rc == CW_OK && i < 2 * c->n_deploys; i++) {
+		const struct cw_deploy *d = &c->deploys[i / 2];
+		const char *line = i % 2 ? d->command : d->check;
+		char **argv = line ? cw_deploy_argv(line) : NULL;
+
+		if (line != NULL && argv == NULL)
+			rc = CW_ERR_NOMEM;
+		else if (argv != NULL)
+			rc = cw_check_trusted(argv[0], i % 2 ? "deploy command"
+			                                     : "deploy check");
+		free(argv);
+	}
 	if (rc == CW_OK && c->admin_group != NULL &&
 	    getgrnam_r(c->admin_group, &g, buf, sizeof(buf), &res) == 0 &&
 	    res == NULL) {
@@ -673,4 +809,35 @@ cw_config_check_host(const struct cw_config *c)
 		rc = CW_ERR_CONFIG;
 	}
 	return rc;
+}
+
+const struct cw_deploy *
+cw_config_deploy(const struct cw_config *c, const char *usage)
+{
+	for (size_t i = 0; i < c->n_deploys; i++)
+		if (strcmp(c->deploys[i].usage, usage) == 0)
+			return &c->deploys[i];
+	return NULL;
+}
+
+char **
+cw_deploy_argv(const char *command)
+{
+	size_t n = 2, len = strlen(command) + 1;
+	char **v, *s;
+	size_t i = 0;
+
+	for (const char *p = command; *p; p++)
+		if (*p == ' ' || *p == '\t')
+			n++;
+	v = malloc(n * sizeof(*v) + len);
+	if (v == NULL)
+		return NULL;
+	s = (char *)(v + n);
+	memcpy(s, command, len);
+	for (char *tok = strtok(s, " \t"); tok != NULL;
+	     tok = strtok(NULL, " \t"))
+		v[i++] = tok;
+	v[i] = NULL;
+	return v;
 }

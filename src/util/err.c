@@ -38,6 +38,7 @@ cw_strerror(enum cw_err err)
 	case CW_ERR_PENDING: return "pending at the CA";
 	case CW_ERR_REJECTED: return "rejected by the CA";
 	case CW_ERR_UNREACHABLE: return "CA unreachable";
+	case CW_ERR_DEPLOY: return "deployment failed";
 	case CW_ERR__MAX: break;
 	}
 	return "unknown error";
@@ -60,6 +61,7 @@ cw_exit_code(enum cw_err err)
 	case CW_ERR_MECHANISM: return 6;
 	case CW_ERR_REJECTED: return 7;
 	case CW_ERR_UNREACHABLE: return 8;
+	case CW_ERR_DEPLOY: return 9;
 	default: return 1;
 	}
 }

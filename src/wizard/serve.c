@@ -240,6 +240,18 @@ pin_source_problem(const char *path)
 	return NULL;
 }
 
+char *
+wiz_server_access(struct wiz *w, const char *user, const char *pin_source)
+{
+	char *engine = engine_path(), *why;
+
+	if (engine == NULL)
+		return NULL;
+	why = server_access(w, user, engine);
+	free(engine);
+	return why ? why : pin_source_problem(pin_source);
+}
+
 static enum cw_err
 add_file(struct wiz_export_result *r, const char *dir, const char *name)
 {
@@ -253,53 +265,66 @@ add_file(struct wiz_export_result *r, const char *dir, const char *name)
 	return CW_OK;
 }
 
-enum cw_err
-wiz_export_server(struct wiz *w, const char *usage, const char *dir,
-                  const struct wiz_export_opts *o, struct wiz_export_result *r,
-                  char **contents)
+/* Frees what wiz_server_render made. */
+void
+wiz_server_files_release(struct wiz_server_files *f)
 {
-	const char *pin = o->pin_source ? o->pin_source : w->cfg.token_pin_file;
-	char *engine = engine_path(), *env = NULL, *main_conf = NULL;
-	char *cnf = NULL;
-	enum cw_err rc = CW_OK;
-	size_t first = r->n_files;
-
-	bool nginx = strcmp(o->server, "nginx") == 0;
-
-	if (!nginx && strcmp(o->server, "apache") != 0) {
-		cw_error("unknown server '%s' (--server nginx or apache)",
-		         o->server);
-		rc = CW_ERR_USAGE;
-	} else if (dir[0] != '/') {
-		cw_error("--out must be an absolute path with --server: the "
-		         "server's configuration names the files in it");
-		rc = CW_ERR_USAGE;
-	} else if (pin == NULL || pin[0] != '/') {
-		cw_error("--pin-source FILE (an absolute path) is needed: the "
-		         "server reads the PIN from it when it starts");
-		rc = CW_ERR_USAGE;
-	} else if (getpwnam(o->server_user ? o->server_user : "www-data") ==
-	           NULL) {
-		cw_error("there is no user '%s' (--server-user: the user the "
-		         "server's workers run as)",
-		         o->server_user ? o->server_user : "www-data");
-		rc = CW_ERR_USAGE;
-	} else if (engine == NULL) {
-		rc = CW_ERR_NOMEM;
+	for (size_t i = 0; i < f->n; i++) {
+		free(f->names[i]);
+		free(f->contents[i]);
 	}
-	if (rc != CW_OK)
-		goto out;
-	r->access = server_access(
-	    w, o->server_user ? o->server_user : "www-data", engine);
-	if (r->access == NULL)
-		r->access = pin_source_problem(pin);
-	/* the OpenSSL configuration: libp11's engine for the token's module
-	 * (one per folder: nginx takes one OPENSSL_CONF) */
-	cnf = cw_printf("%s/pkcs11-engine.cnf", dir);
+	memset(f, 0, sizeof(*f));
+}
+
+static enum cw_err
+add(struct wiz_server_files *f, char *name, char *content)
+{
+	if (name == NULL || content == NULL || f->n == WIZ_EXPORT_FILES) {
+		free(name);
+		free(content);
+		return CW_ERR_NOMEM;
+	}
+	f->names[f->n] = name;
+	f->contents[f->n++] = content;
+	return CW_OK;
+}
+
+/* What a usage's snippet says once nothing is assigned: the server
+ * refuses the handshake rather than serve a certificate that was
+ * removed. */
+static char *
+removed_snippet(const struct wiz_server_spec *s, bool nginx)
+{
+	if (nginx)
+		return cw_printf("# certwiz: usage %s has no certificate "
+		                 "(removed): handshakes are refused\n"
+		                 "ssl_reject_handshake on;\n",
+		                 s->usage);
+	return cw_printf("# certwiz: usage %s has no certificate (removed): "
+	                 "TLS is off and every request is denied\n"
+	                 "SSLEngine off\n"
+	                 "<Location \"/\">\n"
+	                 "\tRequire all denied\n"
+	                 "</Location>\n",
+	                 s->usage);
+}
+
+enum cw_err
+wiz_server_render(const struct wiz_server_spec *s, struct wiz_server_files *f)
+{
+	bool nginx = strcmp(s->server, "nginx") == 0;
+	char *engine = NULL, *env = NULL, *main_conf = NULL, *cnf = NULL;
+	enum cw_err rc = CW_OK;
+
+	memset(f, 0, sizeof(*f));
+	if (!nginx && strcmp(s->server, "apache") != 0)
+		return CW_OK; /* "files": the chain and the URI only */
+	engine = engine_path();
+	cnf = cw_printf("%s/pkcs11-engine.cnf", s->dir);
 	env = cw_printf("OPENSSL_CONF=%s\n", cnf ? cnf : "");
 	main_conf = cw_strdup(nginx ? "env OPENSSL_CONF;\n"
 	                            : "SSLCryptoDevice pkcs11\n");
-	if (cnf == NULL || env == NULL || main_conf == NULL) {
+	if (engine == NULL || cnf == NULL || env == NULL || main_conf == NULL) {
 		rc = CW_ERR_NOMEM;
 		goto out;
 	}
@@ -322,76 +347,119 @@ wiz_export_server(struct wiz *w, const char *usage, const char *dir,
 			goto out;
 		}
 	}
-	contents[0] =
-	    cw_printf("# certwiz: libp11's engine for the token's module\n"
-	              "openssl_conf = openssl_init\n"
-	              "[openssl_init]\n"
-	              "engines = engine_section\n"
-	              "[engine_section]\n"
-	              "pkcs11 = pkcs11_section\n"
-	              "[pkcs11_section]\n"
-	              "engine_id = pkcs11\n"
-	              "dynamic_path = %s\n"
-	              "%s%s%s",
-	              engine, w->cfg.token_module ? "MODULE_PATH = " : "",
-	              w->cfg.token_module ? w->cfg.token_module : "",
-	              w->cfg.token_module ? "\n" : "");
-	if (nginx) {
-		contents[1] = cw_printf(
-		    "# certwiz: usage %s; include inside nginx's server "
-		    "block\n"
-		    "ssl_certificate %s/%s.chain.pem;\n"
-		    "ssl_certificate_key \"engine:pkcs11:%s?pin-source=%s\";"
-		    "\n",
-		    usage, dir, usage, r->key_uri, pin);
-		contents[2] = cw_printf("# certwiz: usage %s; include at "
-		                        "nginx.conf's top level (nginx clears "
-		                        "its workers' environment but for "
-		                        "these)\n%s",
-		                        usage, main_conf);
-	} else {
-		/* mod_ssl hands a pkcs11: key to the SSLCryptoDevice engine */
-		contents[1] =
+	rc = add(f, cw_strdup("pkcs11-engine.cnf"),
+	         cw_printf("# certwiz: libp11's engine for the token's module\n"
+	                   "openssl_conf = openssl_init\n"
+	                   "[openssl_init]\n"
+	                   "engines = engine_section\n"
+	                   "[engine_section]\n"
+	                   "pkcs11 = pkcs11_section\n"
+	                   "[pkcs11_section]\n"
+	                   "engine_id = pkcs11\n"
+	                   "dynamic_path = %s\n"
+	                   "%s%s%s",
+	                   engine, s->module ? "MODULE_PATH = " : "",
+	                   s->module ? s->module : "", s->module ? "\n" : ""));
+	if (rc != CW_OK)
+		goto out;
+	if (s->key_uri == NULL)
+		rc = add(f, cw_printf("%s.%s.conf", s->usage, s->server),
+		         removed_snippet(s, nginx));
+	else if (nginx)
+		rc =
+		    add(f, cw_printf("%s.nginx.conf", s->usage),
+		        cw_printf("# certwiz: usage %s; include inside nginx's "
+		                  "server block\n"
+		                  "ssl_certificate %s/%s.chain.pem;\n"
+		                  "ssl_certificate_key "
+		                  "\"engine:pkcs11:%s?pin-source=%s\";\n",
+		                  s->usage, s->dir, s->usage, s->key_uri,
+		                  s->pin_source));
+	else /* mod_ssl hands a pkcs11: key to the SSLCryptoDevice engine */
+		rc = add(
+		    f, cw_printf("%s.apache.conf", s->usage),
 		    cw_printf("# certwiz: usage %s; include inside the "
-		              "<VirtualHost> (with SSLEngine on)\n"
+		              "<VirtualHost> (after SSLEngine on)\n"
 		              "SSLCertificateFile %s/%s.chain.pem\n"
 		              "SSLCertificateKeyFile \"%s?pin-source=%s\"\n",
-		              usage, dir, usage, r->key_uri, pin);
-		contents[2] = cw_printf("# certwiz: usage %s; include at the "
-		                        "top level (server config)\n%s",
-		                        usage, main_conf);
-	}
-	contents[3] = cw_printf("# certwiz: the environment %s's service "
-	                        "needs (systemd: EnvironmentFile=; Debian's "
-	                        "apache2: /etc/apache2/envvars)\n%s",
-	                        o->server, env);
-	for (int i = 0; i < 4; i++)
-		if (contents[i] == NULL)
-			rc = CW_ERR_NOMEM;
+		              s->usage, s->dir, s->usage, s->key_uri,
+		              s->pin_source));
 	if (rc == CW_OK)
-		rc = add_file(r, dir, "pkcs11-engine.cnf");
-	if (rc == CW_OK) {
-		char *n = cw_printf("%s.%s.conf", usage, o->server);
-		char *m = cw_printf("%s.%s-main.conf", usage, o->server);
-		char *e = cw_printf("%s.env", usage);
+		rc =
+		    add(f, cw_printf("%s.%s-main.conf", s->usage, s->server),
+		        cw_printf(nginx ? "# certwiz: usage %s; include at "
+		                          "nginx.conf's top level (nginx "
+		                          "clears its workers' environment "
+		                          "but for these)\n%s"
+		                        : "# certwiz: usage %s; include at the "
+		                          "top level (server config)\n%s",
+		                  s->usage, main_conf));
+	if (rc == CW_OK)
+		rc = add(f, cw_printf("%s.env", s->usage),
+		         cw_printf("# certwiz: the environment %s's service "
+		                   "needs (systemd: EnvironmentFile=; Debian's "
+		                   "apache2: /etc/apache2/envvars)\n%s",
+		                   s->server, env));
+out:
+	if (rc != CW_OK)
+		wiz_server_files_release(f);
+	free(engine);
+	free(cnf);
+	free(env);
+	free(main_conf);
+	return rc;
+}
 
-		rc = n && m && e ? add_file(r, dir, n) : CW_ERR_NOMEM;
-		if (rc == CW_OK)
-			rc = add_file(r, dir, m);
-		if (rc == CW_OK)
-			rc = add_file(r, dir, e);
-		free(n);
-		free(m);
-		free(e);
+enum cw_err
+wiz_export_server(struct wiz *w, const char *usage, const char *dir,
+                  const struct wiz_export_opts *o, struct wiz_export_result *r,
+                  char **contents)
+{
+	const char *pin = o->pin_source ? o->pin_source : w->cfg.token_pin_file;
+	const char *user = o->server_user ? o->server_user : "www-data";
+	char *engine = engine_path();
+	struct wiz_server_files f;
+	struct wiz_server_spec spec = {o->server,  usage, dir,
+	                               r->key_uri, pin,   w->cfg.token_module};
+	enum cw_err rc = CW_OK;
+	size_t first = r->n_files;
+
+	if (strcmp(o->server, "nginx") != 0 &&
+	    strcmp(o->server, "apache") != 0) {
+		cw_error("unknown server '%s' (--server nginx or apache)",
+		         o->server);
+		rc = CW_ERR_USAGE;
+	} else if (dir[0] != '/') {
+		cw_error("--out must be an absolute path with --server: the "
+		         "server's configuration names the files in it");
+		rc = CW_ERR_USAGE;
+	} else if (pin == NULL || pin[0] != '/') {
+		cw_error("--pin-source FILE (an absolute path) is needed: the "
+		         "server reads the PIN from it when it starts");
+		rc = CW_ERR_USAGE;
+	} else if (getpwnam(user) == NULL) {
+		cw_error("there is no user '%s' (--server-user: the user the "
+		         "server's workers run as)",
+		         user);
+		rc = CW_ERR_USAGE;
+	} else if (engine == NULL) {
+		rc = CW_ERR_NOMEM;
 	}
+	if (rc != CW_OK)
+		goto out;
+	r->access = wiz_server_access(w, user, pin);
+	rc = wiz_server_render(&spec, &f);
+	for (size_t i = 0; rc == CW_OK && i < f.n; i++) {
+		rc = add_file(r, dir, f.names[i]);
+		contents[i] = f.contents[i];
+		f.contents[i] = NULL;
+	}
+	wiz_server_files_release(&f);
 out:
 	if (rc != CW_OK) {
 		while (r->n_files > first)
 			free(r->files[--r->n_files]);
 	}
 	free(engine);
-	free(cnf);
-	free(env);
-	free(main_conf);
 	return rc;
 }

@@ -17,6 +17,7 @@ status_release(struct wiz_status *v)
 	cw_strlist_release(&v->requests);
 	cw_strlist_release(&v->problems);
 	free(v->severity);
+	store_deployment_release(&v->deployment);
 }
 
 void
@@ -182,6 +183,48 @@ problems(struct store *s, struct ctx *c)
 	return rc;
 }
 
+/* What the usage's [deploy] files name, and whether that is a problem. */
+static enum cw_err
+deployment(struct wiz *w, struct store *s, const char *usage,
+           struct wiz_status *v)
+{
+	struct store_deployment *d = &v->deployment;
+	int64_t serving = v->assigned ? v->assignment.cert_id : 0;
+	char t[32];
+	enum cw_err rc;
+
+	if (cw_config_deploy(&w->cfg, usage) == NULL ||
+	    strcmp(w->host, w->own_host) != 0)
+		return CW_OK;
+	v->has_deploy = true;
+	rc = store_deployment_get(s, w->host, usage, d);
+	if (rc == CW_ERR_NOT_FOUND) {
+		d->cert_id = -1;
+		return serving ? add_problem(v, WIZ_WARNING,
+		                             cw_printf("not deployed yet "
+		                                       "(certwizd deploys it)"))
+		               : CW_OK;
+	}
+	if (rc != CW_OK)
+		return rc;
+	if (strcmp(d->state, "failed") == 0) {
+		cw_time_format(d->next_attempt, t, sizeof(t));
+		return add_problem(v, WIZ_CRITICAL,
+		                   cw_printf("deployment failed %lld time%s "
+		                             "(next try %s): %s",
+		                             (long long)d->attempts,
+		                             d->attempts == 1 ? "" : "s", t,
+		                             d->problem ? d->problem : "?"));
+	}
+	if (d->cert_id != serving)
+		return add_problem(v, WIZ_WARNING,
+		                   cw_printf("the deployed files name %s "
+		                             "(certwizd deploys the change)",
+		                             d->cert_id ? "another certificate"
+		                                        : "no certificate"));
+	return CW_OK;
+}
+
 static enum cw_err
 one_usage(struct wiz *w, struct store *s, const char *usage, time_t now,
 	  int warn_days, struct wiz_status *v)
@@ -214,6 +257,8 @@ one_usage(struct wiz *w, struct store *s, const char *usage, time_t now,
 	}
 	if (rc == CW_OK)
 		rc = store_each_open_request(s, w->host, usage, on_request, &c);
+	if (rc == CW_OK)
+		rc = deployment(w, s, usage, v);
 	if (rc == CW_OK && !c.anchors) {
 		/* nothing can be assigned: say why instead of offering it */
 		rc = add_problem(v, WIZ_WARNING,

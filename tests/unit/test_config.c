@@ -77,6 +77,55 @@ test_parse_refuses_unknown_keys_and_bad_values(void **state)
 }
 
 static void
+test_deploy_sections(void **state)
+{
+	static const char *bad[] = {
+	    "[deploy \"Default\"]\nout = /x\n", /* no server */
+	    "[deploy \"Default\"]\nserver = lighttpd\nout = /x\n",
+	    "[deploy \"Default\"]\nserver = nginx\n", /* no out */
+	    "[deploy \"Default\"]\nserver = nginx\nout = /x\n"
+	    "command = nginx -s reload\n", /* not absolute */
+	    "[deploy \"Default\"]\nserver = nginx\nout = /x\ncheck = x\n",
+	    "[deploy \"Default\"]\nserver = nginx\nout = /x\ntimeout = 0\n",
+	    "[deploy \"Default\"]\nserver = nginx\nout = /x\nretry = 9999\n",
+	    "[deploy \"Default\"]\nserver = nginx\nout = /x\nlisten = 1\n",
+	    "[deploy \"Default\"]\nserver = nginx\nout = /x\n"
+	    "pin_source = /p;x\n", /* would end the URI's attribute */
+	    "[deploy \"../x\"]\nserver = files\nout = /x\n",
+	    "[deploy Default]\nserver = files\nout = /x\n",
+	};
+	struct cw_config c;
+	char **argv;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(cw_config_parse(bad[i], "c.conf", "/", &c),
+		                 CW_ERR_CONFIG);
+	assert_int_equal(
+	    cw_config_parse("[deploy \"Default\"]\nserver = nginx\n"
+	                    "out = served\ncheck = /usr/sbin/nginx -t\n"
+	                    "command = /usr/sbin/nginx  -s\treload\n"
+	                    "retry = 5\n[deploy \"Other\"]\nserver = files\n"
+	                    "out = /o\n",
+	                    "c.conf", "/etc/cw", &c),
+	    CW_OK);
+	assert_int_equal(c.n_deploys, 2);
+	assert_string_equal(cw_config_deploy(&c, "Default")->out,
+	                    "/etc/cw/served");
+	assert_int_equal(cw_config_deploy(&c, "Default")->retry, 5);
+	assert_null(cw_config_deploy(&c, "Other")->command);
+	assert_null(cw_config_deploy(&c, "Third"));
+	argv = cw_deploy_argv(cw_config_deploy(&c, "Default")->command);
+	assert_non_null(argv);
+	assert_string_equal(argv[0], "/usr/sbin/nginx");
+	assert_string_equal(argv[1], "-s");
+	assert_string_equal(argv[2], "reload");
+	assert_null(argv[3]);
+	free(argv);
+	cw_config_release(&c);
+}
+
+static void
 test_service_keys_and_their_defaults(void **state)
 {
 	struct cw_config c;
@@ -160,11 +209,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_resolves_relative_paths),
-		cmocka_unit_test(test_parse_refuses_unknown_keys_and_bad_values),
-		cmocka_unit_test(test_service_keys_and_their_defaults),
-		cmocka_unit_test(test_example_configuration_parses),
-		cmocka_unit_test(test_trusted_paths),
+	    cmocka_unit_test(test_parse_resolves_relative_paths),
+	    cmocka_unit_test(test_parse_refuses_unknown_keys_and_bad_values),
+	    cmocka_unit_test(test_service_keys_and_their_defaults),
+	    cmocka_unit_test(test_deploy_sections),
+	    cmocka_unit_test(test_example_configuration_parses),
+	    cmocka_unit_test(test_trusted_paths),
 	};
 
 	cw_log_set_level(CW_LOG_QUIET);
