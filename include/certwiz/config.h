@@ -77,6 +77,17 @@ struct cw_config {
 	size_t n_cas;
 	struct cw_deploy *deploys;
 	size_t n_deploys;
+	/* [renew]: when a certificate is renewed, and whether certwizd does
+	 * it by itself (only with the section: auto, default yes) */
+	bool renew_section;
+	bool renew_auto;
+	long renew_days;   /* before expiry (default 30; a third of the
+			      lifetime left comes first when earlier) */
+	long renew_spread; /* seconds of spread, per certificate (43200) */
+	long renew_wait;   /* seconds certwizd waits for the CA (60) */
+	long renew_retry;  /* seconds before a failed renewal is tried
+			      again, doubling up to a day (3600) */
+	bool renew_auto_set, renew_spread_set; /* given in the file */
 };
 
 #define CW_CONFIG_DEFAULT_PATH "/etc/certwiz/certwiz.conf"

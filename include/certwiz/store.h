@@ -281,6 +281,25 @@ enum cw_err store_deployment_set(struct store *s, const char *host,
 				 const char *usage,
 				 const struct store_deployment *d);
 
+/* The last renewal attempt of a usage (schema 11). */
+struct store_renewal {
+	char *state;          /* renewed | pending | failed */
+	int64_t from_cert_id; /* the certificate renewed */
+	int64_t cert_id;      /* renewed: the new one */
+	int64_t request_id;   /* the request made (pending: resumed) */
+	int64_t attempts;     /* failed attempts in a row */
+	char *problem;
+	int64_t attempted_at;
+	int64_t next_attempt; /* failed: not before; 0: none */
+};
+
+void store_renewal_release(struct store_renewal *r);
+enum cw_err store_renewal_get(struct store *s, const char *host,
+			      const char *usage, struct store_renewal *out);
+enum cw_err store_renewal_set(struct store *s, const char *host,
+			      const char *usage,
+			      const struct store_renewal *r);
+
 /* Audit rows (the audit layer computes the hashes). */
 struct store_audit {
 	int64_t seq;

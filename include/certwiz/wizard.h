@@ -456,11 +456,59 @@ void wiz_set_deployer(int fd);
  */
 enum cw_err wiz_deploy(struct wiz *w, const char *usage);
 
+/* renew: which usages (NULL or empty: every usage of the host), whether
+ * only to say what would be done, whether to renew what is not due, and
+ * how long to wait for the CA. */
+struct wiz_renew_opts {
+	const struct cw_strlist *usages;
+	bool dry_run;
+	bool force;
+	int wait;
+};
+
+/* What renew did for one usage. action: nothing-assigned, not-due,
+ * successor-scheduled, retry-later, manual (no online CA: request it
+ * offline), would-renew, would-resume (dry run), renewed, resumed,
+ * pending, failed. */
+struct wiz_renew_item {
+	char *usage;
+	const char *action;
+	int64_t cert_id;     /* the certificate serving, or 0 */
+	int64_t not_after;
+	int64_t due_at;      /* when it is due for renewal */
+	int64_t next_at;     /* when renew has something to do next, or 0 */
+	int64_t new_cert_id; /* renewed: the new certificate */
+	int64_t request_id;
+	enum cw_err rc;      /* pending, failed: why */
+	char *detail;
+};
+
+void wiz_renew_items_free(struct wiz_renew_item *v, size_t n);
+
+/* When a certificate is due for renewal under cfg's [renew] policy: a
+ * third of its lifetime left, or renew_days before expiry, whichever
+ * comes first (never before a third of it has passed), less a spread of
+ * at most renew_spread seconds drawn from its thumbprint. */
+int64_t wiz_renew_due(const struct cw_config *cfg, const struct store_cert *c);
+
+/*
+ * Renew: for each usage whose certificate is due (or every one with
+ * force), a fresh key pair on the token and a request to the CA the
+ * topology names, assigned at issuance and deployed; a request the CA
+ * still holds for the usage is resumed instead. A usage whose CA is not
+ * an online profile is left to an offline request (action manual). Each
+ * attempt is recorded and audited; a failed one waits [renew] retry
+ * seconds (doubling) unless forced. The items say what happened; the
+ * return is CW_OK unless the walk itself failed.
+ */
+enum cw_err wiz_renew(struct wiz *w, const struct wiz_renew_opts *o,
+		      struct wiz_renew_item **out, size_t *n);
+
 /*
  * The service's scheduled work: activates the scheduled assignments whose
  * time has come, deploys every [deploy] usage whose files do not name its
- * serving certificate, and tries failed deployments again when their
- * time comes. *next: the next time there is work (0: none known).
+ * serving certificate, tries failed deployments again when their time
+ * comes, and with [renew] auto renews what is due. *next: the next time there is work (0: none known).
  */
 enum cw_err wiz_due(struct wiz *w, int64_t *next);
 
@@ -493,6 +541,9 @@ struct wiz_status {
 	int64_t assign_candidate;    /* a certificate that fits, or 0 */
 	bool can_request, can_assign, can_remove, can_view;
 	bool can_process_pending;
+	int64_t renew_due;           /* assigned: when it is due for renewal */
+	struct store_renewal renewal; /* the last attempt; attempted_at 0:
+					 none */
 	bool has_deploy;             /* the usage has a [deploy] section */
 	struct store_deployment deployment; /* cert_id -1: never deployed */
 };

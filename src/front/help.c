@@ -285,6 +285,32 @@ static const struct verb_doc verbs[] = {
 	  "assigned. When anything needs attention refresh exits 9, and "
 	  "--json lists each such event under problems.",
 	  { { NULL, NULL } } },
+	{ "renew", "renew [--usage U]... [--dry-run] [--force] [--wait SEC]",
+	  "renew the certificates that are due, each with a fresh key",
+	  "For each usage of the host (or each --usage), the certificate "
+	  "serving it is due when a third of its lifetime is left or [renew] "
+	  "days (default 30) before it expires, whichever comes first, less "
+	  "a spread of up to [renew] spread seconds (default 12 hours) drawn "
+	  "from its thumbprint, so that a fleet does not renew at once. A due "
+	  "usage gets a fresh key pair on the token (never the old key), a "
+	  "CSR from the topology as it is now, and a request to the CA "
+	  "profile the topology names; issued, checked and imported, the "
+	  "certificate is assigned at once (the old one stays valid until it "
+	  "expires) and deployed when the usage has a [deploy] section. A "
+	  "request the CA still holds for the usage is resumed, never made "
+	  "again. A usage whose CA is not an online profile is left to an "
+	  "offline request (manual). A failed renewal waits [renew] retry "
+	  "seconds (default an hour, doubling up to a day) unless --force. "
+	  "With a [renew] section (auto = yes, the default there) certwizd "
+	  "renews by itself: at start, at least hourly, and when a "
+	  "certificate falls due. Each attempt is audited; status shows the "
+	  "next renewal and the last result. Exit 0 when nothing failed, 3 "
+	  "when the CA still holds a request, else the failure's code.",
+	  { { "--usage U", "only this usage; repeatable" },
+	    { "--dry-run", "say what would be renewed; change nothing" },
+	    { "--force", "renew even what is not due, and retry at once" },
+	    { "--wait SEC", "how long to wait for the CA (default 60)" },
+	    { NULL, NULL } } },
 	{ "check", "check [--days N]",
 	  "for cron and monitoring systems: is every usage served well?",
 	  "One line of summary, then one line per problem, the Nagios "
@@ -593,7 +619,11 @@ front_man(FILE *f)
 		"workers' user, default www-data), pin_source (default [token] "
 		"pin_file), retry (seconds before a failed deployment is tried "
 		"again, doubling up to an hour; default 60). certwizd reads "
-		"these when it starts: restart it after a change.");
+		"these when it starts: restart it after a change. "
+		"[renew]: days (default 30), spread (seconds, default 43200), "
+		"retry (seconds, default 3600), wait (seconds certwizd waits "
+		"for the CA, default 60), auto (default yes: certwizd renews "
+		"by itself; without the section it does not).");
 	fputs("\n.SH SEE ALSO\n.BR certwizd (8),\n.BR pkcs11-tool (1),\n"
 	      ".BR p11tool (1),\n.BR openssl-req (1)\n",
 	      f);

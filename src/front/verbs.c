@@ -72,6 +72,13 @@ static const struct option import_opts[] = {
 	COMMON
 };
 
+static const struct option renew_opts[] = {
+	{ "usage", required_argument, NULL, FO_USAGE },
+	{ "dry-run", no_argument, NULL, FO_DRY_RUN },
+	{ "force", no_argument, NULL, FO_FORCE },
+	{ "wait", required_argument, NULL, FO_WAIT }, COMMON
+};
+
 static const struct option check_opts[] = {
 	{ "days", required_argument, NULL, FO_DAYS }, COMMON
 };
@@ -178,6 +185,7 @@ static const struct front_verb verbs[] = {
 	{ "pending", VERB_CHANGES, pending_opts, pending_roles, NULL },
 	{ "refresh", VERB_CHANGES, common_opts, pin_roles, NULL },
 	{ "check", 0, check_opts, pin_roles, NULL },
+	{ "renew", VERB_CHANGES, renew_opts, pin_roles, NULL },
 	{ "audit", 0, audit_opts, audit_roles, NULL },
 	{ "list", 0, list_opts, pin_roles, NULL },
 	{ "help", VERB_LOCAL, help_opts, pin_roles, NULL },

@@ -46,6 +46,7 @@ enum fo {
 	FO_SERVER,
 	FO_SERVER_USER,
 	FO_PIN_SOURCE,
+	FO_DRY_RUN,
 	FO__MAX
 };
 

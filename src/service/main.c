@@ -39,8 +39,8 @@ static int sig_pipe[2] = { -1, -1 };
 
 /* The scheduled work (due.c): its process, the pipe it answers on, when
  * to run it next, and whether a client's command may have changed what
- * is due. Only with [deploy] sections, for now the only work the service
- * does by itself. */
+ * is due. Only with [deploy] sections or [renew] auto: the work the
+ * service does by itself. */
 #define DUE_MAX_WAIT 3600
 static struct {
 	bool enabled;
@@ -384,7 +384,7 @@ serve(const char *config, const struct cw_config *cfg, int lfd)
 	signal(SIGPIPE, SIG_IGN);
 	svc_log("listening on %s as %s", cfg->service_socket,
 		cfg->service_user);
-	due.enabled = cfg->n_deploys > 0;
+	due.enabled = cfg->n_deploys > 0 || cfg->renew_auto;
 	due.at = time(NULL);
 	while (!stop) {
 		struct pollfd p[3] = {{lfd, POLLIN, 0},

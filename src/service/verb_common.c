@@ -15,7 +15,7 @@ static const struct {
 	{ "view", cmd_view },       { "refresh", cmd_refresh },
 	{ "export", cmd_export },   { "audit", cmd_audit },
 	{ "pending", cmd_pending }, { "init", cmd_init },
-	{ "check", cmd_check },
+	{ "check", cmd_check },     { "renew", cmd_renew },
 };
 
 cli_cmd_fn

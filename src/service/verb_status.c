@@ -31,6 +31,34 @@ status_json(const struct wiz_status *v)
 		v->can_request, "assign", v->can_assign, "remove", v->can_remove,
 		"view", v->can_view, "process_pending", v->can_process_pending);
 
+	if (j != NULL) {
+		const struct store_renewal *r = &v->renewal;
+		char t3[32], t4[32], t5[32];
+
+		json_object_set_new(
+		    j, "renewal",
+		    json_pack(
+		        "{s:o, s:o}", "due",
+		        v->renew_due ? json_string(cli_time(v->renew_due, t3))
+		                     : json_null(),
+		        "last",
+		        r->state == NULL
+		            ? json_null()
+		            : json_pack("{s:s, s:s, s:o, s:o, s:o}", "state",
+		                        r->state, "attempted",
+		                        cli_time(r->attempted_at, t4),
+		                        "certificate_id",
+		                        r->cert_id ? json_integer(r->cert_id)
+		                                   : json_null(),
+		                        "problem",
+		                        r->problem ? json_string(r->problem)
+		                                   : json_null(),
+		                        "next_attempt",
+		                        r->next_attempt
+		                            ? json_string(
+		                                  cli_time(r->next_attempt, t5))
+		                            : json_null())));
+	}
 	if (j != NULL && !v->has_deploy)
 		json_object_set_new(j, "deployment", json_null());
 	if (j != NULL && v->has_deploy) {
@@ -84,6 +112,14 @@ status_text(const struct wiz_status *v)
 		printf("  scheduled    %lld %s from %s\n",
 		       (long long)v->next_cert.id, v->next_cert.subject,
 		       cli_time(v->next.effective_from, t));
+	if (v->assigned)
+		printf("  renewal      due %s%s%s%s\n",
+		       cli_time(v->renew_due, t),
+		       v->renewal.state ? "; last " : "",
+		       v->renewal.state ? v->renewal.state : "",
+		       v->renewal.state && v->renewal.cert_id
+		           ? " (new certificate)"
+		           : "");
 	if (v->has_deploy && v->deployment.cert_id < 0)
 		printf("  deployed     never\n");
 	else if (v->has_deploy)

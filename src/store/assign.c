@@ -371,3 +371,84 @@ store_deployment_set(struct store *s, const char *host, const char *usage,
 	sqlite3_bind_int64(st, 8, d->next_attempt);
 	return run(s, st);
 }
+
+/* Renewals: the last renewal attempt of a usage. */
+
+void
+store_renewal_release(struct store_renewal *r)
+{
+	if (r == NULL)
+		return;
+	free(r->state);
+	free(r->problem);
+	memset(r, 0, sizeof(*r));
+}
+
+enum cw_err
+store_renewal_get(struct store *s, const char *host, const char *usage,
+                  struct store_renewal *out)
+{
+	sqlite3_stmt *st = prep_usage(
+	    s,
+	    "SELECT state, coalesce(from_cert_id, 0), "
+	    "coalesce(cert_id, 0), coalesce(request_id, 0), attempts, "
+	    "problem, attempted_at, coalesce(next_attempt, 0) FROM "
+	    "renewals WHERE host=?1 AND usage=?2 AND ?3=?3",
+	    host, usage, 0);
+	enum cw_err rc = CW_OK;
+	int r;
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	memset(out, 0, sizeof(*out));
+	r = sqlite3_step(st);
+	if (r == SQLITE_DONE) {
+		rc = CW_ERR_NOT_FOUND;
+	} else if (r != SQLITE_ROW) {
+		rc = store_fail(s, "renewal");
+	} else {
+		out->from_cert_id = sqlite3_column_int64(st, 1);
+		out->cert_id = sqlite3_column_int64(st, 2);
+		out->request_id = sqlite3_column_int64(st, 3);
+		out->attempts = sqlite3_column_int64(st, 4);
+		out->attempted_at = sqlite3_column_int64(st, 6);
+		out->next_attempt = sqlite3_column_int64(st, 7);
+		if (!store_col_text(st, 0, &out->state) ||
+		    !store_col_text(st, 5, &out->problem))
+			rc = CW_ERR_NOMEM;
+	}
+	sqlite3_finalize(st);
+	if (rc != CW_OK)
+		store_renewal_release(out);
+	return rc;
+}
+
+enum cw_err
+store_renewal_set(struct store *s, const char *host, const char *usage,
+                  const struct store_renewal *r)
+{
+	sqlite3_stmt *st = prep_usage(
+	    s,
+	    "INSERT INTO renewals (host, usage, state, from_cert_id, "
+	    "cert_id, request_id, attempts, problem, attempted_at, "
+	    "next_attempt) VALUES (?1, ?2, ?4, nullif(?5, 0), "
+	    "nullif(?6, 0), nullif(?7, 0), ?8, ?9, ?3, nullif(?10, 0)) "
+	    "ON CONFLICT (host, usage) DO UPDATE SET "
+	    "state=excluded.state, from_cert_id=excluded.from_cert_id, "
+	    "cert_id=excluded.cert_id, request_id=excluded.request_id, "
+	    "attempts=excluded.attempts, problem=excluded.problem, "
+	    "attempted_at=excluded.attempted_at, "
+	    "next_attempt=excluded.next_attempt",
+	    host, usage, r->attempted_at);
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	store_bind_text(st, 4, r->state);
+	sqlite3_bind_int64(st, 5, r->from_cert_id);
+	sqlite3_bind_int64(st, 6, r->cert_id);
+	sqlite3_bind_int64(st, 7, r->request_id);
+	sqlite3_bind_int64(st, 8, r->attempts);
+	store_bind_text(st, 9, r->problem);
+	sqlite3_bind_int64(st, 10, r->next_attempt);
+	return run(s, st);
+}

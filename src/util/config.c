@@ -231,6 +231,48 @@ handle_deploy(struct parse_state *ps, const char *section, const char *key,
 }
 
 static int
+handle_renew(struct parse_state *ps, const char *key, const char *value)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+		long min, max;
+	} keys[] = {
+	    {"days", offsetof(struct cw_config, renew_days), 1, 3650},
+	    {"spread", offsetof(struct cw_config, renew_spread), 0, 604800},
+	    {"wait", offsetof(struct cw_config, renew_wait), 1, 3600},
+	    {"retry", offsetof(struct cw_config, renew_retry), 1, 86400},
+	};
+	struct cw_config *c = ps->cfg;
+
+	c->renew_section = true;
+	if (strcmp(key, "auto") == 0) {
+		if (!parse_bool(value, &c->renew_auto))
+			return fail(ps, "auto: '%s' is not a boolean", value);
+		c->renew_auto_set = true;
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		long *slot = (long *)((char *)c + keys[i].off);
+		char *end = NULL;
+
+		if (strcmp(key, keys[i].key) != 0)
+			continue;
+		if (strcmp(key, "spread") == 0)
+			c->renew_spread_set = true;
+		*slot = strtol(value, &end, 10);
+		if (end == value || *end || *slot < keys[i].min ||
+		    *slot > keys[i].max)
+			return fail(ps,
+			            "%s: '%s' is not a number from %ld to "
+			            "%ld",
+			            key, value, keys[i].min, keys[i].max);
+		return 1;
+	}
+	return fail(ps, "unknown key '%s' in [renew]", key);
+}
+
+static int
 handler(void *user, const char *section, const char *key, const char *value)
 {
 	struct parse_state *ps = user;
@@ -272,7 +314,7 @@ handler(void *user, const char *section, const char *key, const char *value)
 	    strcmp(section, "topology") && strcmp(section, "trust") &&
 	    strcmp(section, "policy") && strcmp(section, "audit") &&
 	    strcmp(section, "service") && strncmp(section, "ca", 2) &&
-	    strncmp(section, "deploy", 6))
+	    strncmp(section, "deploy", 6) && strcmp(section, "renew"))
 		return fail(ps, "unknown section [%s]", section);
 	if (strcmp(section, "service") == 0 &&
 	    (strcmp(key, "max_clients_per_user") == 0 ||
@@ -289,6 +331,8 @@ handler(void *user, const char *section, const char *key, const char *value)
 				    key, value);
 		return 1;
 	}
+	if (strcmp(section, "renew") == 0)
+		return handle_renew(ps, key, value);
 	if (strcmp(section, "policy") == 0 &&
 	    strcmp(key, "allow_key_import") == 0) {
 		if (!parse_bool(value, &c->allow_key_import))
@@ -547,6 +591,16 @@ cw_config_parse(const char *text, const char *name, const char *dir,
 	}
 	if (c.max_clients_per_user == 0)
 		c.max_clients_per_user = 8;
+	if (!c.renew_auto_set)
+		c.renew_auto = c.renew_section;
+	if (c.renew_days == 0)
+		c.renew_days = 30;
+	if (c.renew_spread == 0 && !c.renew_spread_set)
+		c.renew_spread = 43200;
+	if (c.renew_wait == 0)
+		c.renew_wait = 60;
+	if (c.renew_retry == 0)
+		c.renew_retry = 3600;
 	if (c.max_pending_per_user == 0)
 		c.max_pending_per_user = 20;
 	if (check(&c, name) != CW_OK) {

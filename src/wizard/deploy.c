@@ -338,5 +338,27 @@ wiz_due(struct wiz *w, int64_t *next)
 			}
 		}
 	}
+	if (rc == CW_OK && w->cfg.renew_auto) {
+		struct wiz_renew_opts ro = {NULL, false, false,
+		                            (int)w->cfg.renew_wait};
+		struct wiz_renew_item *items = NULL;
+		size_t n = 0;
+
+		rc = wiz_renew(w, &ro, &items, &n);
+		for (size_t i = 0; rc == CW_OK && i < n; i++) {
+			if (items[i].next_at > 0 &&
+			    (*next == 0 || items[i].next_at < *next))
+				*next = items[i].next_at;
+			if (strcmp(items[i].action, "renewed") == 0 ||
+			    strcmp(items[i].action, "resumed") == 0 ||
+			    strcmp(items[i].action, "pending") == 0 ||
+			    strcmp(items[i].action, "failed") == 0)
+				cw_info("renewal of '%s': %s%s%s",
+				        items[i].usage, items[i].action,
+				        items[i].detail ? ": " : "",
+				        items[i].detail ? items[i].detail : "");
+		}
+		wiz_renew_items_free(items, n);
+	}
 	return rc != CW_OK ? rc : worst;
 }

@@ -18,6 +18,7 @@ status_release(struct wiz_status *v)
 	cw_strlist_release(&v->problems);
 	free(v->severity);
 	store_deployment_release(&v->deployment);
+	store_renewal_release(&v->renewal);
 }
 
 void
@@ -183,6 +184,35 @@ problems(struct store *s, struct ctx *c)
 	return rc;
 }
 
+/* When the usage is due for renewal, and how the last attempt went. */
+static enum cw_err
+renewal(struct wiz *w, struct store *s, const char *usage, time_t now,
+        struct wiz_status *v)
+{
+	struct store_renewal *r = &v->renewal;
+	char t[32];
+	enum cw_err rc;
+
+	if (v->assigned)
+		v->renew_due = wiz_renew_due(&w->cfg, &v->cert);
+	rc = store_renewal_get(s, w->host, usage, r);
+	if (rc == CW_ERR_NOT_FOUND)
+		return CW_OK;
+	if (rc != CW_OK || strcmp(r->state, "failed") != 0 ||
+	    (v->assigned && r->from_cert_id != v->cert.id))
+		return rc;
+	cw_time_format(r->next_attempt, t, sizeof(t));
+	/* critical once the certificate it should replace has a week left */
+	return add_problem(
+	    v,
+	    v->assigned && v->cert.not_after - now < 7 * 86400 ? WIZ_CRITICAL
+	                                                       : WIZ_WARNING,
+	    cw_printf("renewal failed %lld time%s (next try "
+	              "%s): %s",
+	              (long long)r->attempts, r->attempts == 1 ? "" : "s", t,
+	              r->problem ? r->problem : "?"));
+}
+
 /* What the usage's [deploy] files name, and whether that is a problem. */
 static enum cw_err
 deployment(struct wiz *w, struct store *s, const char *usage,
@@ -259,6 +289,8 @@ one_usage(struct wiz *w, struct store *s, const char *usage, time_t now,
 		rc = store_each_open_request(s, w->host, usage, on_request, &c);
 	if (rc == CW_OK)
 		rc = deployment(w, s, usage, v);
+	if (rc == CW_OK)
+		rc = renewal(w, s, usage, now, v);
 	if (rc == CW_OK && !c.anchors) {
 		/* nothing can be assigned: say why instead of offering it */
 		rc = add_problem(v, WIZ_WARNING,

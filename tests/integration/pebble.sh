@@ -17,7 +17,8 @@ wait_for() {
 	return 1
 }
 
-# setup_pebble [eab]: makes the certificates and ports, starts the DNS
+# setup_pebble [eab]: makes the certificates and ports (certificates it
+# issues live PEBBLE_CERT_VALIDITY seconds when that is set), starts the DNS
 # server and pebble (with externalAccountBindingRequired and two MAC keys
 # when eab is given), writes the roots pebble issues under to
 # $WORK/pebble-roots.pem and adds a CA profile "pebble" (http-01 through
@@ -38,6 +39,9 @@ setup_pebble() {
 	cp "$PB/tls-root.pem" "$WORK/pebble-tls.pem"
 	ACME_PORT=$(free_port) MGMT_PORT=$(free_port) HTTP01_PORT=$(free_port)
 	TLSALPN_PORT=$(free_port) DNS_PORT=$(free_port) CHALL_PORT=$(free_port)
+	local validity=""
+	[ -z "${PEBBLE_CERT_VALIDITY:-}" ] ||
+		validity='"certificateValidityPeriod": '$PEBBLE_CERT_VALIDITY','
 	local eab='"externalAccountBindingRequired": false'
 	if [ "${1:-}" = eab ]; then
 		EAB_KEY1=$(head -c 32 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d =)
@@ -51,7 +55,7 @@ setup_pebble() {
     "managementListenAddress": "127.0.0.1:$MGMT_PORT",
     "certificate": "$PB/tls.pem", "privateKey": "$PB/tls.key",
     "httpPort": $HTTP01_PORT, "tlsPort": $TLSALPN_PORT,
-    "ocspResponderURL": "", $eab }}
+    "ocspResponderURL": "", $validity $eab }}
 JSON
 	pebble-challtestsrv -dns01 "127.0.0.1:$DNS_PORT" -http01 "" -https01 "" \
 		-tlsalpn01 "" -management "127.0.0.1:$CHALL_PORT" \

@@ -56,6 +56,7 @@ json request-unreachable 8 request --usage WebServicesInternal --key ec:P-256 --
 json pending-list 0 pending list
 start_pebble
 json pending-process 0 pending process
+json renew 0 renew --dry-run
 json remove 0 remove --usage OAuthTokenIssuer
 
 # The documented examples: a line "<!-- shape: NAME -->" before a ```json

@@ -6,6 +6,8 @@
 #include <cmocka.h>
 
 #include "certwiz/config.h"
+#include "certwiz/store.h"
+#include "certwiz/wizard.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +128,62 @@ test_deploy_sections(void **state)
 }
 
 static void
+test_renew_policy(void **state)
+{
+	struct cw_config c;
+	struct store_cert cert;
+	const int64_t day = 86400, t0 = 1800000000;
+
+	(void)state;
+	memset(&cert, 0, sizeof(cert));
+	/* without the section: the defaults, and certwizd does not renew */
+	assert_int_equal(cw_config_parse("", "c.conf", "/", &c), CW_OK);
+	assert_false(c.renew_auto);
+	assert_int_equal(c.renew_days, 30);
+	assert_int_equal(c.renew_spread, 43200);
+	cw_config_release(&c);
+	assert_int_equal(cw_config_parse("[renew]\nspread = 0\n", "c.conf", "/",
+					 &c),
+			 CW_OK);
+	assert_true(c.renew_auto);
+	/* a year's certificate: a third of its lifetime left comes before
+	 * 30 days before expiry */
+	cert.not_before = t0;
+	cert.not_after = t0 + 360 * day;
+	cert.sha256 = "ffffffff";
+	assert_int_equal(wiz_renew_due(&c, &cert), t0 + 240 * day);
+	/* 90 days: a third left is 30 days: the same time */
+	cert.not_after = t0 + 90 * day;
+	assert_int_equal(wiz_renew_due(&c, &cert), t0 + 60 * day);
+	/* 6 days: days longer than the lifetime never renew before a third
+	 * of it has passed */
+	cert.not_after = t0 + 6 * day;
+	assert_int_equal(wiz_renew_due(&c, &cert), t0 + 2 * day);
+	cw_config_release(&c);
+	/* the spread: the same for a certificate every time, at most the
+	 * spread and a tenth of the lifetime */
+	assert_int_equal(cw_config_parse("[renew]\ndays = 10\nspread = 3600\n"
+					 "auto = no\n",
+					 "c.conf", "/", &c),
+			 CW_OK);
+	assert_false(c.renew_auto);
+	cert.not_after = t0 + 90 * day;
+	assert_true(wiz_renew_due(&c, &cert) <= t0 + 60 * day);
+	assert_true(wiz_renew_due(&c, &cert) >= t0 + 60 * day - 3600);
+	assert_int_equal(wiz_renew_due(&c, &cert), wiz_renew_due(&c, &cert));
+	cw_config_release(&c);
+	assert_int_equal(cw_config_parse("[renew]\ndays = 0\n", "c.conf", "/",
+					 &c),
+			 CW_ERR_CONFIG);
+	assert_int_equal(cw_config_parse("[renew]\nauto = maybe\n", "c.conf",
+					 "/", &c),
+			 CW_ERR_CONFIG);
+	assert_int_equal(cw_config_parse("[renew]\nwhen = soon\n", "c.conf",
+					 "/", &c),
+			 CW_ERR_CONFIG);
+}
+
+static void
 test_service_keys_and_their_defaults(void **state)
 {
 	struct cw_config c;
@@ -213,6 +271,7 @@ main(void)
 	    cmocka_unit_test(test_parse_refuses_unknown_keys_and_bad_values),
 	    cmocka_unit_test(test_service_keys_and_their_defaults),
 	    cmocka_unit_test(test_deploy_sections),
+	    cmocka_unit_test(test_renew_policy),
 	    cmocka_unit_test(test_example_configuration_parses),
 	    cmocka_unit_test(test_trusted_paths),
 	};

@@ -1,0 +1,123 @@
+/* certwiz renew [--usage U]... [--dry-run] [--force] [--wait SEC] */
+#include "verb.h"
+
+#include <string.h>
+
+static json_t *
+item_json(const struct wiz_renew_item *it)
+{
+	char a[32], b[32], c[32];
+	json_t *j = json_pack(
+	    "{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "usage", it->usage,
+	    "action", it->action, "certificate_id",
+	    it->cert_id ? json_integer(it->cert_id) : json_null(), "not_after",
+	    it->not_after ? json_string(cli_time(it->not_after, a))
+	                  : json_null(),
+	    "due",
+	    it->due_at ? json_string(cli_time(it->due_at, b)) : json_null(),
+	    "next",
+	    it->next_at ? json_string(cli_time(it->next_at, c)) : json_null(),
+	    "new_certificate_id",
+	    it->new_cert_id ? json_integer(it->new_cert_id) : json_null(),
+	    "request_id",
+	    it->request_id ? json_integer(it->request_id) : json_null(),
+	    "detail", it->detail ? json_string(it->detail) : json_null());
+
+	return j;
+}
+
+static void
+item_text(const struct wiz_renew_item *it)
+{
+	char t[32];
+
+	printf("usage %s: %s", it->usage, it->action);
+	if (strcmp(it->action, "renewed") == 0 ||
+	    strcmp(it->action, "resumed") == 0)
+		printf(" (certificate %lld replaces %lld)",
+		       (long long)it->new_cert_id, (long long)it->cert_id);
+	else if (strcmp(it->action, "not-due") == 0 ||
+	         strcmp(it->action, "retry-later") == 0)
+		printf(" (until %s)", cli_time(it->next_at, t));
+	else if (strcmp(it->action, "would-renew") == 0)
+		printf(" (certificate %lld, due %s)", (long long)it->cert_id,
+		       cli_time(it->due_at, t));
+	else if (it->request_id != 0)
+		printf(" (request %lld)", (long long)it->request_id);
+	if (it->detail != NULL)
+		printf(": %s", it->detail);
+	putchar('\n');
+}
+
+/* The exit code: a failure's, else pending (3), else done. */
+static enum cw_err
+worst(const struct wiz_renew_item *v, size_t n)
+{
+	enum cw_err rc = CW_OK;
+
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(v[i].action, "failed") == 0)
+			return v[i].rc != CW_OK ? v[i].rc : CW_ERR_INTERNAL;
+		if (strcmp(v[i].action, "pending") == 0)
+			rc = CW_ERR_PENDING;
+	}
+	return rc;
+}
+
+enum cw_err
+cmd_renew(int argc, char **argv, struct cli *c)
+{
+	struct wiz_renew_opts o;
+	struct wiz_renew_item *items = NULL;
+	struct cw_strlist usages;
+	struct wiz *w = NULL;
+	size_t n = 0;
+	enum cw_err rc;
+	int opt;
+
+	memset(&o, 0, sizeof(o));
+	o.wait = 60;
+	cw_strlist_init(&usages);
+	while ((opt = getopt_long(argc, argv, "h", cli_opts("renew"), NULL)) !=
+	       -1) {
+		switch (opt) {
+		case FO_USAGE: cw_strlist_add_unique(&usages, optarg); break;
+		case FO_DRY_RUN: o.dry_run = true; break;
+		case FO_FORCE: o.force = true; break;
+		case FO_WAIT:
+			if (!cli_parse_seconds(optarg, &o.wait))
+				goto usage;
+			break;
+		default:
+			if (cli_common(c, opt, optarg, "renew") != 1)
+				goto usage;
+		}
+	}
+	if (optind != argc)
+		goto usage;
+	o.usages = &usages;
+	rc = cli_wiz(c, &w);
+	if (rc == CW_OK)
+		rc = wiz_require_admin(w, "renew");
+	if (rc == CW_OK)
+		rc = wiz_renew(w, &o, &items, &n);
+	if (rc == CW_OK && c->json) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; a != NULL && i < n; i++)
+			json_array_append_new(a, item_json(&items[i]));
+		rc = cli_print_json(
+		    json_pack("{s:b, s:o}", "dry_run", o.dry_run, "usages", a));
+	} else if (rc == CW_OK) {
+		for (size_t i = 0; i < n; i++)
+			item_text(&items[i]);
+	}
+	if (rc == CW_OK)
+		rc = worst(items, n);
+	wiz_renew_items_free(items, n);
+	cw_strlist_release(&usages);
+	return rc;
+usage:
+	cw_strlist_release(&usages);
+	return cli_usage("renew");
+}

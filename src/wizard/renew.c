@@ -1,0 +1,340 @@
+/*
+ * Renewal: a usage whose certificate is due gets a new one from the CA
+ * its topology names, with a fresh key pair generated in the token (never
+ * the old key), a CSR from the topology as it is now, and the takeover
+ * made at issuance (the old certificate stays valid until it expires, and
+ * in the history). A request the CA still holds is resumed, never made
+ * again. Each attempt is recorded per usage (store and audit); a failed
+ * one is tried again after [renew] retry seconds, doubling.
+ */
+#define _GNU_SOURCE
+#include "wizard_int.h"
+
+#include "certwiz/audit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t
+wiz_renew_due(const struct cw_config *cfg, const struct store_cert *c)
+{
+	int64_t life = c->not_after - c->not_before, before, spread = 0;
+	int64_t by_days = (int64_t)cfg->renew_days * 86400;
+
+	if (life <= 0)
+		return c->not_after;
+	/* a third of the lifetime left, or the configured days before
+	 * expiry, whichever comes first; never before a third of the
+	 * lifetime has passed (days longer than the lifetime would renew
+	 * every new certificate at once) */
+	before = life / 3;
+	if (by_days > before)
+		before = by_days < 2 * life / 3 ? by_days : 2 * life / 3;
+	/* the same spread for a certificate at every pass: from its
+	 * thumbprint, at most a tenth of its lifetime */
+	if (cfg->renew_spread > 0 && c->sha256 != NULL) {
+		unsigned long h =
+		    strtoul((char[9]){c->sha256[0], c->sha256[1], c->sha256[2],
+		                      c->sha256[3], c->sha256[4], c->sha256[5],
+		                      c->sha256[6], c->sha256[7], 0},
+		            NULL, 16);
+		int64_t max = cfg->renew_spread < life / 10 ? cfg->renew_spread
+		                                            : life / 10;
+
+		spread = max > 0 ? (int64_t)(h % (unsigned long)(max + 1)) : 0;
+	}
+	return c->not_after - before - spread;
+}
+
+void
+wiz_renew_items_free(struct wiz_renew_item *v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		free(v[i].usage);
+		free(v[i].detail);
+	}
+	free(v);
+}
+
+/* Finds the usage's open online request (the first one). */
+struct open_req {
+	int64_t id;
+};
+
+static enum cw_err
+on_open(void *user, const struct store_request *r)
+{
+	struct open_req *o = user;
+
+	if (o->id == 0 && strcmp(r->protocol, "offline") != 0)
+		o->id = r->id;
+	return CW_OK;
+}
+
+static enum cw_err
+keep_outcome(void *user, const struct wiz_acme_outcome *o, enum cw_err rc)
+{
+	struct wiz_renew_item *it = user;
+
+	it->request_id = o->request_id;
+	if (rc == CW_OK)
+		it->new_cert_id = o->cert_id;
+	else if (o->problem != NULL && it->detail == NULL)
+		it->detail = cw_strdup(o->problem);
+	return CW_OK;
+}
+
+/* Records the attempt: the renewal row and its audit event, together. */
+static enum cw_err
+record(struct wiz *w, struct wiz_renew_item *it, enum cw_err outcome,
+       int64_t now)
+{
+	struct store_renewal prev, r;
+	struct store *s = NULL;
+	char *target, from[24], to[24];
+	enum cw_err rc = wiz_store(w, &s);
+	bool failed = outcome != CW_OK && outcome != CW_ERR_PENDING;
+
+	if (rc == CW_OK)
+		rc = store_begin(s);
+	if (rc != CW_OK)
+		return rc;
+	memset(&r, 0, sizeof(r));
+	r.state = failed ? "failed" : outcome == CW_OK ? "renewed" : "pending";
+	r.from_cert_id = it->cert_id;
+	r.cert_id = it->new_cert_id;
+	r.request_id = it->request_id;
+	r.problem = failed ? it->detail : NULL;
+	r.attempted_at = now;
+	if (failed) {
+		int64_t d = w->cfg.renew_retry;
+
+		r.attempts = 1;
+		if (store_renewal_get(s, w->host, it->usage, &prev) == CW_OK) {
+			if (strcmp(prev.state, "failed") == 0 &&
+			    prev.from_cert_id == it->cert_id)
+				r.attempts = prev.attempts + 1;
+			store_renewal_release(&prev);
+		}
+		for (int64_t i = 1; i < r.attempts && d < 86400; i++)
+			d *= 2;
+		r.next_attempt = now + (d < 86400 ? d : 86400);
+		it->next_at = r.next_attempt;
+	}
+	rc = store_renewal_set(s, w->host, it->usage, &r);
+	snprintf(from, sizeof(from), "%lld", (long long)it->cert_id);
+	snprintf(to, sizeof(to), "%lld", (long long)it->new_cert_id);
+	target = audit_target("host", w->host, "usage", it->usage,
+	                      "certificate", from, "renewed_by",
+	                      it->new_cert_id ? to : "none", NULL);
+	if (rc == CW_OK)
+		rc = target ? wiz_audit(w, "renewal", target,
+		                        failed             ? "failure"
+		                        : outcome == CW_OK ? "success"
+		                                           : "pending",
+		                        it->detail)
+		            : CW_ERR_NOMEM;
+	free(target);
+	return store_end(s, rc);
+}
+
+/* Takes the usage's renewal as far as it goes now. */
+static enum cw_err
+renew_one(struct wiz *w, const struct wiz_renew_opts *o,
+          struct wiz_renew_item *it, int64_t now)
+{
+	struct store_assignment a, next;
+	struct store_renewal last;
+	struct store_cert c;
+	struct topo_usage u;
+	struct open_req open = {0};
+	const struct cw_ca_profile *ca;
+	enum cw_err rc;
+
+	rc = store_assignment_serving(w->store, w->host, it->usage, now, &a);
+	if (rc == CW_ERR_NOT_FOUND) {
+		it->action = "nothing-assigned";
+		return CW_OK;
+	}
+	if (rc != CW_OK)
+		return rc;
+	it->cert_id = a.cert_id;
+	store_assignment_release(&a);
+	rc = store_cert_get(w->store, it->cert_id, &c);
+	if (rc != CW_OK)
+		return rc;
+	it->due_at = wiz_renew_due(&w->cfg, &c);
+	it->not_after = c.not_after;
+	store_cert_release(&c);
+	/* a successor is already on its way: that is the renewal */
+	if (store_assignment_next(w->store, w->host, it->usage, now, &next) ==
+	    CW_OK) {
+		store_assignment_release(&next);
+		it->action = "successor-scheduled";
+		return CW_OK;
+	}
+	if (it->due_at > now && !o->force) {
+		it->action = "not-due";
+		it->next_at = it->due_at;
+		return CW_OK;
+	}
+	if (!o->force &&
+	    store_renewal_get(w->store, w->host, it->usage, &last) == CW_OK) {
+		bool wait = strcmp(last.state, "failed") == 0 &&
+		            last.from_cert_id == it->cert_id &&
+		            last.next_attempt > now;
+
+		if (wait) {
+			it->action = "retry-later";
+			it->next_at = last.next_attempt;
+			it->detail = last.problem;
+			last.problem = NULL;
+		}
+		store_renewal_release(&last);
+		if (wait)
+			return CW_OK;
+	}
+	rc = wiz_usage(w, it->usage, &u);
+	if (rc != CW_OK)
+		return rc;
+	ca = u.ca ? cw_config_ca(&w->cfg, u.ca) : NULL;
+	if (ca == NULL) {
+		it->action = "manual";
+		it->detail = cw_printf(
+		    u.ca ? "the topology's CA '%s' is not a CA profile of "
+		           "the configuration: request it offline"
+		         : "the topology names no CA for this usage%s: "
+		           "request it offline",
+		    u.ca ? u.ca : "");
+		topo_usage_release(&u);
+		return CW_OK;
+	}
+	rc = store_each_open_request(w->store, w->host, it->usage, on_open,
+	                             &open);
+	if (rc == CW_OK && o->dry_run) {
+		it->action = open.id ? "would-resume" : "would-renew";
+		it->request_id = open.id;
+	} else if (rc == CW_OK && open.id != 0) {
+		struct wiz_process_opts po = {
+		    o->wait, false, NULL, {NULL, -1, NULL, CW_OK, NULL}};
+
+		it->action = "resumed";
+		rc = wiz_pending_process(w, &open.id, 1, &po, keep_outcome, it);
+		if (rc == CW_OK && it->new_cert_id != 0) {
+			struct wiz_assign_opts ao;
+			struct wiz_assign_result ar;
+			struct cw_strlist one;
+			char id[24];
+
+			cw_strlist_init(&one);
+			snprintf(id, sizeof(id), "%lld",
+			         (long long)it->new_cert_id);
+			ao = (struct wiz_assign_opts){id, &one, false, 0};
+			rc = cw_strlist_add(&one, it->usage);
+			if (rc == CW_OK)
+				rc = wiz_assign(w, &ao, &ar);
+			if (rc == CW_OK)
+				wiz_assign_result_release(&ar);
+			cw_strlist_release(&one);
+		}
+	} else if (rc == CW_OK) {
+		struct cw_strlist one;
+		struct wiz_request_opts ro;
+		struct wiz_request_result rr;
+
+		memset(&ro, 0, sizeof(ro));
+		memset(&rr, 0, sizeof(rr));
+		cw_strlist_init(&one);
+		ro.usages = &one;
+		ro.ca = u.ca;
+		ro.wait = o->wait;
+		ro.assign = true;
+		ro.eab_hmac.fd = -1;
+		it->action = "renewed";
+		rc = cw_strlist_add(&one, it->usage);
+		if (rc == CW_OK)
+			rc = wiz_request_online(w, &ro, &rr);
+		it->request_id =
+		    rr.online.request_id ? rr.online.request_id : rr.request_id;
+		if (rc == CW_OK)
+			it->new_cert_id = rr.online.cert_id;
+		else if (rr.online.problem != NULL)
+			it->detail = cw_strdup(rr.online.problem);
+		wiz_request_result_release(&rr);
+		cw_strlist_release(&one);
+	}
+	topo_usage_release(&u);
+	if (o->dry_run || strcmp(it->action, "manual") == 0)
+		return rc;
+	if (rc == CW_ERR_PENDING) {
+		it->action = "pending";
+		it->next_at = now + 60;
+	} else if (rc != CW_OK)
+		it->action = "failed";
+	if (rc != CW_OK && rc != CW_ERR_PENDING && it->detail == NULL)
+		it->detail = cw_strdup(cw_last_error());
+	it->rc = rc;
+	{
+		enum cw_err r2 = record(w, it, rc, now);
+
+		if (r2 != CW_OK)
+			return r2;
+	}
+	/* the new certificate reaches the server */
+	if (rc == CW_OK)
+		(void)wiz_deploy(w, it->usage);
+	return CW_OK;
+}
+
+enum cw_err
+wiz_renew(struct wiz *w, const struct wiz_renew_opts *o,
+          struct wiz_renew_item **out, size_t *n)
+{
+	const struct topo *t = NULL;
+	struct cw_strlist usages;
+	struct wiz_renew_item *v = NULL;
+	struct store *s = NULL;
+	int64_t now = time(NULL);
+	enum cw_err rc;
+
+	*out = NULL;
+	*n = 0;
+	cw_strlist_init(&usages);
+	rc = wiz_topology(w, &t);
+	if (rc == CW_OK && o->usages != NULL && o->usages->n > 0) {
+		for (size_t i = 0; rc == CW_OK && i < o->usages->n; i++)
+			rc = cw_strlist_add(&usages, o->usages->v[i]);
+	} else if (rc == CW_OK) {
+		rc = topo_host_usages(t, w->host, &usages);
+	}
+	if (rc == CW_OK)
+		rc = wiz_store(w, &s);
+	if (rc == CW_OK && (v = calloc(usages.n + 1, sizeof(*v))) == NULL)
+		rc = CW_ERR_NOMEM;
+	for (size_t i = 0; rc == CW_OK && i < usages.n; i++) {
+		struct topo_usage u;
+
+		/* a usage this host does not serve is a usage error */
+		rc = wiz_usage(w, usages.v[i], &u);
+		if (rc != CW_OK)
+			break;
+		topo_usage_release(&u);
+		v[i].usage = cw_strdup(usages.v[i]);
+		if (v[i].usage == NULL) {
+			rc = CW_ERR_NOMEM;
+			break;
+		}
+		*n = i + 1;
+		rc = renew_one(w, o, &v[i], now);
+	}
+	cw_strlist_release(&usages);
+	if (rc != CW_OK) {
+		wiz_renew_items_free(v, *n);
+		*n = 0;
+		return rc;
+	}
+	*out = v;
+	return CW_OK;
+}

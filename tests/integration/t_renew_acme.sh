@@ -1,0 +1,98 @@
+#!/bin/bash
+# Renewal over ACME (pebble issuing one-minute certificates): not due at
+# first; --dry-run changes nothing; a renewal makes a fresh key on the
+# token, a new certificate assigned at once, the old one kept; with the CA
+# unreachable the failure is recorded, shown and retried later, and the
+# saved request is resumed, never made again; a usage the host does not
+# serve and a caller outside the admin group are refused; with a [renew]
+# section certwizd renews by itself when the certificate falls due.
+source "$(dirname "$0")/lib.sh"
+setup_env renew-acme
+setup_ca
+source "$(dirname "$0")/pebble.sh"
+PEBBLE_CERT_VALIDITY=60 setup_pebble
+cd "$WORK"
+# OAuthTokenIssuer comes from pebble
+jq '.usages.OAuthTokenIssuer.ca = "pebble" | .usages.OAuthTokenIssuer.key = "ec:P-256"' \
+	topology.json >t.json && cat t.json >topology.json
+U=OAuthTokenIssuer
+serving() { cw status --usage $U --json | jq -r '.usages[0].assigned.id'; }
+requests() { sqlite3 state/store.db 'select count(*) from requests'; }
+
+expect_rc 0 cw request --usage $U --ca pebble --assign --json
+C1=$(jq -r .certificate_id <<<"$OUT")
+[ "$(serving)" = "$C1" ] || fail "the first certificate is not assigned"
+
+# 1. Not due yet (a third of a minute left comes later); the other usages
+# have nothing assigned.
+expect_rc 0 cw renew --json
+jq -e --arg u $U '.usages[] | select(.usage == $u) | .action == "not-due" and .due != null' <<<"$OUT" >/dev/null ||
+	fail "renew right after issuance: $OUT"
+jq -e '[.usages[] | select(.usage == "Default")][0].action == "nothing-assigned"' <<<"$OUT" >/dev/null ||
+	fail "renew: Default: $OUT"
+due=$(cw status --usage $U --json | jq -r '.usages[0].renewal.due')
+[ "$due" != null ] || fail "status shows no renewal time"
+
+# 2. --dry-run says what it would do and changes nothing.
+snapshot base
+expect_rc 0 cw renew --usage $U --dry-run --force
+expect_out "usage $U: would-renew"
+unchanged base
+
+# 3. Bad input changes nothing.
+refused 1 "has no usage 'NoSuchUsage'" cw renew --usage NoSuchUsage --force
+make_user OTHER
+expect_rc 5 setpriv --reuid="$OTHER" --regid="$(id -g "$OTHER")" --clear-groups \
+	"$CERTWIZ" --host "$HOST" renew --force
+unchanged base
+
+# 4. A renewal: a fresh key on the token, a new certificate serving, the
+# old one kept.
+keys_before=$(cw list --keys --json | jq ".keys | length")
+expect_rc 0 cw renew --usage $U --force --json
+C2=$(jq -r '.usages[0].new_certificate_id' <<<"$OUT")
+[ "$(jq -r '.usages[0].action' <<<"$OUT")" = renewed ] || fail "renew --force: $OUT"
+[ "$(serving)" = "$C2" ] && [ "$C2" != "$C1" ] || fail "the renewed certificate does not serve"
+[ "$(cw list --keys --json | jq ".keys | length")" = $((keys_before + 1)) ] || fail "no fresh key"
+K1=$(cw list --certs --json | jq -r --argjson c "$C1" '.certificates[] | select(.id == $c) | .key_id')
+K2=$(cw list --certs --json | jq -r --argjson c "$C2" '.certificates[] | select(.id == $c) | .key_id')
+[ -n "$K1" ] && [ "$K1" != "$K2" ] || fail "the renewal reused the key ($K1, $K2)"
+audit_ops | grep -qx "renewal success" || fail "the renewal is not audited"
+
+# 5. The CA unreachable: failed (exit 8), recorded, shown, retried later;
+# the saved request is resumed once the CA is back, never made again.
+stop_pebble
+expect_rc 8 cw renew --usage $U --force
+cw status --usage $U --json | jq -e '.usages[0].renewal.last.state == "failed"' >/dev/null ||
+	fail "status after a failed renewal: $(cw status --usage $U --json)"
+# critical: the certificate it should replace has less than a week left
+expect_rc 2 cw check
+expect_out "CRITICAL usage $U: renewal failed 1 time"
+# without --force nothing is tried again before its time
+n=$(requests)
+expect_rc 0 cw renew --usage $U --json
+jq -e '.usages[0].action | IN("retry-later", "not-due")' <<<"$OUT" >/dev/null ||
+	fail "renew after a failure: $OUT"
+[ "$(requests)" = "$n" ] || fail "renew tried again before its time"
+start_pebble
+expect_rc 0 cw renew --usage $U --force --json
+[ "$(jq -r '.usages[0].action' <<<"$OUT")" = resumed ] || fail "renew with a saved request: $OUT"
+C3=$(jq -r '.usages[0].new_certificate_id' <<<"$OUT")
+[ "$(requests)" = "$n" ] || fail "a new request was made instead of resuming ($n, $(requests))"
+[ "$(serving)" = "$C3" ] || fail "the resumed renewal does not serve"
+
+# 6. Unattended: with [renew], certwizd renews by itself when the
+# certificate falls due (a minute's certificate: after 20 s at most).
+printf '[renew]\nspread = 0\nretry = 5\nwait = 30\n' >>certwiz.conf
+stop_service
+start_service
+for _ in $(seq 1 90); do
+	[ "$(serving)" != "$C3" ] && break
+	sleep 0.5
+done
+C4=$(serving)
+[ "$C4" != "$C3" ] || fail "certwizd did not renew by itself: $(cw status --usage $U --json)"
+sqlite3 state/store.db "select user from audit where operation = 'renewal' and outcome = 'success' order by seq desc limit 1" |
+	grep -qx "$SVC_USER" || fail "the unattended renewal is not the service's in the audit trail"
+stop_service
+echo "renew over ACME: ok"
