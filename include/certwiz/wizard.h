@@ -241,6 +241,22 @@ enum cw_err wiz_pending_process(struct wiz *w, const int64_t *ids, size_t n,
 				const struct wiz_process_opts *o,
 				wiz_outcome_fn fn, void *user);
 
+/* What pending cancel did. */
+struct wiz_cancel_result {
+	int64_t request_id;
+	bool key_destroyed;
+};
+
+/*
+ * Pending cancel (administrators): an open request (offline or online)
+ * is closed (state failed, "cancelled by USER") and its key pair destroyed
+ * on the token, unless a certificate was issued for the key; audited.
+ * CW_ERR_UNAVAILABLE when there is no such open request; when the key
+ * cannot be destroyed, nothing changes.
+ */
+enum cw_err wiz_pending_cancel(struct wiz *w, int64_t id,
+			       struct wiz_cancel_result *out);
+
 /* Open online requests (created, submitted, pending), oldest first. */
 enum cw_err wiz_pending_list(struct wiz *w, store_request_fn fn, void *user);
 

@@ -250,8 +250,8 @@ static const struct verb_doc verbs[] = {
 	    { NULL, NULL } } },
 	{ "pending",
 	  "pending list | pending process [ID]... [--wait SEC] [--eab-kid KID "
-	  "[--eab-hmac-file F | --eab-hmac-fd N]]",
-	  "show or take up requests an online CA has not finished",
+	  "[--eab-hmac-file F | --eab-hmac-fd N]] | pending cancel ID",
+	  "show, take up or cancel requests that are not finished",
 	  "'list' shows the open online requests (created, submitted, "
 	  "pending) with their CA, order, next attempt time and what the CA "
 	  "or the network last said. 'process' takes each one (or the IDs "
@@ -260,7 +260,12 @@ static const struct verb_doc verbs[] = {
 	  "up to --wait seconds, and imports the certificate once issued. "
 	  "A request stays pending until the CA issues or rejects it. "
 	  "Nothing pending: exit 4. Otherwise the exit code is the most "
-	  "serious outcome (rejected 7, unreachable 8, pending 3).",
+	  "serious outcome (rejected 7, unreachable 8, pending 3). 'cancel' "
+	  "closes an open request, online or offline (it is then failed, "
+	  "'cancelled by USER', and a later import of its response is "
+	  "refused), and destroys its key pair on the token unless a "
+	  "certificate was issued for it; audited. Not an open request: "
+	  "exit 4; a key that cannot be destroyed: nothing changes.",
 	  { { "--wait SEC",
 	      "process: how long to wait for the CA per request (default 60)" },
 	    { "--eab-kid KID", "process: alternate credentials, as for request" },

@@ -161,6 +161,42 @@ process(int argc, char **argv, struct cli *c)
 	return rc;
 }
 
+/* pending cancel ID */
+static enum cw_err
+cancel(int argc, char **argv, struct cli *c)
+{
+	struct wiz_cancel_result r;
+	struct wiz *w = NULL;
+	char *end = NULL;
+	long long id;
+	enum cw_err rc;
+
+	for (int opt; (opt = getopt_long(argc, argv, "h", cli_opts("pending"),
+	                                 NULL)) != -1;)
+		if (cli_common(c, opt, optarg, "pending") != 1)
+			return cli_usage("pending");
+	if (optind + 1 != argc)
+		return cli_usage("pending");
+	errno = 0;
+	id = strtoll(argv[optind], &end, 10);
+	if (errno || end == argv[optind] || *end || id <= 0) {
+		cw_error("'%s' is not a request id", argv[optind]);
+		return cli_usage("pending");
+	}
+	rc = cli_wiz(c, &w);
+	if (rc == CW_OK)
+		rc = wiz_pending_cancel(w, id, &r);
+	if (rc != CW_OK)
+		return rc;
+	if (c->json)
+		return cli_print_json(json_pack(
+		    "{s:I, s:b}", "request_id", (json_int_t)r.request_id,
+		    "key_destroyed", r.key_destroyed));
+	printf("request %lld cancelled%s\n", id,
+	       r.key_destroyed ? "; its key destroyed on the token" : "");
+	return CW_OK;
+}
+
 enum cw_err
 cmd_pending(int argc, char **argv, struct cli *c)
 {
@@ -176,6 +212,11 @@ cmd_pending(int argc, char **argv, struct cli *c)
 		if (optind != argc - 1)
 			return cli_usage("pending");
 		return list(c);
+	}
+	if (argc >= 2 && !strcmp(argv[1], "cancel")) {
+		argv[1] = argv[0];
+		optind = 0;
+		return cancel(argc - 1, argv + 1, c);
 	}
 	if (argc >= 2 && !strcmp(argv[1], "process")) {
 		argv[1] = argv[0];
