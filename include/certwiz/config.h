@@ -87,7 +87,19 @@ struct cw_config {
 	long renew_wait;   /* seconds certwizd waits for the CA (60) */
 	long renew_retry;  /* seconds before a failed renewal is tried
 			      again, doubling up to a day (3600) */
-	bool renew_auto_set, renew_spread_set; /* given in the file */
+	long renew_overlap; /* seconds between issuance and takeover (0:
+			       at once); the old certificate serves and stays
+			       deployed until then */
+	char *renew_notify; /* command run at each renewal event (words, no
+			       shell), or NULL */
+	bool renew_prune;   /* prune after each renewal run (default yes) */
+	char *renew_outbox; /* where renewals for offline CAs put their CSR
+			       (the service's user writes it), or NULL */
+	long retain_expired;    /* days an expired certificate's key is
+				   kept (30) */
+	long retain_superseded; /* days a superseded one's is kept (90) */
+	bool renew_auto_set, renew_spread_set, renew_prune_set;
+	bool retain_set[2];
 };
 
 #define CW_CONFIG_DEFAULT_PATH "/etc/certwiz/certwiz.conf"

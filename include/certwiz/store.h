@@ -419,6 +419,22 @@ enum cw_err store_each_key(struct store *s, store_key_fn fn, void *user);
 enum cw_err store_each_request(struct store *s, store_request_fn fn,
 			       void *user);
 enum cw_err store_each_cert(struct store *s, store_cert_fn fn, void *user);
+/*
+ * Keys that may be retired at now: ready, with certificates, none of them
+ * serving or scheduled, no open request, and every certificate expired
+ * for keep_expired seconds or superseded (assigned once, every assignment
+ * ended) for keep_superseded seconds.
+ */
+enum cw_err store_each_prunable_key(struct store *s, int64_t now,
+				    int64_t keep_expired,
+				    int64_t keep_superseded, store_key_fn fn,
+				    void *user);
+/* The newest certificate issued for a request; CW_ERR_NOT_FOUND. */
+enum cw_err store_cert_of_request(struct store *s, int64_t request_id,
+				  int64_t *cert_id);
+/* The key was destroyed on its token by prune: state gone, retired at now;
+ * its certificates no longer on the token. */
+enum cw_err store_key_retire(struct store *s, int64_t id, int64_t now);
 /* Certificates of one key. */
 enum cw_err store_each_cert_of_key(struct store *s, int64_t key_id,
 				   store_cert_fn fn, void *user);

@@ -494,6 +494,7 @@ struct wiz_renew_item {
 	int64_t due_at;      /* when it is due for renewal */
 	int64_t next_at;     /* when renew has something to do next, or 0 */
 	int64_t new_cert_id; /* renewed: the new certificate */
+	int64_t takeover_at; /* renewed: when it takes over */
 	int64_t request_id;
 	enum cw_err rc;      /* pending, failed: why */
 	char *detail;
@@ -519,6 +520,29 @@ int64_t wiz_renew_due(const struct cw_config *cfg, const struct store_cert *c);
  */
 enum cw_err wiz_renew(struct wiz *w, const struct wiz_renew_opts *o,
 		      struct wiz_renew_item **out, size_t *n);
+
+/* One key prune retired (or would, with dry_run). */
+struct wiz_prune_item {
+	int64_t key_id;
+	char *cka_id;
+	char *label;
+	char *token;
+	bool destroyed;
+	char *problem;  /* why it could not be destroyed */
+};
+
+void wiz_prune_items_free(struct wiz_prune_item *v, size_t n);
+
+/*
+ * Prune: every key whose certificates are all expired for [renew]
+ * retain_expired days or superseded (assigned once, no longer) for
+ * retain_superseded days, none of them serving or scheduled, and with no
+ * open request, is destroyed on its token with its certificate objects and
+ * marked retired (audited), unless dry_run. A key that cannot be destroyed
+ * is reported (its problem) and stays; the others go on.
+ */
+enum cw_err wiz_prune(struct wiz *w, bool dry_run, struct wiz_prune_item **out,
+		      size_t *n);
 
 /*
  * The service's scheduled work: activates the scheduled assignments whose

@@ -303,8 +303,11 @@ static const struct verb_doc verbs[] = {
 	  "certificate is assigned at once (the old one stays valid until it "
 	  "expires) and deployed when the usage has a [deploy] section. A "
 	  "request the CA still holds for the usage is resumed, never made "
-	  "again. A usage whose CA is not an online profile is left to an "
-	  "offline request (manual). A failed renewal waits [renew] retry "
+	  "again. A usage whose CA is not an online profile gets its CSR in "
+	  "[renew] outbox (written by the service): pending (exit 3) until "
+	  "its response is imported, then the next run takes over; without "
+	  "an outbox it is left to an offline request (manual). A failed "
+	  "renewal waits [renew] retry "
 	  "seconds (default an hour, doubling up to a day) unless --force. "
 	  "With a [renew] section (auto = yes, the default there) certwizd "
 	  "renews by itself: at start, at least hourly, and when a "
@@ -315,6 +318,21 @@ static const struct verb_doc verbs[] = {
 	    { "--dry-run", "say what would be renewed; change nothing" },
 	    { "--force", "renew even what is not due, and retry at once" },
 	    { "--wait SEC", "how long to wait for the CA (default 60)" },
+	    { NULL, NULL } } },
+	{ "prune", "prune [--dry-run]",
+	  "destroy retired keys and certificates past their retention",
+	  "A key is retired when every certificate of it is expired for "
+	  "[renew] retain_expired days (default 30) or superseded (assigned "
+	  "once, no longer) for retain_superseded days (default 90), none of "
+	  "them serves or is scheduled, and no open request uses it: its "
+	  "certificate objects and key pair are destroyed on the token and "
+	  "the key is marked retired in the store (rows kept for the "
+	  "history), each audited. Nothing assigned, scheduled or pending is "
+	  "ever pruned. With a [renew] section certwizd prunes after each "
+	  "renewal run (prune = no turns it off). A key that cannot be "
+	  "destroyed is reported, the others go on; the exit code is then "
+	  "its error's.",
+	  { { "--dry-run", "list what would be destroyed; change nothing" },
 	    { NULL, NULL } } },
 	{ "check", "check [--days N]",
 	  "for cron and monitoring systems: is every usage served well?",
@@ -628,7 +646,14 @@ front_man(FILE *f)
 		"[renew]: days (default 30), spread (seconds, default 43200), "
 		"retry (seconds, default 3600), wait (seconds certwizd waits "
 		"for the CA, default 60), auto (default yes: certwizd renews "
-		"by itself; without the section it does not).");
+		"by itself; without the section it does not), overlap (seconds "
+		"between issuance and takeover, default 0), notify (a command, "
+		"no shell, run with EVENT USAGE SHA256 DAYS_LEFT and CERTWIZ_* "
+		"variables for each renewal event: renewed, pending, failed "
+		"with severity warning, or critical in the last week), prune "
+		"(default yes), retain_expired and retain_superseded (days, "
+		"default 30 and 90), outbox (the folder, the service user's, "
+		"where renewals for offline CAs put their CSR).");
 	fputs("\n.SH SEE ALSO\n.BR certwizd (8),\n.BR pkcs11-tool (1),\n"
 	      ".BR p11tool (1),\n.BR openssl-req (1)\n",
 	      f);

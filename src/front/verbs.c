@@ -79,6 +79,10 @@ static const struct option renew_opts[] = {
 	{ "wait", required_argument, NULL, FO_WAIT }, COMMON
 };
 
+static const struct option prune_opts[] = {
+	{ "dry-run", no_argument, NULL, FO_DRY_RUN }, COMMON
+};
+
 static const struct option check_opts[] = {
 	{ "days", required_argument, NULL, FO_DAYS }, COMMON
 };
@@ -186,6 +190,7 @@ static const struct front_verb verbs[] = {
 	{ "refresh", VERB_CHANGES, common_opts, pin_roles, NULL },
 	{ "check", 0, check_opts, pin_roles, NULL },
 	{ "renew", VERB_CHANGES, renew_opts, pin_roles, NULL },
+	{ "prune", VERB_CHANGES, prune_opts, pin_roles, NULL },
 	{ "audit", 0, audit_opts, audit_roles, NULL },
 	{ "list", 0, list_opts, pin_roles, NULL },
 	{ "help", VERB_LOCAL, help_opts, pin_roles, NULL },

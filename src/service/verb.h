@@ -53,6 +53,7 @@ enum cw_err cmd_pending(int argc, char **argv, struct cli *c);
 enum cw_err cmd_init(int argc, char **argv, struct cli *c);
 enum cw_err cmd_check(int argc, char **argv, struct cli *c);
 enum cw_err cmd_renew(int argc, char **argv, struct cli *c);
+enum cw_err cmd_prune(int argc, char **argv, struct cli *c);
 
 /* Exit codes of their own. */
 #define EXIT_ATTENTION 9   /* refresh did its work and found problems */

@@ -16,6 +16,7 @@ static const struct {
 	{ "export", cmd_export },   { "audit", cmd_audit },
 	{ "pending", cmd_pending }, { "init", cmd_init },
 	{ "check", cmd_check },     { "renew", cmd_renew },
+	{ "prune", cmd_prune },
 };
 
 cli_cmd_fn

@@ -1,4 +1,5 @@
-/* certwiz renew [--usage U]... [--dry-run] [--force] [--wait SEC] */
+/* certwiz renew [--usage U]... [--dry-run] [--force] [--wait SEC];
+ * certwiz prune [--dry-run] */
 #include "verb.h"
 
 #include <string.h>
@@ -58,7 +59,7 @@ worst(const struct wiz_renew_item *v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(v[i].action, "failed") == 0)
 			return v[i].rc != CW_OK ? v[i].rc : CW_ERR_INTERNAL;
-		if (strcmp(v[i].action, "pending") == 0)
+		if (v[i].rc == CW_ERR_PENDING)
 			rc = CW_ERR_PENDING;
 	}
 	return rc;
@@ -120,4 +121,61 @@ cmd_renew(int argc, char **argv, struct cli *c)
 usage:
 	cw_strlist_release(&usages);
 	return cli_usage("renew");
+}
+
+enum cw_err
+cmd_prune(int argc, char **argv, struct cli *c)
+{
+	struct wiz_prune_item *v = NULL;
+	struct wiz *w = NULL;
+	bool dry = false;
+	size_t n = 0;
+	enum cw_err rc, walk;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "h", cli_opts("prune"), NULL)) !=
+	       -1) {
+		if (opt == FO_DRY_RUN)
+			dry = true;
+		else if (cli_common(c, opt, optarg, "prune") != 1)
+			return cli_usage("prune");
+	}
+	if (optind != argc)
+		return cli_usage("prune");
+	rc = cli_wiz(c, &w);
+	if (rc == CW_OK)
+		rc = wiz_require_admin(w, "prune");
+	if (rc != CW_OK)
+		return rc;
+	walk = wiz_prune(w, dry, &v, &n);
+	if (v == NULL && walk != CW_OK)
+		return walk;
+	if (c->json) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; a != NULL && i < n; i++)
+			json_array_append_new(
+			    a,
+			    json_pack("{s:s, s:s, s:s, s:b, s:o}", "cka_id",
+			              v[i].cka_id, "label", v[i].label, "token",
+			              v[i].token, "destroyed", v[i].destroyed,
+			              "problem",
+			              v[i].problem ? json_string(v[i].problem)
+			                           : json_null()));
+		rc = cli_print_json(
+		    json_pack("{s:b, s:o}", "dry_run", dry, "keys", a));
+	} else {
+		for (size_t i = 0; i < n; i++)
+			printf("key %s (%s, token %s): %s%s%s\n", v[i].cka_id,
+			       v[i].label, v[i].token,
+			       dry              ? "would be destroyed"
+			       : v[i].destroyed ? "destroyed"
+			                        : "NOT destroyed",
+			       v[i].problem ? ": " : "",
+			       v[i].problem ? v[i].problem : "");
+		if (n == 0)
+			printf("nothing to prune\n");
+	}
+	wiz_prune_items_free(v, n);
+	return rc == CW_OK ? walk : rc;
 }

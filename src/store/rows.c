@@ -384,17 +384,14 @@ store_cert_by_sha256(struct store *s, const char *sha256,
 	QUERY_ONE(s, st, read_cert, out, "certificate");
 }
 
-enum cw_err
-store_each_key(struct store *s, store_key_fn fn, void *user)
+/* Steps st (bound already) and calls fn for each key row with its
+ * token. */
+static enum cw_err
+walk_keys(struct store *s, sqlite3_stmt *st, store_key_fn fn, void *user)
 {
-	sqlite3_stmt *st = store_prep(s, "SELECT " KEY_COLS ", " TOKEN_COLS
-					 " FROM keys k JOIN tokens t ON "
-					 "t.id = k.token_id ORDER BY k.id");
 	enum cw_err rc = CW_OK;
 	int r = SQLITE_DONE;
 
-	if (st == NULL)
-		return CW_ERR_STORE;
 	while (rc == CW_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_key k;
 		struct store_token t;
@@ -410,6 +407,88 @@ store_each_key(struct store *s, store_key_fn fn, void *user)
 		rc = store_fail(s, "keys");
 	sqlite3_finalize(st);
 	return rc;
+}
+
+enum cw_err
+store_each_key(struct store *s, store_key_fn fn, void *user)
+{
+	sqlite3_stmt *st = store_prep(s, "SELECT " KEY_COLS ", " TOKEN_COLS
+	                                 " FROM keys k JOIN tokens t ON "
+	                                 "t.id = k.token_id ORDER BY k.id");
+
+	return st ? walk_keys(s, st, fn, user) : CW_ERR_STORE;
+}
+
+enum cw_err
+store_each_prunable_key(struct store *s, int64_t now, int64_t keep_expired,
+                        int64_t keep_superseded, store_key_fn fn, void *user)
+{
+	/* ready keys with certificates, none of them serving or scheduled,
+	 * no open request, and every certificate past its retention:
+	 * expired for keep_expired seconds, or superseded (assigned once,
+	 * every assignment ended) for keep_superseded */
+	sqlite3_stmt *st = store_prep(
+	    s, "SELECT " KEY_COLS ", " TOKEN_COLS " FROM keys k JOIN tokens t "
+	       "ON t.id = k.token_id WHERE k.state = 'ready' AND EXISTS "
+	       "(SELECT 1 FROM certificates c WHERE c.key_id = k.id) AND NOT "
+	       "EXISTS (SELECT 1 FROM requests r WHERE r.key_id = k.id AND "
+	       "r.state IN ('created', 'awaiting-response', 'submitted', "
+	       "'pending')) AND NOT EXISTS (SELECT 1 FROM assignments a JOIN "
+	       "certificates c ON c.id = a.cert_id WHERE c.key_id = k.id AND "
+	       "a.state IN ('current', 'scheduled')) AND NOT EXISTS (SELECT 1 "
+	       "FROM certificates c WHERE c.key_id = k.id AND NOT (c.not_after "
+	       "+ ?2 <= ?1 OR coalesce((SELECT max(a.ended_at) FROM "
+	       "assignments a WHERE a.cert_id = c.id), ?1) + ?3 <= ?1 AND "
+	       "EXISTS (SELECT 1 FROM assignments a WHERE a.cert_id = c.id))) "
+	       "ORDER BY k.id");
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, keep_expired);
+	sqlite3_bind_int64(st, 3, keep_superseded);
+	return walk_keys(s, st, fn, user);
+}
+
+enum cw_err
+store_cert_of_request(struct store *s, int64_t request_id, int64_t *cert_id)
+{
+	sqlite3_stmt *st = store_prep(s, "SELECT id FROM certificates WHERE "
+	                                 "request_id = ?1 ORDER BY id DESC "
+	                                 "LIMIT 1");
+	int r;
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	sqlite3_bind_int64(st, 1, request_id);
+	r = sqlite3_step(st);
+	*cert_id = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	return r == SQLITE_ROW    ? CW_OK
+	       : r == SQLITE_DONE ? CW_ERR_NOT_FOUND
+	                          : store_fail(s, "certificates");
+}
+
+enum cw_err
+store_key_retire(struct store *s, int64_t id, int64_t now)
+{
+	sqlite3_stmt *st = store_prep(
+	    s, "UPDATE keys SET state = 'gone', retired = ?2 WHERE id = ?1");
+	enum cw_err rc;
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	rc = store_exec_step(s, st, "key");
+	if (rc != CW_OK)
+		return rc;
+	st = store_prep(s, "UPDATE certificates SET token_state = 'none' "
+	                   "WHERE key_id = ?1");
+	if (st == NULL)
+		return CW_ERR_STORE;
+	sqlite3_bind_int64(st, 1, id);
+	return store_exec_step(s, st, "certificate");
 }
 
 /* Steps st (bound already) and calls fn for each certificate row. */

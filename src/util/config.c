@@ -242,16 +242,37 @@ handle_renew(struct parse_state *ps, const char *key, const char *value)
 	    {"spread", offsetof(struct cw_config, renew_spread), 0, 604800},
 	    {"wait", offsetof(struct cw_config, renew_wait), 1, 3600},
 	    {"retry", offsetof(struct cw_config, renew_retry), 1, 86400},
+	    {"overlap", offsetof(struct cw_config, renew_overlap), 0,
+	     90 * 86400},
+	    {"retain_expired", offsetof(struct cw_config, retain_expired), 0,
+	     3650},
+	    {"retain_superseded", offsetof(struct cw_config, retain_superseded),
+	     0, 3650},
 	};
 	struct cw_config *c = ps->cfg;
 
 	c->renew_section = true;
-	if (strcmp(key, "auto") == 0) {
-		if (!parse_bool(value, &c->renew_auto))
-			return fail(ps, "auto: '%s' is not a boolean", value);
-		c->renew_auto_set = true;
+	if (strcmp(key, "auto") == 0 || strcmp(key, "prune") == 0) {
+		bool a = strcmp(key, "auto") == 0;
+
+		if (!parse_bool(value, a ? &c->renew_auto : &c->renew_prune))
+			return fail(ps, "%s: '%s' is not a boolean", key,
+			            value);
+		*(a ? &c->renew_auto_set : &c->renew_prune_set) = true;
 		return 1;
 	}
+	if (strcmp(key, "outbox") == 0)
+		return set_str(ps, &c->renew_outbox, value, true);
+	if (strcmp(key, "notify") == 0) {
+		if (value[0] != '/')
+			return fail(ps, "notify must start with an absolute "
+			                "path (it runs without a shell)");
+		return set_str(ps, &c->renew_notify, value, false);
+	}
+	if (strcmp(key, "retain_expired") == 0)
+		c->retain_set[0] = true;
+	if (strcmp(key, "retain_superseded") == 0)
+		c->retain_set[1] = true;
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		long *slot = (long *)((char *)c + keys[i].off);
 		char *end = NULL;
@@ -601,6 +622,12 @@ cw_config_parse(const char *text, const char *name, const char *dir,
 		c.renew_wait = 60;
 	if (c.renew_retry == 0)
 		c.renew_retry = 3600;
+	if (!c.renew_prune_set)
+		c.renew_prune = true;
+	if (!c.retain_set[0])
+		c.retain_expired = 30;
+	if (!c.retain_set[1])
+		c.retain_superseded = 90;
 	if (c.max_pending_per_user == 0)
 		c.max_pending_per_user = 20;
 	if (check(&c, name) != CW_OK) {
@@ -683,6 +710,8 @@ cw_config_release(struct cw_config *c)
 		free(d->pin_source);
 	}
 	free(c->deploys);
+	free(c->renew_notify);
+	free(c->renew_outbox);
 	free(c->path);
 	free(c->store_path);
 	free(c->token_uri);
@@ -841,6 +870,13 @@ cw_config_check_host(const struct cw_config *c)
 		if (c->cas[i].dns01_hook != NULL)
 			rc = cw_check_trusted(c->cas[i].dns01_hook,
 					      "dns-01 hook");
+	if (rc == CW_OK && c->renew_notify != NULL) {
+		char **argv = cw_deploy_argv(c->renew_notify);
+
+		rc = argv ? cw_check_trusted(argv[0], "[renew] notify command")
+		          : CW_ERR_NOMEM;
+		free(argv);
+	}
 	for (size_t i = 0; rc == CW_OK && i < 2 * c->n_deploys; i++) {
 		const struct cw_deploy *d = &c->deploys[i / 2];
 		const char *line = i % 2 ? d->command : d->check;

@@ -349,16 +349,21 @@ wiz_due(struct wiz *w, int64_t *next)
 			if (items[i].next_at > 0 &&
 			    (*next == 0 || items[i].next_at < *next))
 				*next = items[i].next_at;
-			if (strcmp(items[i].action, "renewed") == 0 ||
-			    strcmp(items[i].action, "resumed") == 0 ||
-			    strcmp(items[i].action, "pending") == 0 ||
-			    strcmp(items[i].action, "failed") == 0)
-				cw_info("renewal of '%s': %s%s%s",
-				        items[i].usage, items[i].action,
-				        items[i].detail ? ": " : "",
-				        items[i].detail ? items[i].detail : "");
 		}
 		wiz_renew_items_free(items, n);
+		if (rc == CW_OK && w->cfg.renew_prune) {
+			struct wiz_prune_item *pv = NULL;
+			size_t pn = 0;
+
+			/* a key that cannot be destroyed is reported and
+			 * tried again at the next pass */
+			(void)wiz_prune(w, false, &pv, &pn);
+			for (size_t i = 0; i < pn; i++)
+				if (pv[i].destroyed)
+					cw_info("pruned key %s (%s)",
+					        pv[i].cka_id, pv[i].label);
+			wiz_prune_items_free(pv, pn);
+		}
 	}
 	return rc != CW_OK ? rc : worst;
 }

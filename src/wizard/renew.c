@@ -131,13 +131,191 @@ record(struct wiz *w, struct wiz_renew_item *it, enum cw_err outcome,
 	                      it->new_cert_id ? to : "none", NULL);
 	if (rc == CW_OK)
 		rc = target ? wiz_audit(w, "renewal", target,
-		                        failed             ? "failure"
-		                        : outcome == CW_OK ? "success"
-		                                           : "pending",
-		                        it->detail)
+		                        failed ? "failure" : "success",
+		                        outcome == CW_ERR_PENDING
+		                            ? "pending: the CA has the request"
+		                            : it->detail)
 		            : CW_ERR_NOMEM;
 	free(target);
 	return store_end(s, rc);
+}
+
+/* The new certificate takes over: now, or after [renew] overlap seconds
+ * (the old one serving, and deployed, until then). */
+static enum cw_err
+takeover(struct wiz *w, struct wiz_renew_item *it, int64_t now)
+{
+	struct wiz_assign_opts ao;
+	struct wiz_assign_result ar;
+	struct cw_strlist one;
+	char id[24];
+	enum cw_err rc;
+
+	cw_strlist_init(&one);
+	snprintf(id, sizeof(id), "%lld", (long long)it->new_cert_id);
+	ao = (struct wiz_assign_opts){id, &one, w->cfg.renew_overlap > 0,
+	                              (time_t)(now + w->cfg.renew_overlap)};
+	if (ao.scheduled && ao.at <= time(NULL))
+		ao.at = time(NULL) + 1;
+	rc = cw_strlist_add(&one, it->usage);
+	if (rc == CW_OK)
+		rc = wiz_assign(w, &ao, &ar);
+	if (rc == CW_OK) {
+		it->takeover_at = ar.effective;
+		wiz_assign_result_release(&ar);
+	} else {
+		it->detail =
+		    cw_printf("certificate %lld is issued, but it "
+		              "could not be assigned: %s",
+		              (long long)it->new_cert_id, cw_last_error());
+	}
+	cw_strlist_release(&one);
+	return rc;
+}
+
+/* Tells the notifier what the attempt came to. */
+static void
+notify(struct wiz *w, const struct wiz_renew_item *it, enum cw_err rc,
+       int64_t now)
+{
+	struct store_cert c;
+	int64_t show = rc == CW_OK ? it->new_cert_id : it->cert_id;
+	bool have = store_cert_get(w->store, show, &c) == CW_OK;
+
+	if (rc == CW_OK)
+		wiz_notify(w, "renewed", "info", it->usage, have ? &c : NULL,
+		           it->takeover_at > now ? "takes over later" : NULL);
+	else if (rc == CW_ERR_PENDING)
+		wiz_notify(w, "pending", "info", it->usage, have ? &c : NULL,
+		           "the CA holds the request");
+	else
+		/* critical once the certificate it should replace has a
+		 * week left, as check says */
+		wiz_notify(w, "failed",
+		           it->not_after - now < 7 * 86400 ? "critical"
+		                                           : "warning",
+		           it->usage, have ? &c : NULL, it->detail);
+	if (have)
+		store_cert_release(&c);
+}
+
+/* The end of an attempt: recorded, notified, and the new certificate
+ * deployed (a later takeover: when the service activates it). */
+static enum cw_err
+finish(struct wiz *w, struct wiz_renew_item *it, enum cw_err rc, int64_t now)
+{
+	enum cw_err r2;
+
+	if (rc != CW_OK && rc != CW_ERR_PENDING) {
+		it->action = "failed";
+		if (it->detail == NULL)
+			it->detail = cw_strdup(cw_last_error());
+	}
+	it->rc = rc;
+	r2 = record(w, it, rc, now);
+	if (r2 != CW_OK)
+		return r2;
+	notify(w, it, rc, now);
+	if (rc == CW_OK && it->takeover_at <= now)
+		(void)wiz_deploy(w, it->usage);
+	else if (rc == CW_OK &&
+	         (it->next_at == 0 || it->takeover_at < it->next_at))
+		it->next_at = it->takeover_at;
+	return CW_OK;
+}
+
+/* Finds the usage's open offline request (the newest one). */
+static enum cw_err
+on_offline(void *user, const struct store_request *r)
+{
+	int64_t *id = user;
+
+	if (strcmp(r->protocol, "offline") == 0)
+		*id = r->id;
+	return CW_OK;
+}
+
+/*
+ * A usage whose CA is offline: the CSR of a fresh key goes to [renew]
+ * outbox (written by the service itself), the renewal is pending until
+ * its response is imported, and the next run makes the takeover.
+ */
+static enum cw_err
+renew_offline(struct wiz *w, const struct wiz_renew_opts *o,
+              struct wiz_renew_item *it, int64_t now)
+{
+	struct store_renewal last;
+	int64_t open = 0, issued = 0;
+	enum cw_err rc = CW_OK;
+
+	/* the request of an earlier run, answered since: the takeover */
+	if (store_renewal_get(w->store, w->host, it->usage, &last) == CW_OK) {
+		if (strcmp(last.state, "pending") == 0 && last.request_id &&
+		    last.from_cert_id == it->cert_id &&
+		    store_cert_of_request(w->store, last.request_id, &issued) !=
+		        CW_OK)
+			issued = 0;
+		it->request_id = last.request_id;
+		store_renewal_release(&last);
+	}
+	if (rc == CW_OK)
+		rc = store_each_open_request(w->store, w->host, it->usage,
+		                             on_offline, &open);
+	if (rc != CW_OK)
+		return rc;
+	if (o->dry_run) {
+		it->action = issued ? "would-take-over"
+		             : open ? "awaiting-response"
+		                    : "would-renew";
+		return CW_OK;
+	}
+	if (issued != 0) {
+		it->action = "renewed";
+		it->new_cert_id = issued;
+		rc = takeover(w, it, now);
+	} else if (open != 0) {
+		bool known = it->request_id == open;
+
+		it->action = "awaiting-response";
+		it->request_id = open;
+		it->next_at = now + w->cfg.renew_retry;
+		it->rc = CW_ERR_PENDING;
+		/* a request made by hand is remembered, so that its
+		 * certificate takes over once imported */
+		return known ? CW_OK : record(w, it, CW_ERR_PENDING, now);
+	} else {
+		const struct wiz_output *out = w->output;
+		struct wiz_request_opts ro;
+		struct wiz_request_result rr;
+		struct cw_strlist one;
+		char *path = cw_printf("%s/%s-%lld.csr", w->cfg.renew_outbox,
+		                       it->usage, (long long)now);
+
+		memset(&ro, 0, sizeof(ro));
+		memset(&rr, 0, sizeof(rr));
+		cw_strlist_init(&one);
+		ro.usages = &one;
+		ro.out_path = path;
+		ro.eab_hmac.fd = -1;
+		rc = path ? cw_strlist_add(&one, it->usage) : CW_ERR_NOMEM;
+		/* the outbox is the service's, from root's configuration:
+		 * written by the service, not by a client */
+		w->output = NULL;
+		if (rc == CW_OK)
+			rc = wiz_request_offline(w, &ro, &rr);
+		w->output = out;
+		if (rc == CW_OK) {
+			it->action = "awaiting-response";
+			it->request_id = rr.request_id;
+			it->detail = cw_printf("CSR in %s", path);
+			it->next_at = now + w->cfg.renew_retry;
+			rc = CW_ERR_PENDING;
+		}
+		wiz_request_result_release(&rr);
+		cw_strlist_release(&one);
+		free(path);
+	}
+	return finish(w, it, rc, now);
 }
 
 /* Takes the usage's renewal as far as it goes now. */
@@ -200,6 +378,11 @@ renew_one(struct wiz *w, const struct wiz_renew_opts *o,
 	if (rc != CW_OK)
 		return rc;
 	ca = u.ca ? cw_config_ca(&w->cfg, u.ca) : NULL;
+	if (ca == NULL && w->cfg.renew_outbox != NULL) {
+		rc = renew_offline(w, o, it, now);
+		topo_usage_release(&u);
+		return rc;
+	}
 	if (ca == NULL) {
 		it->action = "manual";
 		it->detail = cw_printf(
@@ -222,23 +405,8 @@ renew_one(struct wiz *w, const struct wiz_renew_opts *o,
 
 		it->action = "resumed";
 		rc = wiz_pending_process(w, &open.id, 1, &po, keep_outcome, it);
-		if (rc == CW_OK && it->new_cert_id != 0) {
-			struct wiz_assign_opts ao;
-			struct wiz_assign_result ar;
-			struct cw_strlist one;
-			char id[24];
-
-			cw_strlist_init(&one);
-			snprintf(id, sizeof(id), "%lld",
-			         (long long)it->new_cert_id);
-			ao = (struct wiz_assign_opts){id, &one, false, 0};
-			rc = cw_strlist_add(&one, it->usage);
-			if (rc == CW_OK)
-				rc = wiz_assign(w, &ao, &ar);
-			if (rc == CW_OK)
-				wiz_assign_result_release(&ar);
-			cw_strlist_release(&one);
-		}
+		if (rc == CW_OK && it->new_cert_id != 0)
+			rc = takeover(w, it, now);
 	} else if (rc == CW_OK) {
 		struct cw_strlist one;
 		struct wiz_request_opts ro;
@@ -250,7 +418,6 @@ renew_one(struct wiz *w, const struct wiz_renew_opts *o,
 		ro.usages = &one;
 		ro.ca = u.ca;
 		ro.wait = o->wait;
-		ro.assign = true;
 		ro.eab_hmac.fd = -1;
 		it->action = "renewed";
 		rc = cw_strlist_add(&one, it->usage);
@@ -258,9 +425,10 @@ renew_one(struct wiz *w, const struct wiz_renew_opts *o,
 			rc = wiz_request_online(w, &ro, &rr);
 		it->request_id =
 		    rr.online.request_id ? rr.online.request_id : rr.request_id;
-		if (rc == CW_OK)
+		if (rc == CW_OK) {
 			it->new_cert_id = rr.online.cert_id;
-		else if (rr.online.problem != NULL)
+			rc = takeover(w, it, now);
+		} else if (rr.online.problem != NULL)
 			it->detail = cw_strdup(rr.online.problem);
 		wiz_request_result_release(&rr);
 		cw_strlist_release(&one);
@@ -271,21 +439,8 @@ renew_one(struct wiz *w, const struct wiz_renew_opts *o,
 	if (rc == CW_ERR_PENDING) {
 		it->action = "pending";
 		it->next_at = now + 60;
-	} else if (rc != CW_OK)
-		it->action = "failed";
-	if (rc != CW_OK && rc != CW_ERR_PENDING && it->detail == NULL)
-		it->detail = cw_strdup(cw_last_error());
-	it->rc = rc;
-	{
-		enum cw_err r2 = record(w, it, rc, now);
-
-		if (r2 != CW_OK)
-			return r2;
 	}
-	/* the new certificate reaches the server */
-	if (rc == CW_OK)
-		(void)wiz_deploy(w, it->usage);
-	return CW_OK;
+	return finish(w, it, rc, now);
 }
 
 enum cw_err

@@ -49,6 +49,12 @@ enum cw_err wiz_export_server(struct wiz *w, const char *usage, const char *dir,
                               const struct wiz_export_opts *o,
                               struct wiz_export_result *r, char **contents);
 
+/* A renewal event: logged, and given to [renew] notify (notify.c). c:
+ * the certificate concerned, or NULL. */
+void wiz_notify(struct wiz *w, const char *event, const char *severity,
+		const char *usage, const struct store_cert *c,
+		const char *detail);
+
 /* The PKCS#11 modules, loaded on first use (after wiz_tokens_take). */
 enum cw_err wiz_modules(struct wiz *w, struct tok_ctx **out);
 

@@ -57,6 +57,7 @@ json pending-list 0 pending list
 start_pebble
 json pending-process 0 pending process
 json renew 0 renew --dry-run
+json prune 0 prune --dry-run
 json remove 0 remove --usage OAuthTokenIssuer
 
 # The documented examples: a line "<!-- shape: NAME -->" before a ```json

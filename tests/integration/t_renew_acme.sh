@@ -5,7 +5,8 @@
 # unreachable the failure is recorded, shown and retried later, and the
 # saved request is resumed, never made again; a usage the host does not
 # serve and a caller outside the admin group are refused; with a [renew]
-# section certwizd renews by itself when the certificate falls due.
+# section certwizd renews by itself when the certificate falls due, the
+# takeover after the overlap; each event reaches the notify command.
 source "$(dirname "$0")/lib.sh"
 setup_env renew-acme
 setup_ca
@@ -16,6 +17,17 @@ cd "$WORK"
 jq '.usages.OAuthTokenIssuer.ca = "pebble" | .usages.OAuthTokenIssuer.key = "ec:P-256"' \
 	topology.json >t.json && cat t.json >topology.json
 U=OAuthTokenIssuer
+# the notifier: root's, logs each event where the service may write, and
+# fails (a failing notifier never fails the renewal)
+cat >notify.sh <<NOTIFY
+#!/bin/sh
+echo "\$CERTWIZ_EVENT \$CERTWIZ_SEVERITY \$2 \$4" >>$SVC_DIR/notify.log
+exit 1
+NOTIFY
+chmod 755 notify.sh
+printf '[renew]\nauto = no\nspread = 0\nretry = 5\nwait = 30\noverlap = 0\nnotify = %s\n' \
+	"$WORK/notify.sh" >>certwiz.conf
+events() { cat "$SVC_DIR/notify.log" 2>/dev/null; }
 serving() { cw status --usage $U --json | jq -r '.usages[0].assigned.id'; }
 requests() { sqlite3 state/store.db 'select count(*) from requests'; }
 
@@ -58,6 +70,8 @@ K1=$(cw list --certs --json | jq -r --argjson c "$C1" '.certificates[] | select(
 K2=$(cw list --certs --json | jq -r --argjson c "$C2" '.certificates[] | select(.id == $c) | .key_id')
 [ -n "$K1" ] && [ "$K1" != "$K2" ] || fail "the renewal reused the key ($K1, $K2)"
 audit_ops | grep -qx "renewal success" || fail "the renewal is not audited"
+events | grep -qx "renewed info $U 0" || fail "no notification of the renewal: $(events)"
+expect_err "the notify command '$WORK/notify.sh' failed (exit 1)"
 
 # 5. The CA unreachable: failed (exit 8), recorded, shown, retried later;
 # the saved request is resumed once the CA is back, never made again.
@@ -68,6 +82,7 @@ cw status --usage $U --json | jq -e '.usages[0].renewal.last.state == "failed"' 
 # critical: the certificate it should replace has less than a week left
 expect_rc 2 cw check
 expect_out "CRITICAL usage $U: renewal failed 1 time"
+events | grep -qx "failed critical $U 0" || fail "no critical notification of the failure: $(events)"
 # without --force nothing is tried again before its time
 n=$(requests)
 expect_rc 0 cw renew --usage $U --json
@@ -83,7 +98,8 @@ C3=$(jq -r '.usages[0].new_certificate_id' <<<"$OUT")
 
 # 6. Unattended: with [renew], certwizd renews by itself when the
 # certificate falls due (a minute's certificate: after 20 s at most).
-printf '[renew]\nspread = 0\nretry = 5\nwait = 30\n' >>certwiz.conf
+# with an overlap: the new certificate takes over 3 s after issuance
+sed -i 's/^auto = no/auto = yes/; s/^overlap = 0/overlap = 3/' certwiz.conf
 stop_service
 start_service
 for _ in $(seq 1 90); do
@@ -92,6 +108,8 @@ for _ in $(seq 1 90); do
 done
 C4=$(serving)
 [ "$C4" != "$C3" ] || fail "certwizd did not renew by itself: $(cw status --usage $U --json)"
+sqlite3 state/store.db "select operation from audit where operation like 'assignment-%' order by seq desc limit 2" |
+	grep -qx "assignment-scheduled" || fail "the takeover was not scheduled after the overlap"
 sqlite3 state/store.db "select user from audit where operation = 'renewal' and outcome = 'success' order by seq desc limit 1" |
 	grep -qx "$SVC_USER" || fail "the unattended renewal is not the service's in the audit trail"
 stop_service

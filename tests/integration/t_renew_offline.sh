@@ -1,0 +1,61 @@
+#!/bin/bash
+# Renewal for a usage whose CA is offline: the CSR of a fresh key goes to
+# [renew] outbox (written by the service), the renewal is pending (exit 3)
+# and not made twice; once the response is imported the next run makes
+# the takeover. An outbox the service cannot write fails cleanly: the
+# current certificate keeps serving and no key is left on the token.
+source "$(dirname "$0")/lib.sh"
+setup_env renew-offline
+setup_ca
+cd "$WORK"
+install -d -o "$SVC_USER" -m 755 "$SVC_DIR/outbox"
+printf '[renew]\nauto = no\nspread = 0\noutbox = %s\n' "$SVC_DIR/outbox" >>certwiz.conf
+serving() { cw status --usage Default --json | jq -r '.usages[0].assigned.id'; }
+requests() { sqlite3 state/store.db 'select count(*) from requests'; }
+keys() { token_objects | grep -c "Private Key Object" || true; }
+
+expect_rc 0 cw request --usage Default --offline --out a.csr --key ec:P-256
+sign_csr a.csr a.pem 90
+cat a.pem ca/int.pem >a.resp
+expect_rc 0 cw import a.resp --json
+A=$(jq -r .certificate_id <<<"$OUT")
+expect_rc 0 cw assign "$A" --usage Default
+
+# not due: a 90-day certificate falls due with 30 days left
+expect_rc 0 cw renew --usage Default --json
+[ "$(jq -r '.usages[0].action' <<<"$OUT")" = not-due ] || fail "renew: $OUT"
+
+# the outbox cannot be written: a clean failure, nothing left behind
+chmod 500 "$SVC_DIR/outbox"
+k=$(keys)
+expect_rc 1 cw renew --usage Default --force --json
+[ "$(jq -r '.usages[0].action' <<<"$OUT")" = failed ] || fail "renew, outbox not writable: $OUT"
+[ "$(keys)" = "$k" ] || fail "a key was left on the token"
+[ "$(serving)" = "$A" ] || fail "the current certificate no longer serves"
+chmod 755 "$SVC_DIR/outbox"
+
+# forced: the CSR in the outbox, pending (exit 3), not made twice
+expect_rc 3 cw renew --usage Default --force --json
+[ "$(jq -r '.usages[0].action' <<<"$OUT")" = awaiting-response ] || fail "renew --force: $OUT"
+CSR=$(ls "$SVC_DIR"/outbox/Default-*.csr)
+[ "$(stat -c %U "$CSR")" = "$SVC_USER" ] || fail "the outbox CSR is not the service's"
+openssl req -in "$CSR" -noout -verify 2>/dev/null || fail "the outbox CSR does not verify"
+n=$(requests)
+expect_rc 3 cw renew --usage Default --force --json
+[ "$(jq -r '.usages[0].action' <<<"$OUT")" = awaiting-response ] || fail "renew again: $OUT"
+[ "$(requests)" = "$n" ] || fail "a second request was made"
+[ "$(serving)" = "$A" ] || fail "the current certificate no longer serves"
+
+# the response imported: the next run takes over with the new key
+sign_csr "$CSR" b.pem 90
+cat b.pem ca/int.pem >b.resp
+expect_rc 0 cw import b.resp --json
+B=$(jq -r .certificate_id <<<"$OUT")
+expect_rc 0 cw renew --usage Default --force --json
+[ "$(jq -r '.usages[0].action' <<<"$OUT")" = renewed ] && [ "$(jq -r '.usages[0].new_certificate_id' <<<"$OUT")" = "$B" ] ||
+	fail "renew after the import: $OUT"
+[ "$(serving)" = "$B" ] || fail "the renewed certificate does not serve"
+[ "$(openssl x509 -in a.pem -noout -pubkey)" != "$(openssl x509 -in b.pem -noout -pubkey)" ] ||
+	fail "the renewal reused the key"
+expect_rc 0 cw audit verify
+echo "renew offline: ok"
