@@ -498,6 +498,8 @@ struct wiz_renew_item {
 	int64_t request_id;
 	enum cw_err rc;      /* pending, failed: why */
 	char *detail;
+	char *note;          /* the topology's names changed (also in
+				detail) */
 };
 
 void wiz_renew_items_free(struct wiz_renew_item *v, size_t n);

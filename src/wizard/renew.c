@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 int64_t
@@ -54,6 +55,7 @@ wiz_renew_items_free(struct wiz_renew_item *v, size_t n)
 	for (size_t i = 0; v != NULL && i < n; i++) {
 		free(v[i].usage);
 		free(v[i].detail);
+		free(v[i].note);
 	}
 	free(v);
 }
@@ -318,6 +320,48 @@ renew_offline(struct wiz *w, const struct wiz_renew_opts *o,
 	return finish(w, it, rc, now);
 }
 
+/* What differs between the names a certificate has and the topology's,
+ * in words, or NULL. */
+static char *
+names_changed(const struct cw_strlist *had, const struct cw_strlist *now)
+{
+	struct cw_buf b;
+	char *text = NULL;
+	bool any = false;
+
+	cw_buf_init(&b);
+	for (int pass = 0; pass < 2; pass++) {
+		const struct cw_strlist *from = pass ? had : now;
+		const struct cw_strlist *in = pass ? now : had;
+		bool first = true;
+
+		for (size_t i = 0; i < from->n; i++) {
+			bool found = false;
+
+			for (size_t j = 0; j < in->n && !found; j++)
+				found = strcasecmp(from->v[i], in->v[j]) == 0;
+			if (found)
+				continue;
+			if (first)
+				cw_buf_append(&b,
+				              pass ? "; removed: " : " added: ",
+				              pass ? 11 : 8);
+			else
+				cw_buf_append(&b, ", ", 2);
+			cw_buf_append(&b, from->v[i], strlen(from->v[i]));
+			first = false;
+			any = true;
+		}
+	}
+	if (any)
+		text = cw_printf("the topology's names changed since the "
+		                 "current certificate (%.*s): the new one "
+		                 "carries them",
+		                 (int)b.len - 1, (const char *)b.data + 1);
+	cw_buf_release(&b);
+	return text;
+}
+
 /* Takes the usage's renewal as far as it goes now. */
 static enum cw_err
 renew_one(struct wiz *w, const struct wiz_renew_opts *o,
@@ -327,6 +371,7 @@ renew_one(struct wiz *w, const struct wiz_renew_opts *o,
 	struct store_renewal last;
 	struct store_cert c;
 	struct topo_usage u;
+	struct cw_strlist had;
 	struct open_req open = {0};
 	const struct cw_ca_profile *ca;
 	enum cw_err rc;
@@ -345,6 +390,8 @@ renew_one(struct wiz *w, const struct wiz_renew_opts *o,
 		return rc;
 	it->due_at = wiz_renew_due(&w->cfg, &c);
 	it->not_after = c.not_after;
+	had = c.names;
+	cw_strlist_init(&c.names);
 	store_cert_release(&c);
 	/* a successor is already on its way: that is the renewal */
 	if (store_assignment_next(w->store, w->host, it->usage, now, &next) ==
@@ -375,8 +422,14 @@ renew_one(struct wiz *w, const struct wiz_renew_opts *o,
 			return CW_OK;
 	}
 	rc = wiz_usage(w, it->usage, &u);
-	if (rc != CW_OK)
+	if (rc != CW_OK) {
+		cw_strlist_release(&had);
 		return rc;
+	}
+	/* the new certificate carries the topology's names as they are now:
+	 * say so when they changed */
+	it->note = names_changed(&had, &u.names);
+	cw_strlist_release(&had);
 	ca = u.ca ? cw_config_ca(&w->cfg, u.ca) : NULL;
 	if (ca == NULL && w->cfg.renew_outbox != NULL) {
 		rc = renew_offline(w, o, it, now);
@@ -483,6 +536,14 @@ wiz_renew(struct wiz *w, const struct wiz_renew_opts *o,
 		}
 		*n = i + 1;
 		rc = renew_one(w, o, &v[i], now);
+		if (v[i].note != NULL) {
+			char *d = v[i].detail ? cw_printf("%s; %s", v[i].detail,
+			                                  v[i].note)
+			                      : cw_strdup(v[i].note);
+
+			free(v[i].detail);
+			v[i].detail = d;
+		}
 	}
 	cw_strlist_release(&usages);
 	if (rc != CW_OK) {

@@ -34,12 +34,20 @@ expect_rc 1 cw renew --usage Default --force --json
 [ "$(serving)" = "$A" ] || fail "the current certificate no longer serves"
 chmod 755 "$SVC_DIR/outbox"
 
+# the topology gives Default one more name since A: the renewal says so
+# and the new CSR carries it
+jq '.usages.Default.names += ["extra.contoso.test"]' topology.json >t.json && cat t.json >topology.json
+expect_rc 0 cw renew --usage Default --dry-run --force --json
+jq -e '.usages[0].detail | test("names changed.*added: extra.contoso.test")' <<<"$OUT" >/dev/null ||
+	fail "renew --dry-run after a topology change: $OUT"
+
 # forced: the CSR in the outbox, pending (exit 3), not made twice
 expect_rc 3 cw renew --usage Default --force --json
 [ "$(jq -r '.usages[0].action' <<<"$OUT")" = awaiting-response ] || fail "renew --force: $OUT"
 CSR=$(ls "$SVC_DIR"/outbox/Default-*.csr)
 [ "$(stat -c %U "$CSR")" = "$SVC_USER" ] || fail "the outbox CSR is not the service's"
 openssl req -in "$CSR" -noout -verify 2>/dev/null || fail "the outbox CSR does not verify"
+openssl req -in "$CSR" -noout -text | grep -q "DNS:extra.contoso.test" || fail "the new CSR lacks the topology's new name"
 n=$(requests)
 expect_rc 3 cw renew --usage Default --force --json
 [ "$(jq -r '.usages[0].action' <<<"$OUT")" = awaiting-response ] || fail "renew again: $OUT"
