@@ -424,6 +424,34 @@ ROUNDS=$SAVED_ROUNDS RUNS=$SAVED_RUNS
 	echo
 	echo "certwiz / lego: **$(ratio acme 0 1)**."
 } >>"$OUT.tmp"
+
+# A renewal (certwiz renew --force: a fresh key on the token, its CSR, the
+# issuance, the import and the takeover) against the same lego issuance.
+jq '.usages.WebServicesInternal.ca = "pebble" | .usages.WebServicesInternal.key = "ec:P-256"' \
+	"$A/topology.json" >"$A/t.json" && cat "$A/t.json" >"$A/topology.json"
+"$CW" -c "$A/certwiz.conf" --host $HOST request --usage WebServicesInternal --ca pebble \
+	--assign >/dev/null 2>&1 || fail "certwiz ACME issuance to renew"
+renew_cmd="$CW -c $A/certwiz.conf --host $HOST renew --force --usage WebServicesInternal"
+$renew_cmd >/dev/null 2>&1 || fail "certwiz renew"
+SAVED_ROUNDS=$ROUNDS SAVED_RUNS=$RUNS
+ROUNDS=$([ -n "$QUICK" ] && echo 1 || echo 3) RUNS=2
+interleave renew "$renew_cmd" "$lego_cmd"
+ROUNDS=$SAVED_ROUNDS RUNS=$SAVED_RUNS
+{
+	echo
+	echo "## Renewal (ACME): certwiz renew against lego"
+	echo
+	echo "\`certwiz renew --force\` for WebServicesInternal: the due check,"
+	echo "a fresh key pair on the token, its CSR, the whole issuance from the"
+	echo "same pebble, the checks, the import and the takeover (assignment)."
+	echo "lego is given a CSR, as above (a renewal is an issuance for it)."
+	echo
+	table_head
+	row renew 0 "certwiz renew --force" "$(rss $renew_cmd)"
+	row renew 1 "lego --csr run (peer)"
+	echo
+	echo "certwiz / lego: **$(ratio renew 0 1)**."
+} >>"$OUT.tmp"
 for p in $BG_PIDS; do kill "$p" 2>/dev/null || true; done
 
 # --- read-only verbs against the store size --------------------------------
@@ -435,7 +463,8 @@ for p in $BG_PIDS; do kill "$p" 2>/dev/null || true; done
 	echo "The store holds N certificates, filled through libcertwiz's store"
 	echo "functions (bench/fill_store.c), one in a thousand fitting the host's"
 	echo "usage Default (the rest belong to other hosts), the newest fitting"
-	echo "one assigned. None of these verbs opens the token. Through certwizd"
+	echo "one assigned. None of these verbs opens the token (\`renew --dry-run\`"
+	echo "decides from the store which usages are due). Through certwizd"
 	echo "(the list is sent to the client as the worker's output)."
 	echo
 	echo "| certificates | command | median | ± | min | max | runs | peak RSS |"
@@ -455,7 +484,7 @@ for n in $SIZES; do
 	"$SRC/$BUILD/fill_store" "$d/state/store.db" "$n" $HOST Default $names >/dev/null
 	chown -R certwiz: "$d/state" && chmod 700 "$d/state"
 	"$CW" -c "$d/certwiz.conf" --host $HOST status >/dev/null # migrations done
-	for verb in "view --usage Default" "status" "list --json"; do
+	for verb in "view --usage Default" "status" "list --json" "renew --dry-run"; do
 		cmd="$CW -c $d/certwiz.conf --host $HOST $verb"
 		hyperfine -N --warmup 2 --min-runs 10 --export-json "$d/h.json" \
 			"$cmd" >/dev/null 2>&1
