@@ -373,6 +373,7 @@ renew_one(struct wiz *w, const struct wiz_renew_opts *o,
 	struct topo_usage u;
 	struct cw_strlist had;
 	struct open_req open = {0};
+	int64_t adopt = 0;
 	const struct cw_ca_profile *ca;
 	enum cw_err rc;
 
@@ -449,9 +450,21 @@ renew_one(struct wiz *w, const struct wiz_renew_opts *o,
 	}
 	rc = store_each_open_request(w->store, w->host, it->usage, on_open,
 	                             &open);
+	/* a renewal interrupted after its certificate was imported and
+	 * before the takeover: that certificate takes over, no new request */
+	if (rc == CW_OK && open.id == 0 &&
+	    store_issued_unassigned(w->store, w->host, it->usage, it->not_after,
+	                            &adopt) != CW_OK)
+		adopt = 0;
 	if (rc == CW_OK && o->dry_run) {
-		it->action = open.id ? "would-resume" : "would-renew";
+		it->action = open.id ? "would-resume"
+		             : adopt ? "would-take-over"
+		                     : "would-renew";
 		it->request_id = open.id;
+	} else if (rc == CW_OK && adopt != 0) {
+		it->action = "renewed";
+		it->new_cert_id = adopt;
+		rc = takeover(w, it, now);
 	} else if (rc == CW_OK && open.id != 0) {
 		struct wiz_process_opts po = {
 		    o->wait, false, NULL, {NULL, -1, NULL, CW_OK, NULL}};
@@ -480,6 +493,7 @@ renew_one(struct wiz *w, const struct wiz_renew_opts *o,
 		    rr.online.request_id ? rr.online.request_id : rr.request_id;
 		if (rc == CW_OK) {
 			it->new_cert_id = rr.online.cert_id;
+			cw_crashpoint("renew:before-takeover");
 			rc = takeover(w, it, now);
 		} else if (rr.online.problem != NULL)
 			it->detail = cw_strdup(rr.online.problem);

@@ -3,7 +3,8 @@
 # created, after finalize, after download before import, after the
 # certificate is on the token before the store commits) is completed by
 # 'pending process' on its saved order: one order, one certificate, one
-# certificate object, the original key.
+# certificate object, the original key. A renewal killed at the same steps
+# or before its takeover is completed by the next renew, the same way.
 source "$(dirname "$0")/lib.sh"
 setup_env acme-crash
 source "$(dirname "$0")/pebble.sh"
@@ -42,6 +43,30 @@ expect_rc 9 cw refresh --json
 jq -e '[.events[] | select(.kind == "interrupted-key")] | length == 1' \
 	<<<"$OUT" >/dev/null || fail "interrupted key not listed: $OUT"
 
+# A renewal killed at each of those steps, and after the import before
+# the takeover: the next renew completes it on the same order, or takes
+# the imported certificate over: exactly one new certificate, one order.
+jq '.usages.OAuthTokenIssuer.ca = "pebble" | .usages.OAuthTokenIssuer.key = "ec:P-256"' \
+	topology.json >t.json && cat t.json >topology.json
+expect_rc 0 cw assign "$N" --usage OAuthTokenIssuer
+serving() { cw status --usage OAuthTokenIssuer --json | jq -r '.usages[0].assigned.id'; }
+certs() { sqlite3 state/store.db 'select count(*) from certificates'; }
+R=0
+for point in acme:after-order acme:after-finalize acme:before-import \
+	import:after-token-write renew:before-takeover; do
+	R=$((R + 1))
+	was=$(serving) c=$(certs) o=$(pebble_orders)
+	CERTWIZ_CRASHPOINT=$point expect_rc 137 cw renew --usage OAuthTokenIssuer --force
+	expect_rc 0 cw renew --usage OAuthTokenIssuer --force --json
+	jq -e '.usages[0].action | IN("resumed", "renewed")' <<<"$OUT" >/dev/null ||
+		fail "renewal after $point: $OUT"
+	[ "$(certs)" = $((c + 1)) ] || fail "renewal after $point: $(($(certs) - c)) new certificates"
+	[ "$(pebble_orders)" = $((o + 1)) ] || fail "renewal after $point: $(($(pebble_orders) - o)) orders"
+	now=$(serving)
+	[ "$now" != "$was" ] && [ "$now" = "$(jq -r '.usages[0].new_certificate_id' <<<"$OUT")" ] ||
+		fail "renewal after $point: serving $now (was $was): $OUT"
+done
+
 sqlite3 state/store.db 'PRAGMA integrity_check' | grep -qx ok || fail integrity
 expect_rc 0 cw audit verify
-echo "acme crash: $N crash points, each completed on its order"
+echo "acme crash: $N crash points, each completed on its order; $R for a renewal"
