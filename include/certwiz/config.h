@@ -87,6 +87,8 @@ struct cw_config {
 	long renew_wait;   /* seconds certwizd waits for the CA (60) */
 	long renew_retry;  /* seconds before a failed renewal is tried
 			      again, doubling up to a day (3600) */
+	long renew_critical_days; /* a failing renewal is critical when the
+				     certificate has fewer days left (7) */
 	long renew_overlap; /* seconds between issuance and takeover (0:
 			       at once); the old certificate serves and stays
 			       deployed until then */

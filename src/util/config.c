@@ -242,6 +242,8 @@ handle_renew(struct parse_state *ps, const char *key, const char *value)
 	    {"spread", offsetof(struct cw_config, renew_spread), 0, 604800},
 	    {"wait", offsetof(struct cw_config, renew_wait), 1, 3600},
 	    {"retry", offsetof(struct cw_config, renew_retry), 1, 86400},
+	    {"critical_days", offsetof(struct cw_config, renew_critical_days),
+	     1, 3650},
 	    {"overlap", offsetof(struct cw_config, renew_overlap), 0,
 	     90 * 86400},
 	    {"retain_expired", offsetof(struct cw_config, retain_expired), 0,
@@ -622,6 +624,8 @@ cw_config_parse(const char *text, const char *name, const char *dir,
 		c.renew_wait = 60;
 	if (c.renew_retry == 0)
 		c.renew_retry = 3600;
+	if (c.renew_critical_days == 0)
+		c.renew_critical_days = 7;
 	if (!c.renew_prune_set)
 		c.renew_prune = true;
 	if (!c.retain_set[0])

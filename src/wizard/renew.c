@@ -191,11 +191,13 @@ notify(struct wiz *w, const struct wiz_renew_item *it, enum cw_err rc,
 		wiz_notify(w, "pending", "info", it->usage, have ? &c : NULL,
 		           "the CA holds the request");
 	else
-		/* critical once the certificate it should replace has a
-		 * week left, as check says */
+		/* critical once the certificate it should replace has fewer
+		 * than [renew] critical_days left, as check says */
 		wiz_notify(w, "failed",
-		           it->not_after - now < 7 * 86400 ? "critical"
-		                                           : "warning",
+		           it->not_after - now <
+		                   w->cfg.renew_critical_days * 86400
+		               ? "critical"
+		               : "warning",
 		           it->usage, have ? &c : NULL, it->detail);
 	if (have)
 		store_cert_release(&c);

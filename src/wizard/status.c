@@ -202,15 +202,18 @@ renewal(struct wiz *w, struct store *s, const char *usage, time_t now,
 	    (v->assigned && r->from_cert_id != v->cert.id))
 		return rc;
 	cw_time_format(r->next_attempt, t, sizeof(t));
-	/* critical once the certificate it should replace has a week left */
-	return add_problem(
-	    v,
-	    v->assigned && v->cert.not_after - now < 7 * 86400 ? WIZ_CRITICAL
-	                                                       : WIZ_WARNING,
-	    cw_printf("renewal failed %lld time%s (next try "
-	              "%s): %s",
-	              (long long)r->attempts, r->attempts == 1 ? "" : "s", t,
-	              r->problem ? r->problem : "?"));
+	/* critical once the certificate it should replace has fewer than
+	 * [renew] critical_days left */
+	return add_problem(v,
+	                   v->assigned && v->cert.not_after - now <
+	                                      w->cfg.renew_critical_days * 86400
+	                       ? WIZ_CRITICAL
+	                       : WIZ_WARNING,
+	                   cw_printf("renewal failed %lld time%s (next try "
+	                             "%s): %s",
+	                             (long long)r->attempts,
+	                             r->attempts == 1 ? "" : "s", t,
+	                             r->problem ? r->problem : "?"));
 }
 
 /* What the usage's [deploy] files name, and whether that is a problem. */

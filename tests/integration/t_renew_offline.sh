@@ -9,7 +9,13 @@ setup_env renew-offline
 setup_ca
 cd "$WORK"
 install -d -o "$SVC_USER" -m 755 "$SVC_DIR/outbox"
-printf '[renew]\nauto = no\nspread = 0\noutbox = %s\n' "$SVC_DIR/outbox" >>certwiz.conf
+cat >notify.sh <<NOTIFY
+#!/bin/sh
+echo "\$CERTWIZ_EVENT \$CERTWIZ_SEVERITY" >>$SVC_DIR/notify.log
+NOTIFY
+chmod 755 notify.sh
+printf '[renew]\nauto = no\nspread = 0\noutbox = %s\nnotify = %s\ncritical_days = 7\n' \
+	"$SVC_DIR/outbox" "$WORK/notify.sh" >>certwiz.conf
 serving() { cw status --usage Default --json | jq -r '.usages[0].assigned.id'; }
 requests() { sqlite3 state/store.db 'select count(*) from requests'; }
 keys() { token_objects | grep -c "Private Key Object" || true; }
@@ -32,6 +38,15 @@ expect_rc 1 cw renew --usage Default --force --json
 [ "$(jq -r '.usages[0].action' <<<"$OUT")" = failed ] || fail "renew, outbox not writable: $OUT"
 [ "$(keys)" = "$k" ] || fail "a key was left on the token"
 [ "$(serving)" = "$A" ] || fail "the current certificate no longer serves"
+# a failure with 90 days left is a warning; critical once fewer than
+# [renew] critical_days are left
+tail -1 "$SVC_DIR/notify.log" | grep -qx "failed warning" || fail "notification: $(cat "$SVC_DIR/notify.log")"
+sed -i 's/^critical_days = 7/critical_days = 100/' certwiz.conf
+expect_rc 1 cw renew --usage Default --force
+tail -1 "$SVC_DIR/notify.log" | grep -qx "failed critical" || fail "notification: $(cat "$SVC_DIR/notify.log")"
+expect_rc 2 cw check
+expect_out "CRITICAL usage Default: renewal failed 2 times"
+sed -i 's/^critical_days = 100/critical_days = 7/' certwiz.conf
 chmod 755 "$SVC_DIR/outbox"
 
 # the topology gives Default one more name since A: the renewal says so
