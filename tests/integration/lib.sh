@@ -296,6 +296,34 @@ canary_check() {
 	fi
 }
 
+# web_set_up: a group and a user for a web server's workers (WG, WU), the
+# PIN file its master reads (engine-pin: root's, no trailing newline, as
+# libp11 wants it), its folders (srv/), a port (PORT) and two
+# certificates for Default (A, then B: ID[A], SHA[A], ...) whose keys are
+# on the token; the token folder shared with the workers' group (after
+# the fork each worker logs in again; SoftHSM2 makes its files 0600, so
+# after the keys are made).
+web_set_up() {
+	local c
+	make_group WG
+	make_user WU "$WG"
+	(umask 077 && printf '%s' "$PIN" >"$WORK/engine-pin")
+	mkdir -p "$WORK/deploy" "$WORK/srv/logs" "$WORK/srv/tmp" "$WORK/srv/run"
+	PORT=$(free_port)
+	declare -gA SHA ID
+	for c in A B; do
+		expect_rc 0 cw request --usage Default --offline --out "$WORK/$c.csr" --key ec:P-256
+		sign_csr "$WORK/$c.csr" "$WORK/$c.pem" 90
+		cat "$WORK/$c.pem" "$WORK/ca/int.pem" >"$WORK/$c.resp"
+		expect_rc 0 cw import "$WORK/$c.resp" --json
+		ID[$c]=$(jq -r .certificate_id <<<"$OUT")
+		SHA[$c]=$(jq -r .sha256 <<<"$OUT")
+	done
+	chgrp -R "$WG" "$WORK/tokens"
+	chmod -R g+rwX "$WORK/tokens"
+	find "$WORK/tokens" -type d -exec chmod g+s {} +
+}
+
 # free_port, release_ports
 source "$SRCDIR/tests/integration/ports.sh"
 

@@ -13,24 +13,7 @@ APACHE=$(command -v apache2)
 setup_env deploy-apache
 setup_ca
 cd "$WORK"
-make_group WG
-make_user WU "$WG"
-(umask 077 && printf '%s' "$PIN" >engine-pin)
-mkdir -p deploy srv/logs srv/run
-PORT=$(free_port)
-
-declare -A SHA ID
-for c in A B; do
-	expect_rc 0 cw request --usage Default --offline --out $c.csr --key ec:P-256
-	sign_csr $c.csr $c.pem 90
-	cat $c.pem ca/int.pem >$c.resp
-	expect_rc 0 cw import $c.resp --json
-	ID[$c]=$(jq -r .certificate_id <<<"$OUT")
-	SHA[$c]=$(jq -r .sha256 <<<"$OUT")
-done
-chgrp -R "$WG" tokens
-chmod -R g+rwX tokens
-find tokens -type d -exec chmod g+s {} +
+web_set_up
 
 m=/usr/lib/apache2/modules
 cat >srv/server.conf <<CONF

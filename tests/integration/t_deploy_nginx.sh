@@ -18,27 +18,7 @@ NGINX=$(command -v nginx)
 setup_env deploy-nginx
 setup_ca
 cd "$WORK"
-make_group WG
-make_user WU "$WG"
-(umask 077 && printf '%s' "$PIN" >engine-pin)
-mkdir -p deploy srv/logs srv/tmp srv/run
-PORT=$(free_port)
-
-# Two certificates for Default (A, then B), keys on the token.
-declare -A SHA ID
-for c in A B; do
-	expect_rc 0 cw request --usage Default --offline --out $c.csr --key ec:P-256
-	sign_csr $c.csr $c.pem 90
-	cat $c.pem ca/int.pem >$c.resp
-	expect_rc 0 cw import $c.resp --json
-	ID[$c]=$(jq -r .certificate_id <<<"$OUT")
-	SHA[$c]=$(jq -r .sha256 <<<"$OUT")
-done
-# nginx's workers log in again after the fork: their user's group gets
-# the token folder (SoftHSM2 makes its files 0600: after each new key)
-chgrp -R "$WG" tokens
-chmod -R g+rwX tokens
-find tokens -type d -exec chmod g+s {} +
+web_set_up
 
 cat >srv/server.conf <<CONF
 user $WU $WG;
