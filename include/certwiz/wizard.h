@@ -459,9 +459,18 @@ enum cw_err wiz_export(struct wiz *w, const char *usage, const char *dir,
 
 /*
  * The service's deployer (certwizd: the part that writes a server's files
- * and runs its reload): the channel to it, -1 without one.
+ * and runs its reload). deploy has usage's files made for d: with uri (the
+ * key's) and chain (PEM, leaf first), or for no certificate when uri is
+ * NULL; NULL when done, else why (the caller frees). NULL: no deployer.
+ * Borrowed for the process's lifetime.
  */
-void wiz_set_deployer(int fd);
+struct wiz_deployer {
+	char *(*deploy)(void *user, const struct cw_deploy *d,
+			const char *usage, const char *uri,
+			const struct cw_buf *chain);
+	void *user;
+};
+void wiz_set_deployer(const struct wiz_deployer *d);
 
 /*
  * Deploy: brings usage's [deploy] files up to date with the certificate

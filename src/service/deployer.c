@@ -13,10 +13,11 @@
  * environment, so a compromised service cannot put a directive of its own
  * into a file root's web server reads.
  *
- * Channel: a SOCK_SEQPACKET socket pair. A caller passes (SCM_RIGHTS) one
- * end of a stream socket pair of its own, writes "USAGE\nURI\nCHAIN" on
- * the other end and shuts it for writing; the answer comes back on it:
- * "done\n" or "failed\n" and the reason.
+ * Channel: a SOCK_SEQPACKET socket pair. A caller (a worker, through the
+ * wizard's struct wiz_deployer set by svc_deployer_use) passes
+ * (SCM_RIGHTS) one end of a stream socket pair of its own, writes
+ * "USAGE\nURI\nCHAIN" on the other end and shuts it for writing; the
+ * answer comes back on it: "done\n" or "failed\n" and the reason.
  */
 #define _GNU_SOURCE
 #include "svc.h"
@@ -552,4 +553,111 @@ svc_deployer_start(const struct cw_config *cfg, int keep)
 	}
 	close(sv[1]);
 	return sv[0];
+}
+
+/* The worker's side of the channel. */
+
+static bool
+send_all(int fd, const void *data, size_t n)
+{
+	for (size_t off = 0; off < n;) {
+		ssize_t w =
+		    send(fd, (const char *)data + off, n - off, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		off += (size_t)w;
+	}
+	return true;
+}
+
+/* Passes one end of a new stream socket pair to the deployer; the other
+ * end, or -1 (errno set). */
+static int
+open_exchange(int chan)
+{
+	char ctl[CMSG_SPACE(sizeof(int))], b = 'd';
+	struct iovec iov = {&b, 1};
+	struct msghdr m = {0};
+	struct cmsghdr *c;
+	int sv[2], e;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		return -1;
+	memset(ctl, 0, sizeof(ctl));
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = ctl;
+	m.msg_controllen = sizeof(ctl);
+	c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &sv[1], sizeof(int));
+	if (sendmsg(chan, &m, MSG_NOSIGNAL) != 1) {
+		e = errno;
+		close(sv[0]);
+		close(sv[1]);
+		errno = e;
+		return -1;
+	}
+	close(sv[1]);
+	return sv[0];
+}
+
+/* struct wiz_deployer's deploy: one request, and the answer (waited for
+ * at most the command's time limit, twice, and a minute). */
+static char *
+ask(void *user, const struct cw_deploy *d, const char *usage, const char *uri,
+    const struct cw_buf *chain)
+{
+	char *head = cw_printf("%s\n%s\n", usage, uri ? uri : ""), answer[2048];
+	time_t end = time(NULL) + 2 * (d->timeout > 0 ? d->timeout : 60) + 60;
+	size_t got = 0;
+	int fd = head ? open_exchange(*(const int *)user) : -1;
+
+	if (fd < 0 || !send_all(fd, head, strlen(head)) ||
+	    (uri != NULL && !send_all(fd, chain->data, chain->len))) {
+		int e = errno;
+
+		free(head);
+		if (fd >= 0)
+			close(fd);
+		return cw_printf("the deployer does not answer: %s",
+		                 strerror(e));
+	}
+	free(head);
+	shutdown(fd, SHUT_WR);
+	while (got < sizeof(answer) - 1 && time(NULL) <= end) {
+		struct pollfd p = {fd, POLLIN, 0};
+		ssize_t r;
+
+		if (poll(&p, 1, 1000) <= 0)
+			continue;
+		r = read(fd, answer + got, sizeof(answer) - 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	answer[got] = 0;
+	if (strncmp(answer, "done\n", 5) == 0)
+		return NULL;
+	if (strncmp(answer, "failed\n", 7) == 0)
+		return cw_strdup(answer + 7);
+	return cw_strdup("the deployer gave no answer in time");
+}
+
+void
+svc_deployer_use(int chan)
+{
+	static int fd;
+	static const struct wiz_deployer client = {ask, &fd};
+
+	fd = chan;
+	wiz_set_deployer(chan >= 0 ? &client : NULL);
 }

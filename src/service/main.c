@@ -456,7 +456,7 @@ one_shot(const char *config, int fd)
 	if (load_config(config, &cfg) != CW_OK)
 		return 1;
 	/* the deployer keeps root's privileges; the worker drops them */
-	wiz_set_deployer(svc_deployer_start(&cfg, -1));
+	svc_deployer_use(svc_deployer_start(&cfg, -1));
 	if (chdir("/") != 0 || svc_drop_privileges(cfg.service_user) != CW_OK) {
 		cw_config_release(&cfg);
 		return 1;
@@ -540,7 +540,7 @@ main(int argc, char **argv)
 			free(config);
 			return 1;
 		}
-		wiz_set_deployer(d);
+		svc_deployer_use(d);
 	}
 	if (chdir("/") != 0 || become_service_user(&cfg) != CW_OK) {
 		close(lfd);

@@ -66,6 +66,8 @@ enum cw_err svc_authorize(struct cli *c, int argc, char **argv);
  * descriptor the deployer keeps open beside its channel (-1: none).
  */
 int svc_deployer_start(const struct cw_config *cfg, int keep);
+/* The wizard's deployments go through the channel chan (-1: none). */
+void svc_deployer_use(int chan);
 
 /* The service's scheduled work, in a process of its own: writes the next
  * time there is work (seconds since the epoch, 0 for none) on fd. */

@@ -12,21 +12,17 @@
 
 #include "certwiz/audit.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
-static int deployer_fd = -1;
+static const struct wiz_deployer *deployer;
 
 void
-wiz_set_deployer(int fd)
+wiz_set_deployer(const struct wiz_deployer *d)
 {
-	deployer_fd = fd;
+	deployer = d;
 }
 
 /* The delay before attempt number n + 1 after n failures: [deploy]
@@ -41,106 +37,17 @@ backoff(const struct cw_deploy *dep, int64_t failures)
 	return d < 3600 ? d : 3600;
 }
 
-/* Sends one request to the deployer and waits for its answer (at most
- * the command's time limit, twice, and a minute). NULL when done, else
- * why not. */
-static char *
-ask_deployer(const struct cw_deploy *d, const char *req, size_t n)
-{
-	int sv[2];
-	char ctl[CMSG_SPACE(sizeof(int))], b = 'd';
-	struct iovec iov = {&b, 1};
-	struct msghdr m = {0};
-	struct cmsghdr *c;
-	char answer[2048];
-	size_t got = 0;
-	int64_t end = time(NULL) + 2 * (d->timeout > 0 ? d->timeout : 60) + 60;
-
-	if (deployer_fd < 0)
-		return cw_strdup(
-		    "no deployer: deployments are made by certwizd "
-		    "(started as root, it keeps a process that "
-		    "may write the server's files and reload it)");
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-		return cw_printf("socketpair: %s", strerror(errno));
-	memset(ctl, 0, sizeof(ctl));
-	m.msg_iov = &iov;
-	m.msg_iovlen = 1;
-	m.msg_control = ctl;
-	m.msg_controllen = sizeof(ctl);
-	c = CMSG_FIRSTHDR(&m);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &sv[1], sizeof(int));
-	if (sendmsg(deployer_fd, &m, MSG_NOSIGNAL) != 1) {
-		int e = errno;
-
-		close(sv[0]);
-		close(sv[1]);
-		return cw_printf("the deployer does not answer: %s",
-		                 strerror(e));
-	}
-	close(sv[1]);
-	for (size_t off = 0; off < n;) {
-		ssize_t w = send(sv[0], req + off, n - off, MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			close(sv[0]);
-			return cw_printf("the deployer does not answer: %s",
-			                 strerror(errno));
-		}
-		off += (size_t)w;
-	}
-	shutdown(sv[0], SHUT_WR);
-	while (got < sizeof(answer) - 1) {
-		struct pollfd p = {sv[0], POLLIN, 0};
-		ssize_t r;
-
-		if (time(NULL) > end)
-			break;
-		if (poll(&p, 1, 1000) <= 0)
-			continue;
-		r = read(sv[0], answer + got, sizeof(answer) - 1 - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	close(sv[0]);
-	answer[got] = 0;
-	if (strncmp(answer, "done\n", 5) == 0)
-		return NULL;
-	if (strncmp(answer, "failed\n", 7) == 0)
-		return cw_strdup(answer + 7);
-	return cw_strdup("the deployer gave no answer in time");
-}
-
+/* What the usage's files must name: its serving certificate's key URI and
+ * chain, or nothing (the usage has none: the server is told to refuse). */
 static enum cw_err
-append(struct cw_buf *req, const char *usage, const char *uri)
-{
-	char *head = cw_printf("%s\n%s\n", usage, uri);
-	enum cw_err rc =
-	    head ? cw_buf_append(req, head, strlen(head)) : CW_ERR_NOMEM;
-
-	free(head);
-	return rc;
-}
-
-/* The request for usage: its serving certificate's chain and key URI, or
- * nothing (the usage has none: the server is told to refuse). */
-static enum cw_err
-build_request(struct wiz *w, const char *usage, int64_t cert_id,
-              struct cw_buf *req, char **sha256, char **why)
+serving_files(struct wiz *w, const char *usage, int64_t cert_id, char **uri,
+              struct cw_buf *chain, char **sha256, char **why)
 {
 	struct wiz_view v;
 	enum cw_err rc;
 
 	if (cert_id == 0)
-		return append(req, usage, "");
+		return CW_OK;
 	rc = wiz_view(w, usage, &v);
 	if (rc != CW_OK) {
 		*why = cw_printf("cannot read usage '%s': %s", usage,
@@ -165,10 +72,9 @@ build_request(struct wiz *w, const char *usage, int64_t cert_id,
 			                 usage, cw_last_error());
 	}
 	if (rc == CW_OK)
-		rc = append(req, usage, v.key_uri);
-	if (rc == CW_OK)
-		rc = wiz_view_pem(&v, req);
-	if (rc == CW_OK && (*sha256 = cw_strdup(v.cert.sha256)) == NULL)
+		rc = wiz_view_pem(&v, chain);
+	if (rc == CW_OK && ((*uri = cw_strdup(v.key_uri)) == NULL ||
+	                    (*sha256 = cw_strdup(v.cert.sha256)) == NULL))
 		rc = CW_ERR_NOMEM;
 	wiz_view_release(&v);
 	return rc;
@@ -219,10 +125,10 @@ wiz_deploy(struct wiz *w, const char *usage)
 {
 	const struct cw_deploy *d = cw_config_deploy(&w->cfg, usage);
 	struct store_assignment a;
-	struct cw_buf req;
+	struct cw_buf chain;
 	struct store *s = NULL;
 	int64_t now = time(NULL), cert_id = 0;
-	char *why = NULL, *sha256 = NULL;
+	char *why = NULL, *sha256 = NULL, *uri = NULL;
 	enum cw_err rc;
 
 	/* the deploy sections are this machine's servers */
@@ -238,10 +144,14 @@ wiz_deploy(struct wiz *w, const char *usage)
 	} else if (rc != CW_ERR_NOT_FOUND) {
 		return rc;
 	}
-	cw_buf_init(&req);
-	rc = build_request(w, usage, cert_id, &req, &sha256, &why);
-	if (rc == CW_OK)
-		why = ask_deployer(d, (const char *)req.data, req.len);
+	cw_buf_init(&chain);
+	rc = serving_files(w, usage, cert_id, &uri, &chain, &sha256, &why);
+	if (rc == CW_OK && deployer == NULL)
+		why = cw_strdup("no deployer: deployments are made by certwizd "
+		                "(started as root, it keeps a process that may "
+		                "write the server's files and reload it)");
+	else if (rc == CW_OK)
+		why = deployer->deploy(deployer->user, d, usage, uri, &chain);
 	else if (why == NULL)
 		why = cw_strdup(cw_last_error());
 	rc = record(w, d, usage, cert_id, sha256, why, now);
@@ -258,7 +168,8 @@ wiz_deploy(struct wiz *w, const char *usage)
 	}
 	free(why);
 	free(sha256);
-	cw_buf_release(&req);
+	free(uri);
+	cw_buf_release(&chain);
 	return rc;
 }
 
