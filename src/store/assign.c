@@ -311,6 +311,23 @@ store_deployment_release(struct store_deployment *d)
 	memset(d, 0, sizeof(*d));
 }
 
+/* A deployments row (cert_id, state, attempts, problem, attempted_at,
+ * next_attempt from column c on); out released on failure. */
+static bool
+read_deployment(sqlite3_stmt *st, int c, struct store_deployment *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->cert_id = sqlite3_column_int64(st, c);
+	out->attempts = sqlite3_column_int64(st, c + 2);
+	out->attempted_at = sqlite3_column_int64(st, c + 4);
+	out->next_attempt = sqlite3_column_int64(st, c + 5);
+	if (store_col_text(st, c + 1, &out->state) &&
+	    store_col_text(st, c + 3, &out->problem))
+		return true;
+	store_deployment_release(out);
+	return false;
+}
+
 enum cw_err
 store_deployment_get(struct store *s, const char *host, const char *usage,
                      struct store_deployment *out)
@@ -319,32 +336,12 @@ store_deployment_get(struct store *s, const char *host, const char *usage,
 	    s,
 	    "SELECT coalesce(cert_id, 0), state, attempts, problem, "
 	    "attempted_at, coalesce(next_attempt, 0) FROM deployments "
-	    "WHERE host=?1 AND usage=?2 AND ?3=?3",
+	    "WHERE host=?1 AND usage=?2",
 	    host, usage, 0);
-	int r;
-	enum cw_err rc = CW_OK;
 
 	if (st == NULL)
 		return CW_ERR_STORE;
-	memset(out, 0, sizeof(*out));
-	r = sqlite3_step(st);
-	if (r == SQLITE_DONE) {
-		rc = CW_ERR_NOT_FOUND;
-	} else if (r != SQLITE_ROW) {
-		rc = store_fail(s, "deployment");
-	} else {
-		out->cert_id = sqlite3_column_int64(st, 0);
-		out->attempts = sqlite3_column_int64(st, 2);
-		out->attempted_at = sqlite3_column_int64(st, 4);
-		out->next_attempt = sqlite3_column_int64(st, 5);
-		if (!store_col_text(st, 1, &out->state) ||
-		    !store_col_text(st, 3, &out->problem))
-			rc = CW_ERR_NOMEM;
-	}
-	sqlite3_finalize(st);
-	if (rc != CW_OK)
-		store_deployment_release(out);
-	return rc;
+	QUERY_ONE(s, st, read_deployment, out, "deployment");
 }
 
 enum cw_err
@@ -384,6 +381,26 @@ store_renewal_release(struct store_renewal *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* A renewals row (state, from_cert_id, cert_id, request_id, attempts,
+ * problem, attempted_at, next_attempt from column c on); out released on
+ * failure. */
+static bool
+read_renewal(sqlite3_stmt *st, int c, struct store_renewal *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->from_cert_id = sqlite3_column_int64(st, c + 1);
+	out->cert_id = sqlite3_column_int64(st, c + 2);
+	out->request_id = sqlite3_column_int64(st, c + 3);
+	out->attempts = sqlite3_column_int64(st, c + 4);
+	out->attempted_at = sqlite3_column_int64(st, c + 6);
+	out->next_attempt = sqlite3_column_int64(st, c + 7);
+	if (store_col_text(st, c, &out->state) &&
+	    store_col_text(st, c + 5, &out->problem))
+		return true;
+	store_renewal_release(out);
+	return false;
+}
+
 enum cw_err
 store_renewal_get(struct store *s, const char *host, const char *usage,
                   struct store_renewal *out)
@@ -393,34 +410,12 @@ store_renewal_get(struct store *s, const char *host, const char *usage,
 	    "SELECT state, coalesce(from_cert_id, 0), "
 	    "coalesce(cert_id, 0), coalesce(request_id, 0), attempts, "
 	    "problem, attempted_at, coalesce(next_attempt, 0) FROM "
-	    "renewals WHERE host=?1 AND usage=?2 AND ?3=?3",
+	    "renewals WHERE host=?1 AND usage=?2",
 	    host, usage, 0);
-	enum cw_err rc = CW_OK;
-	int r;
 
 	if (st == NULL)
 		return CW_ERR_STORE;
-	memset(out, 0, sizeof(*out));
-	r = sqlite3_step(st);
-	if (r == SQLITE_DONE) {
-		rc = CW_ERR_NOT_FOUND;
-	} else if (r != SQLITE_ROW) {
-		rc = store_fail(s, "renewal");
-	} else {
-		out->from_cert_id = sqlite3_column_int64(st, 1);
-		out->cert_id = sqlite3_column_int64(st, 2);
-		out->request_id = sqlite3_column_int64(st, 3);
-		out->attempts = sqlite3_column_int64(st, 4);
-		out->attempted_at = sqlite3_column_int64(st, 6);
-		out->next_attempt = sqlite3_column_int64(st, 7);
-		if (!store_col_text(st, 0, &out->state) ||
-		    !store_col_text(st, 5, &out->problem))
-			rc = CW_ERR_NOMEM;
-	}
-	sqlite3_finalize(st);
-	if (rc != CW_OK)
-		store_renewal_release(out);
-	return rc;
+	QUERY_ONE(s, st, read_renewal, out, "renewal");
 }
 
 enum cw_err
