@@ -367,13 +367,11 @@ names_changed(const struct cw_strlist *had, const struct cw_strlist *now)
 /* Takes the usage's renewal as far as it goes now. */
 static enum cw_err
 renew_one(struct wiz *w, const struct wiz_renew_opts *o,
-          struct wiz_renew_item *it, int64_t now)
+          const struct topo_usage *u, struct wiz_renew_item *it, int64_t now)
 {
 	struct store_assignment a, next;
 	struct store_renewal last;
 	struct store_cert c;
-	struct topo_usage u;
-	struct cw_strlist had;
 	struct open_req open = {0};
 	int64_t adopt = 0;
 	const struct cw_ca_profile *ca;
@@ -393,8 +391,9 @@ renew_one(struct wiz *w, const struct wiz_renew_opts *o,
 		return rc;
 	it->due_at = wiz_renew_due(&w->cfg, &c);
 	it->not_after = c.not_after;
-	had = c.names;
-	cw_strlist_init(&c.names);
+	/* the new certificate carries the topology's names as they are now:
+	 * say so when they changed */
+	it->note = names_changed(&c.names, &u->names);
 	store_cert_release(&c);
 	/* a successor is already on its way: that is the renewal */
 	if (store_assignment_next(w->store, w->host, it->usage, now, &next) ==
@@ -424,30 +423,17 @@ renew_one(struct wiz *w, const struct wiz_renew_opts *o,
 		if (wait)
 			return CW_OK;
 	}
-	rc = wiz_usage(w, it->usage, &u);
-	if (rc != CW_OK) {
-		cw_strlist_release(&had);
-		return rc;
-	}
-	/* the new certificate carries the topology's names as they are now:
-	 * say so when they changed */
-	it->note = names_changed(&had, &u.names);
-	cw_strlist_release(&had);
-	ca = u.ca ? cw_config_ca(&w->cfg, u.ca) : NULL;
-	if (ca == NULL && w->cfg.renew_outbox != NULL) {
-		rc = renew_offline(w, o, it, now);
-		topo_usage_release(&u);
-		return rc;
-	}
+	ca = u->ca ? cw_config_ca(&w->cfg, u->ca) : NULL;
+	if (ca == NULL && w->cfg.renew_outbox != NULL)
+		return renew_offline(w, o, it, now);
 	if (ca == NULL) {
 		it->action = "manual";
 		it->detail = cw_printf(
-		    u.ca ? "the topology's CA '%s' is not a CA profile of "
-		           "the configuration: request it offline"
-		         : "the topology names no CA for this usage%s: "
-		           "request it offline",
-		    u.ca ? u.ca : "");
-		topo_usage_release(&u);
+		    u->ca ? "the topology's CA '%s' is not a CA profile of "
+		            "the configuration: request it offline"
+		          : "the topology names no CA for this usage%s: "
+		            "request it offline",
+		    u->ca ? u->ca : "");
 		return CW_OK;
 	}
 	rc = store_each_open_request(w->store, w->host, it->usage, on_open,
@@ -484,7 +470,7 @@ renew_one(struct wiz *w, const struct wiz_renew_opts *o,
 		memset(&rr, 0, sizeof(rr));
 		cw_strlist_init(&one);
 		ro.usages = &one;
-		ro.ca = u.ca;
+		ro.ca = u->ca;
 		ro.wait = o->wait;
 		ro.eab_hmac.fd = -1;
 		it->action = "renewed";
@@ -502,8 +488,7 @@ renew_one(struct wiz *w, const struct wiz_renew_opts *o,
 		wiz_request_result_release(&rr);
 		cw_strlist_release(&one);
 	}
-	topo_usage_release(&u);
-	if (o->dry_run || strcmp(it->action, "manual") == 0)
+	if (o->dry_run)
 		return rc;
 	if (rc == CW_ERR_PENDING) {
 		it->action = "pending";
@@ -512,11 +497,21 @@ renew_one(struct wiz *w, const struct wiz_renew_opts *o,
 	return finish(w, it, rc, now);
 }
 
+/* Whether renew had nothing to do for the usage now. */
+static bool
+idle(const char *action)
+{
+	return !strcmp(action, "nothing-assigned") ||
+	       !strcmp(action, "successor-scheduled") ||
+	       !strcmp(action, "not-due") || !strcmp(action, "retry-later");
+}
+
 enum cw_err
 wiz_renew(struct wiz *w, const struct wiz_renew_opts *o,
           struct wiz_renew_item **out, size_t *n)
 {
 	const struct topo *t = NULL;
+	const struct cw_strlist *list = o->usages;
 	struct cw_strlist usages;
 	struct wiz_renew_item *v = NULL;
 	struct store *s = NULL;
@@ -527,32 +522,28 @@ wiz_renew(struct wiz *w, const struct wiz_renew_opts *o,
 	*n = 0;
 	cw_strlist_init(&usages);
 	rc = wiz_topology(w, &t);
-	if (rc == CW_OK && o->usages != NULL && o->usages->n > 0) {
-		for (size_t i = 0; rc == CW_OK && i < o->usages->n; i++)
-			rc = cw_strlist_add(&usages, o->usages->v[i]);
-	} else if (rc == CW_OK) {
+	if (rc == CW_OK && (list == NULL || list->n == 0)) {
 		rc = topo_host_usages(t, w->host, &usages);
+		list = &usages;
 	}
 	if (rc == CW_OK)
 		rc = wiz_store(w, &s);
-	if (rc == CW_OK && (v = calloc(usages.n + 1, sizeof(*v))) == NULL)
+	if (rc == CW_OK && (v = calloc(list->n + 1, sizeof(*v))) == NULL)
 		rc = CW_ERR_NOMEM;
-	for (size_t i = 0; rc == CW_OK && i < usages.n; i++) {
+	for (size_t i = 0; rc == CW_OK && i < list->n; i++) {
 		struct topo_usage u;
 
 		/* a usage this host does not serve is a usage error */
-		rc = wiz_usage(w, usages.v[i], &u);
+		rc = wiz_usage(w, list->v[i], &u);
 		if (rc != CW_OK)
 			break;
-		topo_usage_release(&u);
-		v[i].usage = cw_strdup(usages.v[i]);
-		if (v[i].usage == NULL) {
-			rc = CW_ERR_NOMEM;
-			break;
-		}
+		v[i].usage = cw_strdup(list->v[i]);
 		*n = i + 1;
-		rc = renew_one(w, o, &v[i], now);
-		if (v[i].note != NULL) {
+		rc =
+		    v[i].usage ? renew_one(w, o, &u, &v[i], now) : CW_ERR_NOMEM;
+		topo_usage_release(&u);
+		/* said where a renewal is made or would be */
+		if (rc == CW_OK && v[i].note != NULL && !idle(v[i].action)) {
 			char *d = v[i].detail ? cw_printf("%s; %s", v[i].detail,
 			                                  v[i].note)
 			                      : cw_strdup(v[i].note);
