@@ -401,10 +401,15 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	-out "$A/lego.csr" 2>/dev/null
 lego_cmd="env LEGO_CA_CERTIFICATES=$A/pebble-tls.pem lego --server https://127.0.0.1:$ACME_PORT/dir --email ops@contoso.test --accept-tos --csr $A/lego.csr --http --http.port 127.0.0.1:$HTTP01_PORT --path $A/lego run"
 $lego_cmd >/dev/null 2>&1 || fail "lego issuance"  # registers its account
-SAVED_ROUNDS=$ROUNDS SAVED_RUNS=$RUNS
-ROUNDS=$([ -n "$QUICK" ] && echo 1 || echo 3) RUNS=2
-interleave acme "$cw_cmd" "$lego_cmd"
-ROUNDS=$SAVED_ROUNDS RUNS=$SAVED_RUNS
+# interleave_few NAME CMD...: interleave with fewer rounds and runs (lego
+# takes half a minute per issuance)
+interleave_few() {
+	local rounds=$ROUNDS runs=$RUNS
+	ROUNDS=$([ -n "$QUICK" ] && echo 1 || echo 3) RUNS=2
+	interleave "$@"
+	ROUNDS=$rounds RUNS=$runs
+}
+interleave_few acme "$cw_cmd" "$lego_cmd"
 {
 	echo
 	echo "## Request, online (ACME): certwiz against lego"
@@ -433,10 +438,7 @@ jq '.usages.WebServicesInternal.ca = "pebble" | .usages.WebServicesInternal.key 
 	--assign >/dev/null 2>&1 || fail "certwiz ACME issuance to renew"
 renew_cmd="$CW -c $A/certwiz.conf --host $HOST renew --force --usage WebServicesInternal"
 $renew_cmd >/dev/null 2>&1 || fail "certwiz renew"
-SAVED_ROUNDS=$ROUNDS SAVED_RUNS=$RUNS
-ROUNDS=$([ -n "$QUICK" ] && echo 1 || echo 3) RUNS=2
-interleave renew "$renew_cmd" "$lego_cmd"
-ROUNDS=$SAVED_ROUNDS RUNS=$SAVED_RUNS
+interleave_few renew "$renew_cmd" "$lego_cmd"
 {
 	echo
 	echo "## Renewal (ACME): certwiz renew against lego"

@@ -110,6 +110,10 @@ enum cw_err cli_parse_usage(int argc, char **argv, struct cli *c,
 enum cw_err cli_print_json(json_t *j);
 /* RFC 3339 UTC, in a static buffer of the caller's. */
 const char *cli_time(time_t t, char buf[32]);
+/* JSON for optional fields: null for 0 (a time, an id) or NULL (text). */
+json_t *cli_time_json(int64_t t);
+json_t *cli_int_json(int64_t v);
+json_t *cli_text_json(const char *s);
 json_t *cli_strlist_json(const struct cw_strlist *l);
 
 /* A whole number of seconds, 0 to 86400 (--wait). */

@@ -25,6 +25,26 @@ cli_time(time_t t, char buf[32])
 }
 
 json_t *
+cli_time_json(int64_t t)
+{
+	char buf[32];
+
+	return t ? json_string(cli_time((time_t)t, buf)) : json_null();
+}
+
+json_t *
+cli_int_json(int64_t v)
+{
+	return v ? json_integer(v) : json_null();
+}
+
+json_t *
+cli_text_json(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+json_t *
 cli_strlist_json(const struct cw_strlist *l)
 {
 	json_t *a = json_array();

@@ -7,24 +7,13 @@
 static json_t *
 item_json(const struct wiz_renew_item *it)
 {
-	char a[32], b[32], c[32];
-	json_t *j = json_pack(
+	return json_pack(
 	    "{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "usage", it->usage,
-	    "action", it->action, "certificate_id",
-	    it->cert_id ? json_integer(it->cert_id) : json_null(), "not_after",
-	    it->not_after ? json_string(cli_time(it->not_after, a))
-	                  : json_null(),
-	    "due",
-	    it->due_at ? json_string(cli_time(it->due_at, b)) : json_null(),
-	    "next",
-	    it->next_at ? json_string(cli_time(it->next_at, c)) : json_null(),
-	    "new_certificate_id",
-	    it->new_cert_id ? json_integer(it->new_cert_id) : json_null(),
-	    "request_id",
-	    it->request_id ? json_integer(it->request_id) : json_null(),
-	    "detail", it->detail ? json_string(it->detail) : json_null());
-
-	return j;
+	    "action", it->action, "certificate_id", cli_int_json(it->cert_id),
+	    "not_after", cli_time_json(it->not_after), "due",
+	    cli_time_json(it->due_at), "next", cli_time_json(it->next_at),
+	    "new_certificate_id", cli_int_json(it->new_cert_id), "request_id",
+	    cli_int_json(it->request_id), "detail", cli_text_json(it->detail));
 }
 
 static void
@@ -159,9 +148,7 @@ cmd_prune(int argc, char **argv, struct cli *c)
 			    json_pack("{s:s, s:s, s:s, s:b, s:o}", "cka_id",
 			              v[i].cka_id, "label", v[i].label, "token",
 			              v[i].token, "destroyed", v[i].destroyed,
-			              "problem",
-			              v[i].problem ? json_string(v[i].problem)
-			                           : json_null()));
+			              "problem", cli_text_json(v[i].problem)));
 		rc = cli_print_json(
 		    json_pack("{s:b, s:o}", "dry_run", dry, "keys", a));
 	} else {

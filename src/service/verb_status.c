@@ -33,55 +33,38 @@ status_json(const struct wiz_status *v)
 
 	if (j != NULL) {
 		const struct store_renewal *r = &v->renewal;
-		char t3[32], t4[32], t5[32];
+		json_t *last =
+		    r->state == NULL
+		        ? json_null()
+		        : json_pack(
+		              "{s:s, s:o, s:o, s:o, s:o}", "state", r->state,
+		              "attempted", cli_time_json(r->attempted_at),
+		              "certificate_id", cli_int_json(r->cert_id),
+		              "problem", cli_text_json(r->problem),
+		              "next_attempt", cli_time_json(r->next_attempt));
 
-		json_object_set_new(
-		    j, "renewal",
-		    json_pack(
-		        "{s:o, s:o}", "due",
-		        v->renew_due ? json_string(cli_time(v->renew_due, t3))
-		                     : json_null(),
-		        "last",
-		        r->state == NULL
-		            ? json_null()
-		            : json_pack("{s:s, s:s, s:o, s:o, s:o}", "state",
-		                        r->state, "attempted",
-		                        cli_time(r->attempted_at, t4),
-		                        "certificate_id",
-		                        r->cert_id ? json_integer(r->cert_id)
-		                                   : json_null(),
-		                        "problem",
-		                        r->problem ? json_string(r->problem)
-		                                   : json_null(),
-		                        "next_attempt",
-		                        r->next_attempt
-		                            ? json_string(
-		                                  cli_time(r->next_attempt, t5))
-		                            : json_null())));
+		json_object_set_new(j, "renewal",
+		                    json_pack("{s:o, s:o}", "due",
+		                              cli_time_json(v->renew_due),
+		                              "last", last));
 	}
 	if (j != NULL && !v->has_deploy)
 		json_object_set_new(j, "deployment", json_null());
-	if (j != NULL && v->has_deploy) {
+	else if (j != NULL && v->deployment.cert_id < 0)
+		json_object_set_new(j, "deployment",
+		                    json_pack("{s:s}", "state", "never"));
+	else if (j != NULL) {
 		const struct store_deployment *d = &v->deployment;
-		char t2[32];
 
 		json_object_set_new(
 		    j, "deployment",
-		    d->cert_id < 0
-		        ? json_pack("{s:s}", "state", "never")
-		        : json_pack(
-		              "{s:s, s:o, s:s, s:I, s:o, s:o}", "state",
+		    json_pack("{s:s, s:o, s:o, s:I, s:o, s:o}", "state",
 		              d->state, "certificate_id",
-		              d->cert_id ? json_integer(d->cert_id)
-		                         : json_null(),
-		              "attempted", cli_time(d->attempted_at, t),
-		              "attempts", (json_int_t)d->attempts, "problem",
-		              d->problem ? json_string(d->problem)
-		                         : json_null(),
-		              "next_attempt",
-		              d->next_attempt
-		                  ? json_string(cli_time(d->next_attempt, t2))
-		                  : json_null()));
+		              cli_int_json(d->cert_id), "attempted",
+		              cli_time_json(d->attempted_at), "attempts",
+		              (json_int_t)d->attempts, "problem",
+		              cli_text_json(d->problem), "next_attempt",
+		              cli_time_json(d->next_attempt)));
 	}
 	if (j != NULL && v->assigned && v->key_origin)
 		json_object_set_new(json_object_get(j, "assigned"), "key_origin",
