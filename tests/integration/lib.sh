@@ -37,12 +37,14 @@ profile_module() {
 }
 softhsm_module() { profile_module softhsm2; }
 
-# private_mounts "$@": re-runs the test in a mount namespace of its own
-# (openCryptoki keeps its tokens, its daemon's socket and its shared
-# memory at fixed paths; the test mounts its own folders over them).
+# private_mounts "$@": re-runs the test in a mount namespace and an IPC
+# namespace of its own (openCryptoki keeps its tokens and its daemon's
+# socket at fixed paths, which the test mounts its own folders over, and
+# its daemon makes a System V shared memory segment under a fixed key: two
+# tests at once would collide, "Shared memory creation failed (0x11)").
 private_mounts() {
 	[ -n "${CW_PRIVATE_NS:-}" ] && return 0
-	CW_PRIVATE_NS=1 exec unshare -m --propagation private bash "$0" "$@"
+	CW_PRIVATE_NS=1 exec unshare -m -i --propagation private bash "$0" "$@"
 }
 
 # The service's binary (beside the client) and its user.
