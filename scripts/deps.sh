@@ -11,7 +11,7 @@ packages=(
 	libengine-pkcs11-openssl nginx-light apache2 curl pebble strace systemd
 	opencryptoki libtpm2-pkcs11-1 libtpm2-pkcs11-tools
 	python3-tpm2-pkcs11-tools swtpm swtpm-tools tpm2-tools tpm2-abrmd
-	libtss2-tcti-swtpm0 libtss2-tcti-tabrmd0 dbus
+	libtss2-tcti-swtpm0 libtss2-tcti-tabrmd0 dbus certmonger iproute2
 )
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo

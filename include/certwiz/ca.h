@@ -246,4 +246,113 @@ enum cw_err ca_webroot_remove(const char *dir, const char *token);
 enum cw_err ca_hook_run(const char *hook, const char *action,
 			const char *name, const char *value, int timeout);
 
+/*
+ * One interface for the CAs a request is sent to and asked again about
+ * (CMP, certmonger CA helpers): a DER CSR goes in, and each call answers
+ * issued (the certificates, leaf first), pending (a reference, the state a
+ * later run resumes from, when to ask again), rejected (why) or
+ * unreachable. What a protocol must remember between runs is opaque bytes
+ * it hands to the save hook the moment it has them, so that a run cut
+ * short anywhere is resumed, never sent again as a new request.
+ */
+enum ca_answer {
+	CA_ISSUED = 1,
+	CA_PENDING,
+	CA_REJECTED,
+	CA_UNREACHABLE,
+};
+
+struct ca_result {
+	enum ca_answer answer;
+	struct cw_buf *certs; /* issued: DER, leaf first */
+	size_t n_certs;
+	char *reference;      /* pending: what the CA calls the request */
+	time_t next_attempt;  /* pending: not before (0: any time) */
+	char *reason;         /* rejected, unreachable: in the CA's words */
+};
+
+void ca_result_release(struct ca_result *r);
+
+struct ca_hooks {
+	/* Writes the protocol's state (and the reference shown for it) at
+	 * once; an error stops the call. */
+	enum cw_err (*save)(void *user, const struct cw_buf *state,
+			    const char *reference);
+	/* Whether issued certificates are what was asked for (key, names,
+	 * chain), before the protocol confirms them to the CA (CMP's
+	 * certConf); CW_ERR_CRYPTO with *why set refuses them. NULL: yes. */
+	enum cw_err (*check)(void *user, const struct cw_buf *certs, size_t n,
+			     char **why);
+	void *user;
+};
+
+struct ca_client;
+
+/*
+ * Each call returns CW_OK with out filled for the four answers, or an
+ * error on this side or in what the CA sent (CW_ERR_CONFIG: the
+ * credentials or the configuration; CW_ERR_PARSE: an answer that is not
+ * the protocol's; CW_ERR_CRYPTO: issued certificates the check refused,
+ * which the CA was told of where the protocol allows). wait is how long
+ * the call may wait for the CA to decide, in seconds (0: ask once).
+ */
+enum cw_err ca_submit(struct ca_client *c, const struct cw_buf *csr,
+		      int wait, struct ca_result *out);
+/* Asks again about a request (its CSR, as submitted) from its saved
+ * state. */
+enum cw_err ca_poll(struct ca_client *c, const struct cw_buf *csr,
+		    const struct cw_buf *state, int wait,
+		    struct ca_result *out);
+/* Tells the CA the request is withdrawn, where the protocol can; CW_OK
+ * when there was nothing to tell. */
+enum cw_err ca_cancel(struct ca_client *c, const struct cw_buf *csr,
+		      const struct cw_buf *state);
+void ca_client_free(struct ca_client *c);
+
+/* CMP (RFC 4210, RFC 9480): a p10cr protected by a password-based MAC
+ * (reference and shared secret). */
+struct ca_cmp_opts {
+	const char *server;      /* http:// or https:// URL */
+	const char *reference;   /* senderKID of the MAC */
+	const struct cw_secret *secret;
+	const char *recipient;   /* "/CN=..." or NULL */
+	const char *trust;       /* PEM: TLS of an https server, and
+				    signature-protected answers; NULL: none */
+	const char *template;    /* certProfile (RFC 9480), or NULL */
+	long timeout;            /* seconds per exchange; 0: 30 */
+};
+
+enum cw_err ca_cmp_new(const struct ca_cmp_opts *o, const struct ca_hooks *h,
+		       struct ca_client **out);
+
+/* certmonger's CA-helper protocol: the command is run without a shell
+ * with CERTMONGER_OPERATION, CERTMONGER_CSR, CERTMONGER_CA_COOKIE and
+ * CERTMONGER_CA_PROFILE, its exit code says what happened. */
+struct ca_helper_opts {
+	const char *command;     /* words, the first an absolute path */
+	const char *template;    /* CERTMONGER_CA_PROFILE, or NULL */
+	const char *nickname;    /* CERTMONGER_CA_NICKNAME */
+	const struct cw_secret *secret; /* given on descriptor 3 when set */
+	long timeout;            /* seconds the helper may take; 0: 60 */
+};
+
+enum cw_err ca_helper_new(const struct ca_helper_opts *o,
+			  const struct ca_hooks *h, struct ca_client **out);
+
+/* Internal to the protocols: the table behind struct ca_client. */
+struct ca_client_ops {
+	enum cw_err (*submit)(struct ca_client *, const struct cw_buf *, int,
+			      struct ca_result *);
+	enum cw_err (*poll)(struct ca_client *, const struct cw_buf *,
+			    const struct cw_buf *, int, struct ca_result *);
+	enum cw_err (*cancel)(struct ca_client *, const struct cw_buf *,
+			      const struct cw_buf *);
+	void (*free)(struct ca_client *);
+};
+
+struct ca_client {
+	const struct ca_client_ops *ops;
+	struct ca_hooks hooks;
+};
+
 #endif

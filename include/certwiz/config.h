@@ -10,7 +10,7 @@
 /* One [ca "NAME"] section. All strings owned by the config. */
 struct cw_ca_profile {
 	char *name;
-	char *protocol;   /* "acme" */
+	char *protocol;   /* "acme" | "cmp" | "helper" */
 	char *directory;  /* ACME directory URL */
 	char *trust;      /* CA bundle that verifies the CA's TLS */
 	char *contact;
@@ -24,6 +24,14 @@ struct cw_ca_profile {
 	char *dns01_hook;     /* dns-01: HOOK add|del NAME VALUE */
 	long timeout;     /* seconds per HTTP exchange; 0: 30 */
 	char *account_key; /* "ec:P-256" (default) | "ec:P-384" */
+	/* protocol cmp */
+	char *server;      /* http URL of the CMP endpoint */
+	char *reference;   /* the MAC's reference (senderKID) */
+	char *secret_file; /* its shared secret, unless given per request */
+	char *recipient;   /* "/CN=..." of the CA, or NULL */
+	char *template;    /* cmp: certProfile; helper: CERTMONGER_CA_PROFILE */
+	/* protocol helper */
+	char *command;     /* words, no shell, the first an absolute path */
 };
 
 /*

@@ -82,7 +82,7 @@ struct store_request {
 	struct cw_strlist usages;
 	int64_t key_id;
 	struct cw_buf csr; /* DER */
-	char *protocol;    /* "offline" | "acme" */
+	char *protocol;    /* "offline" | "acme" | "cmp" | "helper" */
 	char *ca;          /* CA profile, NULL for offline */
 	char *state;       /* created awaiting-response submitted pending
 			      issued rejected failed */
@@ -183,6 +183,13 @@ struct store_request_update {
 
 enum cw_err store_request_update(struct store *s, int64_t id,
 				 const struct store_request_update *u);
+/* What an online request's protocol resumes from (opaque; empty when
+ * none), and the reference shown for it. */
+enum cw_err store_request_set_ca_state(struct store *s, int64_t id,
+				       const struct cw_buf *state,
+				       const char *ref);
+enum cw_err store_request_ca_state(struct store *s, int64_t id,
+				   struct cw_buf *out);
 /* The newest request awaiting a response for key_id; CW_ERR_NOT_FOUND. */
 enum cw_err store_request_awaiting(struct store *s, int64_t key_id,
 				   struct store_request *out);

@@ -148,6 +148,12 @@ struct wiz_request_opts {
 	struct cw_secret_source eab_hmac; /* with eab_kid: its MAC key from a
 					     file or descriptor, else asked
 					     for on the terminal */
+	/* CMP and CA helpers: alternate credentials (the reference, and its
+	 * secret from a file or descriptor, else asked for) instead of the
+	 * profile's, and the certificate template instead of its own */
+	const char *ca_reference;
+	struct cw_secret_source ca_secret;
+	const char *template;
 };
 
 /* What a run of an online request came to (strings owned). */
@@ -222,6 +228,8 @@ struct wiz_process_opts {
 	bool only_due;         /* skip requests whose next attempt is later */
 	const char *eab_kid;   /* alternate credentials, as for request */
 	struct cw_secret_source eab_hmac;
+	const char *ca_reference;
+	struct cw_secret_source ca_secret;
 };
 
 typedef enum cw_err (*wiz_outcome_fn)(void *user,

@@ -72,4 +72,16 @@ enum cw_err jws_eab(const struct jws_key *k, const char *kid,
 		    const struct cw_secret *hmac_b64url, const char *url,
 		    json_t **out);
 
+
+/* Appends one DER certificate to an issued result. */
+enum cw_err ca_result_add_cert(struct ca_result *r, const unsigned char *der,
+			       size_t n);
+/* A DER CSR as PEM text, NUL-terminated. */
+enum cw_err ca_pem_csr(const struct cw_buf *der, struct cw_buf *out);
+/* Every PEM certificate in text, appended to out (DER). */
+enum cw_err ca_parse_pem_certs(const char *text, struct ca_result *out);
+/* Sets the answer and a copy of reason (NULL: none). */
+enum cw_err ca_result_set(struct ca_result *r, enum ca_answer a,
+			  const char *reason);
+
 #endif

@@ -55,6 +55,10 @@ static const struct option request_opts[] = {
 	{ "eab-kid", required_argument, NULL, FO_EAB_KID },
 	{ "eab-hmac-file", required_argument, NULL, FO_EAB_FILE },
 	{ "eab-hmac-fd", required_argument, NULL, FO_EAB_FD },
+	{ "ca-reference", required_argument, NULL, FO_CA_REFERENCE },
+	{ "ca-secret-file", required_argument, NULL, FO_CA_SECRET_FILE },
+	{ "ca-secret-fd", required_argument, NULL, FO_CA_SECRET_FD },
+	{ "template", required_argument, NULL, FO_TEMPLATE },
 	COMMON
 };
 
@@ -62,6 +66,8 @@ static const struct fo_role_def request_roles[] = {
 	{ FO_OUT, ROLE_OUT_FILE, NULL },
 	{ FO_EAB_FILE, ROLE_SECRET_FILE, SECRET_EAB },
 	{ FO_EAB_FD, ROLE_SECRET_FD, SECRET_EAB },
+	{ FO_CA_SECRET_FILE, ROLE_SECRET_FILE, SECRET_CA },
+	{ FO_CA_SECRET_FD, ROLE_SECRET_FD, SECRET_CA },
 	PIN_ROLES
 };
 
@@ -135,12 +141,17 @@ static const struct option pending_opts[] = {
 	{ "eab-kid", required_argument, NULL, FO_EAB_KID },
 	{ "eab-hmac-file", required_argument, NULL, FO_EAB_FILE },
 	{ "eab-hmac-fd", required_argument, NULL, FO_EAB_FD },
+	{ "ca-reference", required_argument, NULL, FO_CA_REFERENCE },
+	{ "ca-secret-file", required_argument, NULL, FO_CA_SECRET_FILE },
+	{ "ca-secret-fd", required_argument, NULL, FO_CA_SECRET_FD },
 	COMMON
 };
 
 static const struct fo_role_def pending_roles[] = {
 	{ FO_EAB_FILE, ROLE_SECRET_FILE, SECRET_EAB },
 	{ FO_EAB_FD, ROLE_SECRET_FD, SECRET_EAB },
+	{ FO_CA_SECRET_FILE, ROLE_SECRET_FILE, SECRET_CA },
+	{ FO_CA_SECRET_FD, ROLE_SECRET_FD, SECRET_CA },
 	PIN_ROLES
 };
 

@@ -47,6 +47,10 @@ enum fo {
 	FO_SERVER_USER,
 	FO_PIN_SOURCE,
 	FO_DRY_RUN,
+	FO_CA_SECRET_FILE,
+	FO_CA_SECRET_FD,
+	FO_CA_REFERENCE,
+	FO_TEMPLATE,
 	FO__MAX
 };
 
@@ -93,6 +97,7 @@ const struct front_verb *front_verbs(size_t *n);
 #define SECRET_PIN "pin"
 #define SECRET_PASSWORD "password"
 #define SECRET_EAB "eab-hmac"
+#define SECRET_CA "ca-secret"
 
 /* The global options (before the verb). */
 extern const struct option front_global_opts[];

@@ -21,8 +21,12 @@ list_one(void *user, const struct store_request *r)
 
 		if (j == NULL)
 			return CW_ERR_NOMEM;
+		json_object_set_new(j, "protocol", json_string(r->protocol));
 		json_object_set_new(j, "order", r->ca_ref ? json_string(r->ca_ref)
 							  : json_null());
+		json_object_set_new(j, "reference",
+		                    r->ca_ref ? json_string(r->ca_ref)
+		                              : json_null());
 		json_object_set_new(j, "next_attempt",
 				    r->next_attempt
 					    ? json_string(cli_time(r->next_attempt,
@@ -34,13 +38,15 @@ list_one(void *user, const struct store_request *r)
 		json_object_set_new(j, "attempts", json_integer(r->attempts));
 		return json_array_append_new(arr, j) ? CW_ERR_NOMEM : CW_OK;
 	}
-	printf("%-5lld %-9s ca %-12s %s", (long long)r->id, r->state,
-	       r->ca ? r->ca : "", r->host);
+	printf("%-5lld %-9s ca %-12s %-6s %s", (long long)r->id, r->state,
+	       r->ca ? r->ca : "", r->protocol, r->host);
 	for (size_t i = 0; i < r->usages.n; i++)
 		printf("%s%s", i ? "," : " ", r->usages.v[i]);
 	putchar('\n');
 	if (r->ca_ref)
-		printf("      order %s\n", r->ca_ref);
+		printf("      %s %s\n",
+		       strcmp(r->protocol, "acme") ? "reference" : "order",
+		       r->ca_ref);
 	if (r->next_attempt)
 		printf("      next attempt %s\n", cli_time(r->next_attempt, t));
 	if (r->problem)
@@ -90,8 +96,9 @@ print_outcome(void *user, const struct wiz_acme_outcome *o, enum cw_err rc)
 static enum cw_err
 process(int argc, char **argv, struct cli *c)
 {
-	bool eab_secret = false;
-	struct wiz_process_opts o = { 60, false, NULL, { NULL, -1, NULL } };
+	bool eab_secret = false, ca_secret = false;
+	struct wiz_process_opts o = {
+	    60, false, NULL, {NULL, -1, NULL}, NULL, {NULL, -1, NULL}};
 	int64_t *ids = NULL;
 	size_t n = 0;
 	json_t *arr = NULL;
@@ -107,6 +114,13 @@ process(int argc, char **argv, struct cli *c)
 				return cli_usage("pending");
 			break;
 		case FO_EAB_KID: o.eab_kid = optarg; break;
+		case FO_CA_REFERENCE: o.ca_reference = optarg; break;
+		case FO_CA_SECRET_FILE:
+		case FO_CA_SECRET_FD:
+			if (ca_secret)
+				return cli_usage("pending");
+			ca_secret = true;
+			break;
 		case FO_EAB_FILE:
 		case FO_EAB_FD:
 			if (eab_secret)
@@ -138,6 +152,8 @@ process(int argc, char **argv, struct cli *c)
 		n++;
 	}
 	rc = eab_secret ? cli_secret(c, SECRET_EAB, &o.eab_hmac) : CW_OK;
+	if (rc == CW_OK && ca_secret)
+		rc = cli_secret(c, SECRET_CA, &o.ca_secret);
 	if (rc != CW_OK) {
 		free(ids);
 		return rc;

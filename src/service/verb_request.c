@@ -14,6 +14,9 @@ cli_outcome_json(const struct wiz_acme_outcome *o)
 
 	if (j == NULL)
 		return NULL;
+	json_object_set_new(j, "reference",
+	                    o->order_url ? json_string(o->order_url)
+	                                 : json_null());
 	json_object_set_new(j, "order", o->order_url ? json_string(o->order_url)
 						     : json_null());
 	json_object_set_new(j, "next_attempt",
@@ -54,7 +57,7 @@ cli_print_outcome(const struct wiz_acme_outcome *o)
 		printf(": %s", o->problem);
 	putchar('\n');
 	if (o->order_url)
-		printf("  order    %s\n", o->order_url);
+		printf("  at CA    %s\n", o->order_url);
 	if (o->next_attempt && strcmp(o->state, "rejected") &&
 	    strcmp(o->state, "failed"))
 		printf("  next     %s (certwiz pending process %lld)\n",
@@ -117,7 +120,7 @@ print_result(const struct cli *c, const struct wiz_request_result *r)
 /* Whether the options go together; when they do not, says why. */
 static bool
 usable(int argc, char **argv, const struct cw_strlist *usages, bool offline,
-       const struct wiz_request_opts *o, bool eab_secret)
+       const struct wiz_request_opts *o, bool eab_secret, bool ca_secret)
 {
 	const char *why = NULL;
 
@@ -136,9 +139,10 @@ usable(int argc, char **argv, const struct cw_strlist *usages, bool offline,
 		why = "--offline needs --out FILE (where the CSR goes)";
 	else if (o->ca != NULL && (o->out_path || o->force))
 		why = "--out and --force are for offline requests";
-	else if (offline && (o->assign || o->eab_kid || eab_secret))
-		why = "--assign and the --eab options are for online requests "
-		      "(--ca)";
+	else if (offline && (o->assign || o->eab_kid || eab_secret ||
+	                     ca_secret || o->ca_reference || o->template))
+		why = "--assign, --template and the --eab and --ca-secret "
+		      "options are for online requests (--ca)";
 	else
 		return true;
 	if (why != NULL)
@@ -153,7 +157,7 @@ cmd_request(int argc, char **argv, struct cli *c)
 	struct wiz_request_result r;
 	struct cw_strlist usages, names;
 	struct wiz *w = NULL;
-	bool offline = false, eab_secret = false;
+	bool offline = false, eab_secret = false, ca_secret = false;
 	enum cw_err rc = CW_ERR_USAGE;
 	int opt;
 
@@ -161,6 +165,7 @@ cmd_request(int argc, char **argv, struct cli *c)
 	memset(&r, 0, sizeof(r));
 	o.wait = 60;
 	o.eab_hmac.fd = -1;
+	o.ca_secret.fd = -1;
 	cw_strlist_init(&usages);
 	cw_strlist_init(&names);
 	while ((opt = getopt_long(argc, argv, "h", cli_opts("request"),
@@ -182,6 +187,14 @@ cmd_request(int argc, char **argv, struct cli *c)
 				goto usage;
 			eab_secret = true;
 			break;
+		case FO_CA_REFERENCE: o.ca_reference = optarg; break;
+		case FO_TEMPLATE: o.template = optarg; break;
+		case FO_CA_SECRET_FILE:
+		case FO_CA_SECRET_FD:
+			if (ca_secret)
+				goto usage;
+			ca_secret = true;
+			break;
 		case FO_WAIT:
 			if (!cli_parse_seconds(optarg, &o.wait))
 				goto usage;
@@ -191,7 +204,7 @@ cmd_request(int argc, char **argv, struct cli *c)
 				goto usage;
 		}
 	}
-	if (!usable(argc, argv, &usages, offline, &o, eab_secret))
+	if (!usable(argc, argv, &usages, offline, &o, eab_secret, ca_secret))
 		goto usage;
 	if (eab_secret && o.eab_kid == NULL) {
 		cw_error("--eab-hmac-file and --eab-hmac-fd need --eab-kid");
@@ -200,6 +213,8 @@ cmd_request(int argc, char **argv, struct cli *c)
 	o.usages = &usages;
 	o.extra_names = &names;
 	rc = eab_secret ? cli_secret(c, SECRET_EAB, &o.eab_hmac) : CW_OK;
+	if (rc == CW_OK && ca_secret)
+		rc = cli_secret(c, SECRET_CA, &o.ca_secret);
 	if (rc == CW_OK)
 		rc = cli_wiz(c, &w);
 	if (rc == CW_OK && offline) {

@@ -219,6 +219,45 @@ store_request_update(struct store *s, int64_t id,
 }
 
 enum cw_err
+store_request_set_ca_state(struct store *s, int64_t id,
+                           const struct cw_buf *state, const char *ref)
+{
+	sqlite3_stmt *st = store_prep(
+	    s, "UPDATE requests SET ca_state=?2, ca_ref=?3, updated=?4 "
+	       "WHERE id=?1");
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	sqlite3_bind_int64(st, 1, id);
+	store_bind_blob(st, 2, state);
+	store_bind_text(st, 3, ref);
+	sqlite3_bind_int64(st, 4, time(NULL));
+	return store_exec_step(s, st, "request");
+}
+
+static bool
+read_ca_state(sqlite3_stmt *st, int col, struct cw_buf *out)
+{
+	const void *p = sqlite3_column_blob(st, col);
+	int n = sqlite3_column_bytes(st, col);
+
+	cw_buf_init(out);
+	return p == NULL || cw_buf_set(out, p, (size_t)n) == CW_OK;
+}
+
+enum cw_err
+store_request_ca_state(struct store *s, int64_t id, struct cw_buf *out)
+{
+	sqlite3_stmt *st =
+	    store_prep(s, "SELECT ca_state FROM requests WHERE id=?1");
+
+	if (st == NULL)
+		return CW_ERR_STORE;
+	sqlite3_bind_int64(st, 1, id);
+	QUERY_ONE(s, st, read_ca_state, out, "request");
+}
+
+enum cw_err
 store_each_pending_request(struct store *s, store_request_fn fn, void *user)
 {
 	return walk_requests(

@@ -165,6 +165,25 @@ configure(struct store *s, bool memory)
 	return CW_OK;
 }
 
+/* PRAGMA foreign_key_check finds nothing. */
+static enum cw_err
+foreign_keys_hold(struct store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int r = sqlite3_prepare_v2(s->db, "PRAGMA foreign_key_check", -1, &st,
+	                           NULL);
+
+	if (r == SQLITE_OK)
+		r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (r == SQLITE_DONE)
+		return CW_OK;
+	cw_error("store '%s': the upgrade leaves a reference dangling; "
+	         "nothing is changed",
+	         s->path);
+	return CW_ERR_STORE;
+}
+
 /* Brings the schema up to date. A store at version 0 is one certwiz never
  * made: only create gives it a schema. */
 static enum cw_err
@@ -194,7 +213,11 @@ migrate(struct store *s, bool create)
 	}
 	if (version == store_migration_count)
 		return CW_OK;
-	rc = store_begin(s);
+	/* a migration may rebuild a table (a CHECK constraint changes):
+	 * foreign keys are off meanwhile, and checked before the commit */
+	rc = exec(s, "PRAGMA foreign_keys=OFF", "cannot upgrade the store");
+	if (rc == CW_OK)
+		rc = store_begin(s);
 	if (rc != CW_OK)
 		return rc;
 	/* Read again inside the transaction: another connection may have
@@ -213,8 +236,15 @@ migrate(struct store *s, bool create)
 		free(set);
 		free(what);
 	}
+	if (rc == CW_OK)
+		rc = foreign_keys_hold(s);
 	s->schema = version;
-	return store_end(s, rc);
+	rc = store_end(s, rc);
+	if (exec(s, "PRAGMA foreign_keys=ON",
+	         "cannot configure the "
+	         "connection") != CW_OK)
+		rc = CW_ERR_STORE;
+	return rc;
 }
 
 /*

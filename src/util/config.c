@@ -125,22 +125,27 @@ handle_ca(struct parse_state *ps, const char *section, const char *key,
 		size_t off;
 		bool path;
 	} keys[] = {
-		{ "protocol", offsetof(struct cw_ca_profile, protocol), false },
-		{ "directory", offsetof(struct cw_ca_profile, directory), false },
-		{ "trust", offsetof(struct cw_ca_profile, trust), true },
-		{ "contact", offsetof(struct cw_ca_profile, contact), false },
-		{ "eab_kid", offsetof(struct cw_ca_profile, eab_kid), false },
-		{ "eab_hmac_file", offsetof(struct cw_ca_profile, eab_hmac_file),
-		  true },
-		{ "roots", offsetof(struct cw_ca_profile, roots), true },
-		{ "challenge", offsetof(struct cw_ca_profile, challenge), false },
-		{ "http01_listen", offsetof(struct cw_ca_profile, http01_listen),
-		  false },
-		{ "http01_webroot",
-		  offsetof(struct cw_ca_profile, http01_webroot), true },
-		{ "dns01_hook", offsetof(struct cw_ca_profile, dns01_hook), true },
-		{ "account_key", offsetof(struct cw_ca_profile, account_key),
-		  false },
+	    {"protocol", offsetof(struct cw_ca_profile, protocol), false},
+	    {"directory", offsetof(struct cw_ca_profile, directory), false},
+	    {"trust", offsetof(struct cw_ca_profile, trust), true},
+	    {"contact", offsetof(struct cw_ca_profile, contact), false},
+	    {"eab_kid", offsetof(struct cw_ca_profile, eab_kid), false},
+	    {"eab_hmac_file", offsetof(struct cw_ca_profile, eab_hmac_file),
+	     true},
+	    {"roots", offsetof(struct cw_ca_profile, roots), true},
+	    {"challenge", offsetof(struct cw_ca_profile, challenge), false},
+	    {"http01_listen", offsetof(struct cw_ca_profile, http01_listen),
+	     false},
+	    {"http01_webroot", offsetof(struct cw_ca_profile, http01_webroot),
+	     true},
+	    {"dns01_hook", offsetof(struct cw_ca_profile, dns01_hook), true},
+	    {"account_key", offsetof(struct cw_ca_profile, account_key), false},
+	    {"server", offsetof(struct cw_ca_profile, server), false},
+	    {"reference", offsetof(struct cw_ca_profile, reference), false},
+	    {"secret_file", offsetof(struct cw_ca_profile, secret_file), true},
+	    {"recipient", offsetof(struct cw_ca_profile, recipient), false},
+	    {"template", offsetof(struct cw_ca_profile, template), false},
+	    {"command", offsetof(struct cw_ca_profile, command), false},
 	};
 
 	if (name == NULL) {
@@ -415,6 +420,26 @@ check_acme(const struct cw_ca_profile *p, const char *name)
 }
 
 static enum cw_err
+check_cmp(const struct cw_ca_profile *p, const char *name)
+{
+	const char *why = NULL;
+
+	if (p->server == NULL || strncmp(p->server, "http://", 7) != 0)
+		why = "server must be the http URL of the CA's CMP endpoint";
+	else if (p->reference == NULL || !*p->reference)
+		why = "reference (the MAC's reference, senderKID) is missing";
+	else if (p->recipient != NULL && p->recipient[0] != '/')
+		why = "recipient must be a name like /CN=Issuing CA/O=Example";
+	else if (p->template != NULL &&
+	         (!*p->template || strlen(p->template) > 120))
+		why = "template must have 1 to 120 characters";
+	if (why == NULL)
+		return CW_OK;
+	cw_error("%s: [ca \"%s\"]: %s", name, p->name, why);
+	return CW_ERR_CONFIG;
+}
+
+static enum cw_err
 check_deploy(const struct cw_deploy *d, const char *name)
 {
 	const char *srv = d->server ? d->server : "";
@@ -472,14 +497,27 @@ check(const struct cw_config *c, const char *name)
 				 p->name);
 			return CW_ERR_CONFIG;
 		}
-		if (strcmp(p->protocol, "acme") != 0) {
+		if (strcmp(p->protocol, "acme") != 0 &&
+		    strcmp(p->protocol, "cmp") != 0 &&
+		    strcmp(p->protocol, "helper") != 0) {
 			cw_error("%s: [ca \"%s\"]: protocol '%s' is not "
-				 "supported (acme)",
-				 name, p->name, p->protocol);
+			         "supported (acme, cmp, helper)",
+			         name, p->name, p->protocol);
 			return CW_ERR_CONFIG;
 		}
-		if (check_acme(p, name) != CW_OK)
+		if (!strcmp(p->protocol, "acme") &&
+		    check_acme(p, name) != CW_OK)
 			return CW_ERR_CONFIG;
+		if (!strcmp(p->protocol, "cmp") && check_cmp(p, name) != CW_OK)
+			return CW_ERR_CONFIG;
+		if (!strcmp(p->protocol, "helper") &&
+		    (p->command == NULL || p->command[0] != '/')) {
+			cw_error("%s: [ca \"%s\"]: protocol helper needs "
+			         "command, starting with an absolute path (it "
+			         "runs without a shell)",
+			         name, p->name);
+			return CW_ERR_CONFIG;
+		}
 	}
 	return CW_OK;
 }
@@ -700,6 +738,12 @@ cw_config_release(struct cw_config *c)
 		free(p->http01_webroot);
 		free(p->dns01_hook);
 		free(p->account_key);
+		free(p->server);
+		free(p->reference);
+		free(p->secret_file);
+		free(p->recipient);
+		free(p->template);
+		free(p->command);
 	}
 	free(c->cas);
 	for (size_t i = 0; i < c->n_deploys; i++) {

@@ -13,10 +13,7 @@
 /* Polling within a run: fast first (a quick CA answers in milliseconds),
  * then doubling up to a cap. */
 #define POLL_FIRST_MS 50
-#define POLL_MAX_MS 2000
-/* Between runs, without a Retry-After: 30 s doubling up to an hour. */
-#define RETRY_FIRST 30
-#define RETRY_MAX 3600
+#define POLL_MAX_MS   2000
 /* Seconds a dns-01 hook may take. */
 #define HOOK_TIMEOUT 120
 /* The built-in http-01 responder lives as long as the run: after answering
@@ -413,74 +410,27 @@ wait_poll(struct run *r)
 	return get_order(r);
 }
 
-/* Whether the chain verifies to the trust anchors (OpenSSL's reason is
- * the last error; the caller reports it). */
-static bool
-chain_verifies(struct wiz *w, const struct x509_bundle *b,
-	       const struct x509_bundle *issuers)
-{
-	int level = cw_log_get_level();
-	enum cw_err rc;
-
-	cw_log_set_level(CW_LOG_QUIET);
-	rc = wiz_verify_bundle(w, &b->certs[0], issuers, time(NULL));
-	cw_log_set_level((enum cw_log_level)level);
-	return rc == CW_OK;
-}
-
-/* The leaf is what was asked for: the names of the CSR, no more, no less,
- * and a chain that verifies to the profile's roots. */
+/* The leaf is what was asked for (wiz_issued_check); a chain that does
+ * not verify keeps the request open until the roots are fixed. */
 static enum cw_err
 check_issued(struct run *r, const struct x509_bundle *b)
 {
-	struct x509_info leaf;
-	struct x509_bundle issuers = { b->certs + 1, b->n - 1 };
-	struct cw_strlist asked, anchors;
-	enum cw_err rc;
+	char *why = NULL;
+	enum cw_err rc = wiz_issued_check(r->w, &r->req, b, &why);
 
-	cw_strlist_init(&asked);
-	cw_strlist_init(&anchors);
-	rc = x509_info_parse(b->certs[0].data, b->certs[0].len, &leaf);
-	if (rc == CW_OK)
-		rc = x509_csr_names(&r->req.csr, &asked, NULL);
-	for (size_t i = 0; rc == CW_OK && i < leaf.names.n; i++)
-		if (!cw_strlist_contains(&asked, leaf.names.v[i])) {
-			cw_error("the CA's certificate names '%s', which "
-				 "request %lld did not ask for",
-				 leaf.names.v[i], (long long)r->req.id);
-			rc = CW_ERR_CRYPTO;
-		}
-	for (size_t i = 0; rc == CW_OK && i < asked.n; i++)
-		if (!cw_strlist_contains(&leaf.names, asked.v[i])) {
-			cw_error("the CA's certificate lacks '%s'",
-				 asked.v[i]);
-			rc = CW_ERR_CRYPTO;
-		}
-	if (rc == CW_OK)
-		rc = wiz_anchors(r->w, &anchors);
-	if (rc == CW_OK && anchors.n == 0) {
-		cw_error("nothing to verify the CA's chain with: set roots in "
-			 "[ca \"%s\"] or [trust] anchors",
-			 r->prof->name);
-		rc = CW_ERR_CONFIG;
-	}
-	if (rc == CW_ERR_CRYPTO)
-		set_problem(r, cw_last_error());
-	if (rc == CW_OK && !chain_verifies(r->w, b, &issuers)) {
-		/* the certificate may be fine and the roots stale: the request
-		 * stays open until they are fixed */
-		char *why = cw_printf("the CA's chain does not verify to the "
-				      "trust anchors (%s); fix the roots and "
-				      "run 'certwiz pending process %lld'",
-				      cw_last_error(), (long long)r->req.id);
+	if (rc == CW_ERR_CONFIG && why != NULL) {
+		char *more = cw_printf("%s; fix the roots and run 'certwiz "
+		                       "pending process %lld'",
+		                       why, (long long)r->req.id);
 
-		set_problem(r, why);
 		free(why);
-		rc = CW_ERR_CONFIG;
+		why = more;
+	} else if (rc == CW_ERR_CRYPTO && why != NULL) {
+		cw_error("%s", why);
 	}
-	x509_info_release(&leaf);
-	cw_strlist_release(&asked);
-	cw_strlist_release(&anchors);
+	if (rc != CW_OK)
+		set_problem(r, why ? why : cw_last_error());
+	free(why);
 	return rc;
 }
 
@@ -531,25 +481,9 @@ issue(struct run *r)
 	if (rc == CW_OK)
 		rc = wiz_import_issued(r->w, &r->req, &b, &r->issued);
 	x509_bundle_release(&b);
-	if (rc == CW_OK && r->o->assign) {
-		struct wiz_assign_opts ao;
-		struct wiz_assign_result ar;
-		char id[24];
-
-		snprintf(id, sizeof(id), "%lld", (long long)r->issued.cert_id);
-		ao = (struct wiz_assign_opts){ id, &r->req.usages, false, 0 };
-		if (wiz_assign(r->w, &ao, &ar) == CW_OK) {
-			for (size_t i = 0; i < r->req.usages.n; i++)
-				cw_strlist_add(&r->assigned,
-					       r->req.usages.v[i]);
-			wiz_assign_result_release(&ar);
-		} else {
-			cw_error("certificate %lld is issued and imported, but "
-				 "it could not be assigned",
-				 (long long)r->issued.cert_id);
-			rc = CW_ERR_POLICY;
-		}
-	}
+	if (rc == CW_OK && r->o->assign)
+		rc = wiz_online_assign(r->w, &r->req, r->issued.cert_id,
+		                       &r->assigned);
 	return rc;
 }
 
@@ -612,17 +546,6 @@ drive(struct run *r)
 	return rc;
 }
 
-/* Seconds until the next run may go on, without word from the CA. */
-static time_t
-backoff(const struct store_request *q)
-{
-	int64_t d = RETRY_FIRST;
-
-	for (int64_t i = 0; i < q->attempts && d < RETRY_MAX; i++)
-		d *= 2;
-	return (time_t)(d > RETRY_MAX ? RETRY_MAX : d);
-}
-
 static const char *
 open_state(const struct run *r)
 {
@@ -640,8 +563,9 @@ conclude(struct run *r, enum cw_err rc)
 
 	if (rc == CW_ERR_PENDING || rc == CW_ERR_UNREACHABLE) {
 		u.state = rc == CW_ERR_PENDING ? open_state(r) : r->req.state;
-		u.next_attempt = r->retry_at > now ? r->retry_at
-						   : now + backoff(&r->req);
+		u.next_attempt = r->retry_at > now
+		                     ? r->retry_at
+		                     : now + wiz_online_backoff(&r->req);
 		if (u.problem == NULL)
 			u.problem = r->have_order
 					    ? acme_status_name(r->order.status)
@@ -693,44 +617,6 @@ conclude(struct run *r, enum cw_err rc)
 	return wr == CW_OK ? rc : wr;
 }
 
-static enum cw_err
-fill(struct run *r, enum cw_err rc, struct wiz_acme_outcome *out)
-{
-	struct store_request now;
-	struct wiz_acme_outcome o;
-
-	memset(&o, 0, sizeof(o));
-	if (store_request_get(r->s, r->req.id, &now) != CW_OK)
-		return CW_ERR_STORE;
-	o.request_id = now.id;
-	o.state = now.state;
-	o.ca = now.ca;
-	o.order_url = now.ca_ref;
-	o.problem = now.problem;
-	o.next_attempt = rc == CW_OK ? 0 : now.next_attempt;
-	now.state = now.ca = now.ca_ref = now.problem = NULL;
-	store_request_release(&now);
-	if (r->issued.cert_id) {
-		o.cert_id = r->issued.cert_id;
-		o.sha256 = strdup(r->issued.sha256);
-		o.subject = strdup(r->issued.subject);
-		o.not_after = r->issued.not_after;
-	}
-	o.assigned = r->assigned;
-	cw_strlist_init(&r->assigned);
-	o.nonce_retries = r->acct.acme ? acme_nonce_retries(r->acct.acme) : 0;
-	*out = o;
-	return CW_OK;
-}
-
-static bool
-is_open(const struct store_request *q)
-{
-	return strcmp(q->protocol, "offline") != 0 &&
-	       (!strcmp(q->state, "created") || !strcmp(q->state, "submitted") ||
-		!strcmp(q->state, "pending"));
-}
-
 enum cw_err
 wiz_acme_run(struct wiz *w, int64_t id, const struct wiz_acme_opts *o,
 	     struct wiz_acme_outcome *out)
@@ -748,7 +634,7 @@ wiz_acme_run(struct wiz *w, int64_t id, const struct wiz_acme_opts *o,
 		rc = store_request_get(r.s, id, &r.req);
 	if (rc == CW_ERR_NOT_FOUND)
 		cw_error("no request %lld", (long long)id);
-	if (rc == CW_OK && !is_open(&r.req)) {
+	if (rc == CW_OK && !wiz_online_open(&r.req)) {
 		cw_error("request %lld is %s %s; nothing to process",
 			 (long long)id, r.req.protocol, r.req.state);
 		rc = CW_ERR_UNAVAILABLE;
@@ -776,8 +662,12 @@ wiz_acme_run(struct wiz *w, int64_t id, const struct wiz_acme_opts *o,
 		rc = conclude(&r, rc);
 	if (rc == CW_OK || rc == CW_ERR_PENDING || rc == CW_ERR_UNREACHABLE ||
 	    rc == CW_ERR_REJECTED) {
-		enum cw_err f = fill(&r, rc, out);
+		enum cw_err f = wiz_online_fill(r.s, r.req.id, rc, &r.issued,
+		                                &r.assigned, out);
 
+		if (f == CW_OK)
+			out->nonce_retries =
+			    r.acct.acme ? acme_nonce_retries(r.acct.acme) : 0;
 		if (f != CW_OK)
 			rc = f;
 	}

@@ -57,7 +57,9 @@ wiz_pending_process(struct wiz *w, const int64_t *ids, size_t n,
 		    const struct wiz_process_opts *o, wiz_outcome_fn fn,
 		    void *user)
 {
-	struct wiz_acme_opts ao = { o->wait, false, o->eab_kid, o->eab_hmac };
+	struct wiz_acme_opts ao = {o->wait,     false,           o->eab_kid,
+	                           o->eab_hmac, o->ca_reference, o->ca_secret,
+	                           NULL};
 	struct ids open = { NULL, 0, o->only_due, time(NULL) };
 	enum cw_err rc = CW_OK, worst = CW_OK;
 
@@ -76,7 +78,7 @@ wiz_pending_process(struct wiz *w, const int64_t *ids, size_t n,
 		enum cw_err r;
 
 		memset(&out, 0, sizeof(out));
-		r = wiz_acme_run(w, ids[i], &ao, &out);
+		r = wiz_online_run(w, ids[i], &ao, &out);
 		out.request_id = ids[i];
 		if (weight(r) > weight(worst))
 			worst = r;
@@ -130,6 +132,7 @@ wiz_pending_cancel(struct wiz *w, int64_t id, struct wiz_cancel_result *out)
 		store_request_release(&r);
 		return CW_ERR_UNAVAILABLE;
 	}
+	wiz_online_withdraw(w, &r);
 	rc = store_key_get(s, r.key_id, &k);
 	if (rc == CW_OK)
 		rc = store_each_cert_of_key(s, k.id, has_cert, &certified);

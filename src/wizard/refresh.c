@@ -456,8 +456,8 @@ on_request(void *user, const struct wiz_acme_outcome *o, enum cw_err rc)
 static enum cw_err
 check_requests(struct wiz *w, struct wiz_refresh_report *r)
 {
-	struct wiz_process_opts o = { REFRESH_WAIT, true, NULL,
-				      { NULL, -1, NULL } };
+	struct wiz_process_opts o = {REFRESH_WAIT,     true, NULL,
+	                             {NULL, -1, NULL}, NULL, {NULL, -1, NULL}};
 	enum cw_err rc;
 	int level = cw_log_get_level();
 

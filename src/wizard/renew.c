@@ -301,6 +301,7 @@ renew_offline(struct wiz *w, const struct wiz_renew_opts *o,
 		ro.usages = &one;
 		ro.out_path = path;
 		ro.eab_hmac.fd = -1;
+		ro.ca_secret.fd = -1;
 		rc = path ? cw_strlist_add(&one, it->usage) : CW_ERR_NOMEM;
 		/* the outbox is the service's, from root's configuration:
 		 * written by the service, not by a client */
@@ -455,7 +456,9 @@ renew_one(struct wiz *w, const struct wiz_renew_opts *o,
 		rc = takeover(w, it, now);
 	} else if (rc == CW_OK && open.id != 0) {
 		struct wiz_process_opts po = {
-		    o->wait, false, NULL, {NULL, -1, NULL, CW_OK, NULL}};
+		    o->wait, false,
+		    NULL,    {NULL, -1, NULL, CW_OK, NULL},
+		    NULL,    {NULL, -1, NULL, CW_OK, NULL}};
 
 		it->action = "resumed";
 		rc = wiz_pending_process(w, &open.id, 1, &po, keep_outcome, it);
@@ -473,6 +476,7 @@ renew_one(struct wiz *w, const struct wiz_renew_opts *o,
 		ro.ca = u->ca;
 		ro.wait = o->wait;
 		ro.eab_hmac.fd = -1;
+		ro.ca_secret.fd = -1;
 		it->action = "renewed";
 		rc = cw_strlist_add(&one, it->usage);
 		if (rc == CW_OK)

@@ -75,6 +75,40 @@ check_online(struct wiz *w, const struct wiz_request_opts *o)
 			 o->ca, o->ca);
 		return CW_ERR_NOT_FOUND;
 	}
+	if (strcmp(p->protocol, "acme") != 0 &&
+	    (o->eab_kid || !cw_secret_source_prompts(&o->eab_hmac))) {
+		cw_error("the --eab options are for ACME; CA '%s' speaks %s "
+		         "(--ca-reference, --ca-secret-file, --ca-secret-fd)",
+		         o->ca, p->protocol);
+		return CW_ERR_USAGE;
+	}
+	if (strcmp(p->protocol, "acme") == 0 &&
+	    (o->ca_reference || o->template ||
+	     !cw_secret_source_prompts(&o->ca_secret))) {
+		cw_error(
+		    "--ca-reference, --ca-secret-file, --ca-secret-fd and "
+		    "--template are for CMP and CA helpers; CA '%s' speaks "
+		    "ACME (--eab-kid)",
+		    o->ca);
+		return CW_ERR_USAGE;
+	}
+	/* CMP's shared secret will be asked for: find out now, before any
+	 * key is made, whether it can be */
+	if (strcmp(p->protocol, "cmp") == 0 && p->secret_file == NULL &&
+	    cw_secret_source_prompts(&o->ca_secret) &&
+	    !cw_secret_can_prompt()) {
+		cw_error("no terminal to ask for the secret of CA '%s'; give "
+		         "--ca-secret-file or --ca-secret-fd, or set "
+		         "secret_file in its profile",
+		         o->ca);
+		return CW_ERR_USAGE;
+	}
+	if (o->template != NULL &&
+	    (!*o->template || strlen(o->template) > 120 ||
+	     strpbrk(o->template, "\n\r") != NULL)) {
+		cw_error("--template: 1 to 120 characters on one line");
+		return CW_ERR_USAGE;
+	}
 	if (o->eab_kid == NULL && !cw_secret_source_prompts(&o->eab_hmac)) {
 		cw_error("--eab-hmac-file and --eab-hmac-fd need --eab-kid");
 		return CW_ERR_USAGE;
@@ -234,8 +268,10 @@ audit_request(struct wiz *w, const struct wiz_request_opts *o, struct job *j,
 			  "cka_id", j->key.cka_id, "algorithm", j->spec.name,
 			  NULL);
 	t2 = audit_target("request", req, "usages", usages, "cka_id",
-			  j->key.cka_id, "protocol", o->ca ? "acme" : "offline",
-			  "ca", o->ca, NULL);
+	                  j->key.cka_id, "protocol",
+	                  o->ca ? cw_config_ca(&w->cfg, o->ca)->protocol
+	                        : "offline",
+	                  "ca", o->ca, NULL);
 	rc = t1 && t2 && usages ? wiz_audit(w, "key-generated", t1, "success",
 					    "generated on the token")
 				: CW_ERR_NOMEM;
@@ -266,7 +302,8 @@ record_request(struct wiz *w, const struct wiz_request_opts *o, struct job *j,
 	r.usages = *o->usages;
 	r.key_id = j->key.id;
 	r.csr = j->csr;
-	r.protocol = offline ? "offline" : "acme";
+	r.protocol =
+	    offline ? "offline" : cw_config_ca(&w->cfg, o->ca)->protocol;
 	r.ca = (char *)o->ca;
 	r.state = offline ? "awaiting-response" : "created";
 	r.created_by = (char *)wiz_caller_name(w);
@@ -411,8 +448,9 @@ enum cw_err
 wiz_request_online(struct wiz *w, const struct wiz_request_opts *o,
 		   struct wiz_request_result *out)
 {
-	struct wiz_acme_opts ao = { o->wait, o->assign, o->eab_kid,
-				    o->eab_hmac };
+	struct wiz_acme_opts ao = {o->wait,     o->assign,       o->eab_kid,
+	                           o->eab_hmac, o->ca_reference, o->ca_secret,
+	                           o->template};
 	int64_t id = 0;
 	enum cw_err rc;
 
@@ -420,7 +458,7 @@ wiz_request_online(struct wiz *w, const struct wiz_request_opts *o,
 	rc = create(w, o, out, &id);
 	if (rc != CW_OK)
 		return rc;
-	rc = wiz_acme_run(w, id, &ao, &out->online);
+	rc = wiz_online_run(w, id, &ao, &out->online);
 	if (rc != CW_OK && rc != CW_ERR_PENDING && rc != CW_ERR_UNREACHABLE &&
 	    rc != CW_ERR_REJECTED)
 		wiz_request_result_release(out);

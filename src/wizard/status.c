@@ -42,10 +42,24 @@ static enum cw_err
 on_request(void *user, const struct store_request *r)
 {
 	struct ctx *c = user;
-	char *line = cw_printf("%lld %s %s", (long long)r->id, r->state,
-			       r->protocol);
-	enum cw_err rc = line ? cw_strlist_add(&c->v->requests, line)
-			      : CW_ERR_NOMEM;
+	char next[32] = "", *line;
+	enum cw_err rc;
+	struct tm tm;
+	time_t t = (time_t)r->next_attempt;
+
+	if (r->next_attempt > 0 && gmtime_r(&t, &tm) != NULL)
+		strftime(next, sizeof(next), " next %Y-%m-%dT%H:%M:%SZ", &tm);
+	/* "ID STATE PROTOCOL", then for an online one its CA, the CA's
+	 * reference and the next attempt */
+	if (strcmp(r->protocol, "offline") == 0)
+		line = cw_printf("%lld %s %s", (long long)r->id, r->state,
+		                 r->protocol);
+	else
+		line = cw_printf("%lld %s %s ca %s reference %s%s",
+		                 (long long)r->id, r->state, r->protocol,
+		                 r->ca ? r->ca : "-",
+		                 r->ca_ref ? r->ca_ref : "-", next);
+	rc = line ? cw_strlist_add(&c->v->requests, line) : CW_ERR_NOMEM;
 
 	/* an online request the CA has not finished can be taken up; an
 	 * offline one waits for an import instead */

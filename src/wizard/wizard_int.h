@@ -166,6 +166,10 @@ struct wiz_acme_opts {
 	bool assign;              /* assign to the request's usages */
 	const char *eab_kid;      /* alternate credentials, else the */
 	struct cw_secret_source eab_hmac; /* profile's (see wizard.h) */
+	/* CMP and helpers: alternate credentials and template */
+	const char *ca_reference;
+	struct cw_secret_source ca_secret;
+	const char *template;
 };
 
 /* The ACME account of a CA profile, ready to sign with its key on the
@@ -206,6 +210,46 @@ void wiz_account_close(struct wiz_account *a);
 enum cw_err wiz_acme_run(struct wiz *w, int64_t id,
 			 const struct wiz_acme_opts *o,
 			 struct wiz_acme_outcome *out);
+
+/*
+ * Takes online request id from where it stands towards issued, with its
+ * protocol's driver (online.c: ACME in acme.c, CMP and helpers through
+ * src/ca's interface); the outcome is as for wiz_acme_run. CW_ERR_NOT_FOUND
+ * and CW_ERR_UNAVAILABLE (not an open online request) are reported.
+ */
+enum cw_err wiz_online_run(struct wiz *w, int64_t id,
+			   const struct wiz_acme_opts *o,
+			   struct wiz_acme_outcome *out);
+
+/* Tells q's CA that it is withdrawn, where the protocol can (CMP: an
+ * error message ends the transaction); failures are warnings. */
+void wiz_online_withdraw(struct wiz *w, const struct store_request *q);
+
+/* Whether q is an online request still open (created, submitted,
+ * pending). */
+bool wiz_online_open(const struct store_request *q);
+/* Seconds until the next run may go on, without word from the CA. */
+time_t wiz_online_backoff(const struct store_request *q);
+
+/*
+ * Whether certificates a CA issued for req (leaf first) are what it asked
+ * for: the request's key, the CSR's names (no more, no less), a chain that
+ * verifies to the trust anchors. CW_ERR_CRYPTO (key, names) or
+ * CW_ERR_CONFIG (no anchors, a chain that does not verify), with *problem
+ * saying why (caller frees).
+ */
+enum cw_err wiz_issued_check(struct wiz *w, const struct store_request *req,
+			     const struct x509_bundle *b, char **problem);
+
+/* Assigns an issued certificate to req's usages (added to assigned). */
+enum cw_err wiz_online_assign(struct wiz *w, const struct store_request *req,
+			      int64_t cert_id, struct cw_strlist *assigned);
+
+/* The outcome of a run as the store now has it (assigned is taken). */
+enum cw_err wiz_online_fill(struct store *s, int64_t id, enum cw_err rc,
+			    const struct wiz_import_result *issued,
+			    struct cw_strlist *assigned,
+			    struct wiz_acme_outcome *out);
 
 /*
  * Imports a chain an online CA issued for req (its leaf first): the leaf's

@@ -47,6 +47,16 @@ private_mounts() {
 	CW_PRIVATE_NS=1 exec unshare -m -i --propagation private bash "$0" "$@"
 }
 
+# private_network "$@": re-runs the test in a network namespace of its
+# own with only the loopback up, for servers that listen on every
+# interface (openssl cmp's mock server) and must be unreachable from
+# outside.
+private_network() {
+	[ -n "${CW_PRIVATE_NET:-}" ] && return 0
+	command -v ip >/dev/null || exit 77
+	CW_PRIVATE_NET=1 exec unshare -n bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
+}
+
 # The service's binary (beside the client) and its user.
 CERTWIZD=${CERTWIZD:-$(dirname "$CERTWIZ")/certwizd}
 SVC_USER=certwiz

@@ -1,0 +1,82 @@
+#!/bin/bash
+# CMP issuance end to end against a CA that signs what it receives and
+# holds each request until its officer decides (tests/mock/cmpca, on
+# libcrypto's CMP server API): the request waits (exit 3), 'pending
+# process' asks again in the same transaction, and once approved imports
+# and binds the certificate for the token's key; EC and RSA. A rejection
+# exits 7 with the officer's words; a cancelled request is withdrawn at
+# the CA and its key destroyed. One certificate per request.
+source "$(dirname "$0")/lib.sh"
+setup_env cmp-issue
+source "$(dirname "$0")/cmp.sh"
+setup_ca
+cd "$WORK"
+mkdir -p servers
+PORT=$(free_port)
+cmp_profile corp "$PORT" "roots = ca/root.pem" "template = WebServer"
+start_cmpca "$PORT" --hold
+
+key_of() { sqlite3 state/store.db "select k.cka_id from keys k join requests r
+	on r.key_id = k.id where r.id = $1"; }
+
+N=0
+for spec in ec:P-256 rsa:2048; do
+	N=$((N + 1))
+	usage=$([ $N = 1 ] && echo WebServicesInternal || echo OAuthTokenIssuer)
+	expect_rc 3 cw request --usage $usage --key $spec --ca corp --wait 0 --json
+	jq -e '.state == "pending" and .ca == "corp"' <<<"$OUT" >/dev/null ||
+		fail "$spec: not pending: $OUT"
+	TX=$(jq -r .reference <<<"$OUT")
+	# asked again, still held
+	expect_rc 3 cw pending process $N --wait 0 --json
+	jq -e '.[0].reference == "'"$TX"'"' <<<"$OUT" >/dev/null ||
+		fail "$spec: another transaction: $OUT"
+	decide approve
+	expect_rc 0 cw pending process $N --wait 10 --json
+	jq -e '.[0].state == "issued" and .[0].certificate_id > 0' <<<"$OUT" \
+		>/dev/null || fail "$spec: not issued: $OUT"
+	CERT=$(jq -r '.[0].certificate_id' <<<"$OUT")
+	# the certificate is for the token's key, bound in the store and on the
+	# token, and verifies to the test root through the CA's chain
+	key=$(key_of $N)
+	[ "$(sqlite3 state/store.db "select k.cka_id from certificates c join keys k
+		on k.id = c.key_id where c.id = $CERT")" = "$key" ] ||
+		fail "$spec: certificate not bound to the request's key"
+	[ "$(token_objects | grep "$key" | grep -c 'Certificate Object')" = 1 ] ||
+		fail "$spec: no certificate object on the token"
+	expect_rc 0 cw assign "$CERT" --usage $usage
+	expect_rc 0 cw view --usage $usage --pem
+	printf '%s\n' "$OUT" >issued-$N.pem
+	openssl verify -CAfile ca/root.pem -untrusted ca/int.pem issued-$N.pem >/dev/null ||
+		fail "$spec: the issued certificate does not verify"
+	[ "$(cmpca_issued)" = $N ] || fail "$spec: the CA issued $(cmpca_issued)"
+	[ "$(grep -c accepted servers/cmpca/confirmed.log)" = $N ] ||
+		fail "$spec: the CA got no certConf"
+done
+expect_rc 0 cw audit show --json
+jq -e '[.events[] | select(.operation == "request-submitted")] | length == 2' \
+	<<<"$OUT" >/dev/null || fail "each request submitted once: $OUT"
+
+# A rejection: exit 7 with the officer's words, nothing bound.
+expect_rc 3 cw request --usage Default --ca corp --wait 0
+decide "reject the key is not on the approved list"
+certs=$(sqlite3 state/store.db "select count(*) from certificates")
+expect_rc 7 cw pending process 3 --wait 10
+expect_err "the key is not on the approved list"
+[ "$(sqlite3 state/store.db "select state from requests where id = 3")" = rejected ] ||
+	fail "request 3 not rejected"
+[ "$(sqlite3 state/store.db "select count(*) from certificates")" = "$certs" ] ||
+	fail "a rejected request bound a certificate"
+
+# Cancelled while held: the CA is told, the key is destroyed.
+expect_rc 3 cw request --usage WebServicesExternal --ca corp --wait 0
+key=$(key_of 4)
+expect_rc 0 cw pending cancel 4 --json
+jq -e '.key_destroyed' <<<"$OUT" >/dev/null || fail "cancel: $OUT"
+[ "$(token_objects | grep -c "$key")" = 0 ] || fail "the cancelled key is on the token"
+grep -q "request withdrawn" servers/cmpca/log || fail "the CA was not told"
+[ "$(cmpca_issued)" = 2 ] || fail "the CA issued $(cmpca_issued)"
+
+cw audit verify >/dev/null || fail "audit verify"
+canary_check || fail "canary"
+echo "PASS"
