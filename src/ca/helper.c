@@ -109,16 +109,21 @@ collect(struct helper *h, pid_t pid, int fd, struct run *r)
 		kill(-pid, SIGKILL);
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
-		cw_error("CA helper '%s': %s; stopped", h->argv[0],
-		         late ? "did not finish in time"
-		              : "printed more than 256 KiB");
-		return late ? CW_ERR_UNAVAILABLE : CW_ERR_PARSE;
+		if (late) {
+			cw_warn("CA helper '%s' did not finish within %ld "
+			        "seconds; stopped",
+			        h->argv[0], h->timeout);
+			return CW_ERR_UNREACHABLE;
+		}
+		cw_error("CA helper '%s' printed more than 256 KiB; stopped",
+		         h->argv[0]);
+		return CW_ERR_PARSE;
 	}
 	kill(-pid, SIGKILL); /* what it left behind */
 	if (!WIFEXITED(status)) {
 		cw_error("CA helper '%s' ended by signal %d", h->argv[0],
 		         WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-		return CW_ERR_UNAVAILABLE;
+		return CW_ERR_PARSE;
 	}
 	r->code = WEXITSTATUS(status);
 	return cw_buf_append(&r->out, "", 1); /* a string, for parsing */
@@ -366,6 +371,19 @@ answer(struct helper *h, const char *op, struct run *r, struct ca_result *out)
 	return rc;
 }
 
+/* A helper stopped at its time limit: no answer from the CA, tried again
+ * later. */
+static enum cw_err
+late(struct helper *h, struct ca_result *out)
+{
+	char *why = cw_printf("the helper did not finish within %ld seconds",
+	                      h->timeout);
+	enum cw_err rc = ca_result_set(out, CA_UNREACHABLE, why);
+
+	free(why);
+	return rc;
+}
+
 static enum cw_err
 helper_submit(struct ca_client *cl, const struct cw_buf *csr, int wait,
               struct ca_result *out)
@@ -378,6 +396,8 @@ helper_submit(struct ca_client *cl, const struct cw_buf *csr, int wait,
 	rc = run(h, "SUBMIT", csr, NULL, &r);
 	if (rc == CW_OK)
 		rc = answer(h, "SUBMIT", &r, out);
+	else if (rc == CW_ERR_UNREACHABLE)
+		rc = late(h, out);
 	cw_buf_release(&r.out);
 	return rc;
 }
@@ -397,6 +417,8 @@ helper_poll(struct ca_client *cl, const struct cw_buf *csr,
 		rc = run(h, "POLL", csr, cookie, &r);
 	if (rc == CW_OK)
 		rc = answer(h, "POLL", &r, out);
+	else if (rc == CW_ERR_UNREACHABLE)
+		rc = late(h, out);
 	cw_buf_release(&r.out);
 	free(cookie);
 	return rc;
