@@ -28,11 +28,17 @@ hold)
 	fi
 	cookie=$CERTMONGER_CA_COOKIE
 	[ -f "$dir/$cookie.csr" ] || { echo "unknown cookie"; exit 4; }
+	# issued before: the same certificate again
+	[ -f "$dir/$cookie.pem" ] && { cat "$dir/$cookie.pem"; exit 0; }
 	if [ -f "$dir/decision" ]; then
 		d=$(cat "$dir/decision")
 		rm -f "$dir/decision"
 		case $d in
-		approve) sign "$dir/$cookie.csr"; echo "$cookie" >>"$dir/issued"; exit 0 ;;
+		approve)
+			sign "$dir/$cookie.csr" >"$dir/$cookie.pem" || exit 3
+			echo "$cookie" >>"$dir/issued"
+			cat "$dir/$cookie.pem"
+			exit 0 ;;
 		reject*) echo "${d#reject }"; exit 2 ;;
 		esac
 	fi
