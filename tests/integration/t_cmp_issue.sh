@@ -77,6 +77,27 @@ jq -e '.key_destroyed' <<<"$OUT" >/dev/null || fail "cancel: $OUT"
 grep -q "request withdrawn" servers/cmpca/log || fail "the CA was not told"
 [ "$(cmpca_issued)" = 2 ] || fail "the CA issued $(cmpca_issued)"
 
+# Renewal over CMP: the usage's CA in the topology is corp; the renewal
+# waits at the CA, the next renew takes it up in the same transaction,
+# and once approved the new certificate, on a new key, takes over.
+jq '.usages.WebServicesInternal.ca = "corp"' topology.json >t.json && cat t.json >topology.json
+old=$(cw status --usage WebServicesInternal --json | jq -r '.usages[0].assigned.id')
+oldkey=$(key_of 1)
+expect_rc 3 cw renew --usage WebServicesInternal --force --wait 0 --json
+jq -e '.usages[0].action == "pending"' <<<"$OUT" >/dev/null || fail "renew: $OUT"
+expect_rc 3 cw renew --usage WebServicesInternal --force --wait 0 --json
+jq -e '.usages[0].action == "pending"' <<<"$OUT" >/dev/null || fail "renew again: $OUT"
+decide approve
+expect_rc 0 cw renew --usage WebServicesInternal --force --wait 10 --json
+jq -e '.usages[0].action == "resumed"' <<<"$OUT" >/dev/null || fail "renew resumed: $OUT"
+new=$(cw status --usage WebServicesInternal --json | jq -r '.usages[0].assigned.id')
+[ "$new" != "$old" ] || fail "the renewed certificate did not take over"
+R=$(sqlite3 state/store.db "select request_id from certificates where id = $new")
+[ "$(key_of "$R")" != "$oldkey" ] || fail "the renewal reused the key"
+[ "$(sqlite3 state/store.db "select count(distinct ca_ref) from requests where id = $R")" = 1 ] ||
+	fail "renewal request without its transaction"
+[ "$(cmpca_issued)" = 3 ] || fail "the CA issued $(cmpca_issued)"
+
 cw audit verify >/dev/null || fail "audit verify"
 canary_check || fail "canary"
 echo "PASS"
