@@ -14,8 +14,8 @@
 #   request --ca (ACME, a local pebble) vs lego --csr
 #   view, status, list --json with 10, 10,000 and 100,000 certificates
 #   peak memory (maximum resident set) of each certwiz command.
-# The per-token-family section of bench/results.md is bench/modules.sh's;
-# this script keeps it.
+# The per-token-family section of bench/results.md is bench/modules.sh's,
+# the CMP section bench/cmp.sh's; this script keeps them.
 # Each comparison runs its commands in alternating rounds (hyperfine, a few
 # runs of each command per round), so that both sides see the same
 # machine and the same token; ratios are of the medians of all runs.
@@ -496,8 +496,9 @@ for n in $SIZES; do
 			"$n" "$verb" "$1" "$2" "$3" "$4" "$5" "$(rss $cmd)" >>"$OUT.tmp"
 	done
 done
-# the per-family section (bench/modules.sh) is kept from the last run of
-# that script
+# the per-family section (bench/modules.sh) and the CMP section
+# (bench/cmp.sh) are kept from the last run of those scripts
 sed -n '/^<!-- modules -->$/,/^<!-- \/modules -->$/p' "$OUT" >>"$OUT.tmp" 2>/dev/null || true
+sed -n '/^<!-- cmp -->$/,/^<!-- \/cmp -->$/p' "$OUT" >>"$OUT.tmp" 2>/dev/null || true
 mv "$OUT.tmp" "$OUT"
 cat "$OUT"
