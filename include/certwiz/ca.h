@@ -312,7 +312,8 @@ void ca_client_free(struct ca_client *c);
 /* CMP (RFC 4210, RFC 9480): a p10cr protected by a password-based MAC
  * (reference and shared secret). */
 struct ca_cmp_opts {
-	const char *server;      /* http:// or https:// URL */
+	const char *server;      /* http:// (libcrypto's client) or https://
+				    (libcurl, TLS verified against trust) */
 	const char *reference;   /* senderKID of the MAC */
 	const struct cw_secret *secret;
 	const char *recipient;   /* "/CN=..." or NULL */

@@ -25,7 +25,7 @@ struct cw_ca_profile {
 	long timeout;     /* seconds per HTTP exchange; 0: 30 */
 	char *account_key; /* "ec:P-256" (default) | "ec:P-384" */
 	/* protocol cmp */
-	char *server;      /* http URL of the CMP endpoint */
+	char *server;      /* http or https URL of the CMP endpoint */
 	char *reference;   /* the MAC's reference (senderKID) */
 	char *secret_file; /* its shared secret, unless given per request */
 	char *recipient;   /* "/CN=..." of the CA, or NULL */

@@ -42,6 +42,11 @@ enum cw_err ca_http_do(struct ca_http *h, const char *method, const char *url,
 		       const char *body, struct ca_http_resp *out,
 		       struct ca_problem *problem);
 
+/* A POST of body (binary) as content_type, the same way. */
+enum cw_err ca_http_post(struct ca_http *h, const char *url,
+			 const char *content_type, const struct cw_buf *body,
+			 struct ca_http_resp *out, struct ca_problem *problem);
+
 /* JWS (RFC 7515, flattened JSON serialization) signed with ES256 (P-256)
  * or ES384 (P-384), as the account key's curve says. */
 struct jws_key {

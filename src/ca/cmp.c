@@ -50,7 +50,10 @@ struct saved {
 
 struct cmp {
 	struct ca_client base;
-	char *host, *port, *path, *reference, *recipient, *trust, *template;
+	char *url, *host, *port, *path, *reference, *recipient, *trust,
+	    *template;
+	bool https; /* through libcurl (ca_http) */
+	struct ca_http *http;
 	const struct cw_secret *secret;
 	long timeout;
 	/* one call */
@@ -61,6 +64,7 @@ struct cmp {
 	bool unreachable; /* an exchange got no answer */
 	bool refused;     /* the certificate was refused on this side */
 	bool save_failed;
+	bool tls_failed; /* the server's TLS certificate did not verify */
 	char *why;
 	struct ca_result *accepted;
 };
@@ -238,6 +242,47 @@ play_back(struct cmp *c, const struct cw_buf *b)
 	return m;
 }
 
+/* One exchange over https, through libcurl: TLS verified against trust
+ * (or the system's roots), no redirect, the answer's size bounded. */
+static OSSL_CMP_MSG *
+post(struct cmp *c, const OSSL_CMP_MSG *req)
+{
+	struct ca_http_resp resp;
+	struct ca_problem prob;
+	struct cw_buf der;
+	OSSL_CMP_MSG *m = NULL;
+	enum cw_err rc = CW_OK;
+
+	memset(&resp, 0, sizeof(resp));
+	memset(&prob, 0, sizeof(prob));
+	cw_buf_init(&der);
+	if (c->http == NULL)
+		rc = ca_http_new(c->trust, c->timeout, &c->http);
+	if (rc == CW_OK)
+		rc = to_der(req, &der);
+	if (rc == CW_OK)
+		rc = ca_http_post(c->http, c->url, "application/pkixcmp", &der,
+		                  &resp, &prob);
+	free(c->why);
+	c->why = NULL;
+	if (rc == CW_OK && resp.status != 200) {
+		c->why = cw_printf("the CA answered HTTP %ld", resp.status);
+		c->unreachable = resp.status >= 500;
+	} else if (rc == CW_OK) {
+		m = from_der(&resp.body);
+		if (m == NULL)
+			c->why = strdup("the CA's answer is not a CMP message");
+	} else {
+		c->why = strdup(prob.detail ? prob.detail : cw_last_error());
+		c->unreachable = rc == CW_ERR_UNREACHABLE;
+		c->tls_failed = rc == CW_ERR_CONFIG;
+	}
+	ca_http_resp_release(&resp);
+	ca_problem_release(&prob);
+	cw_buf_release(&der);
+	return m;
+}
+
 static OSSL_CMP_MSG *
 transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
 {
@@ -255,9 +300,9 @@ transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
 	}
 	c->replay_waiting = c->replay_poll = false;
 	c->contacted = true;
-	rep = OSSL_CMP_MSG_http_perform(ctx, req);
+	rep = c->https ? post(c, req) : OSSL_CMP_MSG_http_perform(ctx, req);
 	if (rep == NULL) {
-		c->unreachable = true;
+		c->unreachable = c->unreachable || !c->https;
 		return NULL;
 	}
 	got = OSSL_CMP_MSG_get_bodytype(rep);
@@ -477,6 +522,7 @@ begin(struct cmp *c, const struct cw_buf *csr)
 	}
 	c->ctx = ctx;
 	c->contacted = c->unreachable = c->refused = c->save_failed = false;
+	c->tls_failed = false;
 	free(c->why);
 	c->why = NULL;
 	return CW_OK;
@@ -527,8 +573,14 @@ failed(struct cmp *c, struct ca_result *out)
 	} else if (c->refused) {
 		cw_error("the CA's certificate is refused: %s", c->why);
 		rc = CW_ERR_CRYPTO;
+	} else if (c->tls_failed) {
+		cw_error("CMP: %s", c->why ? c->why : "TLS failed");
+		rc = CW_ERR_CONFIG;
 	} else if (c->unreachable) {
-		rc = ca_result_set(out, CA_UNREACHABLE, why);
+		rc = ca_result_set(out, CA_UNREACHABLE, c->why ? c->why : why);
+	} else if (c->https && c->why) {
+		cw_error("CMP: %s", c->why);
+		rc = CW_ERR_PARSE;
 	} else if (OSSL_CMP_CTX_get_status(c->ctx) ==
 	               OSSL_CMP_PKISTATUS_rejection &&
 	           OSSL_CMP_CTX_snprint_PKIStatus(c->ctx, status,
@@ -690,6 +742,8 @@ cmp_free(struct ca_client *cl)
 {
 	struct cmp *c = (struct cmp *)cl;
 
+	ca_http_free(c->http);
+	free(c->url);
 	free(c->host);
 	free(c->port);
 	free(c->path);
@@ -722,20 +776,12 @@ ca_cmp_new(const struct ca_cmp_opts *o, const struct ca_hooks *h,
 		cw_error("CMP: server '%s' is not a URL", o->server);
 		return CW_ERR_CONFIG;
 	}
-	if (tls) {
-		cw_error("CMP: server '%s': https is not supported; use the "
-		         "CA's http endpoint (every message is protected by "
-		         "the MAC)",
-		         o->server);
-		OPENSSL_free(host);
-		OPENSSL_free(port);
-		OPENSSL_free(path);
-		return CW_ERR_CONFIG;
-	}
 	c = calloc(1, sizeof(*c));
 	if (c != NULL) {
 		c->base.ops = &cmp_ops;
 		c->base.hooks = *h;
+		c->https = tls != 0;
+		c->url = strdup(o->server);
 		c->host = strdup(host);
 		c->port = strdup(port);
 		c->path = strdup(path);
@@ -749,9 +795,9 @@ ca_cmp_new(const struct ca_cmp_opts *o, const struct ca_hooks *h,
 	OPENSSL_free(host);
 	OPENSSL_free(port);
 	OPENSSL_free(path);
-	if (c == NULL || !c->host || !c->port || !c->path || !c->reference ||
-	    (o->recipient && !c->recipient) || (o->trust && !c->trust) ||
-	    (o->template && !c->template)) {
+	if (c == NULL || !c->url || !c->host || !c->port || !c->path ||
+	    !c->reference || (o->recipient && !c->recipient) ||
+	    (o->trust && !c->trust) || (o->template && !c->template)) {
 		if (c)
 			cmp_free(&c->base);
 		return CW_ERR_NOMEM;

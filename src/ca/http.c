@@ -380,10 +380,11 @@ transport_error(struct ca_http *h, CURLcode e, const char *url,
 	return problem->detail ? rc : CW_ERR_NOMEM;
 }
 
-enum cw_err
-ca_http_do(struct ca_http *h, const char *method, const char *url,
-	   const char *body, struct ca_http_resp *out,
-	   struct ca_problem *problem)
+/* One exchange; a POST sends len bytes of body as content_type. */
+static enum cw_err
+exchange(struct ca_http *h, const char *method, const char *url,
+         const char *content_type, const void *body, size_t len,
+         struct ca_http_resp *out, struct ca_problem *problem)
 {
 	struct curl_slist *hdrs = NULL;
 	char errbuf[CURL_ERROR_SIZE];
@@ -412,10 +413,14 @@ ca_http_do(struct ca_http *h, const char *method, const char *url,
 		e = lc.easy_setopt(c, CURLOPT_NOBODY,
 		                   strcmp(method, "HEAD") == 0 ? 1L : 0L);
 	if (e == CURLE_OK && strcmp(method, "POST") == 0) {
-		hdrs = lc.slist_append(NULL,
-		                       "Content-Type: application/jose+json");
+		char ct[64];
+
+		snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
+		hdrs = lc.slist_append(NULL, ct);
 		e = hdrs ? lc.easy_setopt(c, CURLOPT_HTTPHEADER, hdrs)
 		         : CURLE_OUT_OF_MEMORY;
+		if (e == CURLE_OK)
+			e = lc.easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
 		if (e == CURLE_OK)
 			e = lc.easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	} else if (e == CURLE_OK) {
@@ -434,4 +439,22 @@ ca_http_do(struct ca_http *h, const char *method, const char *url,
 	lc.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
 	cw_debug("%s %s -> %ld", method, url, out->status);
 	return CW_OK;
+}
+
+enum cw_err
+ca_http_do(struct ca_http *h, const char *method, const char *url,
+           const char *body, struct ca_http_resp *out,
+           struct ca_problem *problem)
+{
+	return exchange(h, method, url, "application/jose+json", body,
+	                body ? strlen(body) : 0, out, problem);
+}
+
+enum cw_err
+ca_http_post(struct ca_http *h, const char *url, const char *content_type,
+             const struct cw_buf *body, struct ca_http_resp *out,
+             struct ca_problem *problem)
+{
+	return exchange(h, "POST", url, content_type, body->data, body->len,
+	                out, problem);
 }

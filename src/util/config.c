@@ -424,8 +424,10 @@ check_cmp(const struct cw_ca_profile *p, const char *name)
 {
 	const char *why = NULL;
 
-	if (p->server == NULL || strncmp(p->server, "http://", 7) != 0)
-		why = "server must be the http URL of the CA's CMP endpoint";
+	if (p->server == NULL || (strncmp(p->server, "http://", 7) != 0 &&
+	                          strncmp(p->server, "https://", 8) != 0))
+		why = "server must be the http or https URL of the CA's CMP "
+		      "endpoint";
 	else if (p->reference == NULL || !*p->reference)
 		why = "reference (the MAC's reference, senderKID) is missing";
 	else if (p->recipient != NULL && p->recipient[0] != '/')

@@ -26,15 +26,23 @@ cmp_secret_file() {
 }
 
 # cmp_profile NAME PORT [KEY = VALUE lines]: a [ca] profile for a CMP
-# server on PORT; the secret in cmp-NAME.pw.
+# server on PORT (http, unless a "server = " line says otherwise); the
+# secret in cmp-NAME.pw.
 cmp_profile() {
-	local name=$1 port=$2
+	local name=$1 port=$2 a srv
 	shift 2
+	srv="server = http://127.0.0.1:$port/pkix/"
 	cmp_secret_file "$WORK/cmp-$name.pw" "$CMP_SECRET"
 	{
-		printf '[ca "%s"]\nprotocol = cmp\nserver = http://127.0.0.1:%s/pkix/\n' "$name" "$port"
+		printf '[ca "%s"]\nprotocol = cmp\n' "$name"
 		printf 'reference = %s\nsecret_file = cmp-%s.pw\ntimeout = 10\n' "$CMP_REF" "$name"
-		printf '%s\n' "$@"
+		for a in "$@"; do
+			case $a in
+			"server = "*) srv=$a ;;
+			*) printf '%s\n' "$a" ;;
+			esac
+		done
+		printf '%s\n' "$srv"
 	} >>"$WORK/certwiz.conf"
 }
 
@@ -57,20 +65,35 @@ stop_mock() {
 	MOCK_PID=""
 }
 
-# start_cmpca PORT [--hold]: the test CA (tests/mock/cmpca) on
-# 127.0.0.1:PORT, signing with the test CA's intermediate (setup_ca);
-# its folder is $CMPCA_DIR (decision, issued.log, confirmed.log).
+# start_cmpca PORT [--hold] [--tls]: the test CA (tests/mock/cmpca) on
+# 127.0.0.1:PORT, signing with the test CA's intermediate (setup_ca),
+# over HTTPS with --tls (its TLS root: $WORK/cmp-tls-root.pem); its
+# folder is $CMPCA_DIR (decision, issued.log, confirmed.log,
+# profiles.log, log).
 CMPCA_PID=""
 start_cmpca() {
-	local port=$1
+	local port=$1 a tls=()
 	shift
 	[ -x "${CMPCA:-}" ] || fail "no cmpca (CMPCA)"
-	CMPCA_DIR=$WORK/servers/cmpca
+	CMPCA_DIR=$WORK/servers/cmpca-$port
+	for a in "$@"; do [ "$a" = --tls ] && tls=(--tls-cert "$WORK/servers/tls.pem" --tls-key "$WORK/servers/tls.key"); done
+	if [ ${#tls[@]} -gt 0 ] && [ ! -f "$WORK/servers/tls.pem" ]; then
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-keyout "$WORK/servers/tls-root.key" -out "$WORK/cmp-tls-root.pem" -days 2 \
+			-subj "/CN=CMP test TLS root" 2>/dev/null
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-keyout "$WORK/servers/tls.key" -out "$WORK/servers/tls.csr" -subj /CN=localhost 2>/dev/null
+		printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$WORK/servers/tls.ext"
+		openssl x509 -req -in "$WORK/servers/tls.csr" -CA "$WORK/cmp-tls-root.pem" \
+			-CAkey "$WORK/servers/tls-root.key" -CAcreateserial -days 2 \
+			-extfile "$WORK/servers/tls.ext" -out "$WORK/servers/tls.pem" 2>/dev/null
+	fi
+	set -- $(printf '%s\n' "$@" | grep -vx -- --tls)
 	mkdir -p "$CMPCA_DIR"
 	printf '%s\n' "$CMP_SECRET" >"$CMPCA_DIR/secret.pw"
 	"$CMPCA" --port "$port" --ref "$CMP_REF" --secret-file "$CMPCA_DIR/secret.pw" \
 		--cert "$WORK/ca/int.pem" --key "$WORK/ca/int.key" \
-		--dir "$CMPCA_DIR" "$@" >>"$CMPCA_DIR/log" 2>&1 &
+		--dir "$CMPCA_DIR" "${tls[@]}" "$@" >>"$CMPCA_DIR/log" 2>&1 &
 	CMPCA_PID=$!
 	BG_PIDS="$BG_PIDS $CMPCA_PID"
 	wait_port "$port" || fail "cmpca did not start: $(tail -3 "$CMPCA_DIR/log")"

@@ -50,9 +50,11 @@ for spec in ec:P-256 rsa:2048; do
 	openssl verify -CAfile ca/root.pem -untrusted ca/int.pem issued-$N.pem >/dev/null ||
 		fail "$spec: the issued certificate does not verify"
 	[ "$(cmpca_issued)" = $N ] || fail "$spec: the CA issued $(cmpca_issued)"
-	[ "$(grep -c accepted servers/cmpca/confirmed.log)" = $N ] ||
+	[ "$(grep -c accepted "$CMPCA_DIR/confirmed.log")" = $N ] ||
 		fail "$spec: the CA got no certConf"
 done
+# the profile's template went to the CA as the certProfile
+grep -qx WebServer "$CMPCA_DIR/profiles.log" || fail "no certProfile: $(cat "$CMPCA_DIR/profiles.log" 2>/dev/null)"
 expect_rc 0 cw audit show --json
 jq -e '[.events[] | select(.operation == "request-submitted")] | length == 2' \
 	<<<"$OUT" >/dev/null || fail "each request submitted once: $OUT"
@@ -74,7 +76,7 @@ key=$(key_of 4)
 expect_rc 0 cw pending cancel 4 --json
 jq -e '.key_destroyed' <<<"$OUT" >/dev/null || fail "cancel: $OUT"
 [ "$(token_objects | grep -c "$key")" = 0 ] || fail "the cancelled key is on the token"
-grep -q "request withdrawn" servers/cmpca/log || fail "the CA was not told"
+grep -q "request withdrawn" "$CMPCA_DIR/log" || fail "the CA was not told"
 [ "$(cmpca_issued)" = 2 ] || fail "the CA issued $(cmpca_issued)"
 
 # Renewal over CMP: the usage's CA in the topology is corp; the renewal
@@ -97,6 +99,27 @@ R=$(sqlite3 state/store.db "select request_id from certificates where id = $new"
 [ "$(sqlite3 state/store.db "select count(distinct ca_ref) from requests where id = $R")" = 1 ] ||
 	fail "renewal request without its transaction"
 [ "$(cmpca_issued)" = 3 ] || fail "the CA issued $(cmpca_issued)"
+
+# Over HTTPS, the CA's TLS certificate verified against the profile's
+# trust; --template instead of the profile's, and the secret given on a
+# descriptor for this request (alternate credentials).
+TPORT=$(free_port)
+cmp_profile tls "$TPORT" "server = https://127.0.0.1:$TPORT/pkix/" \
+	"trust = cmp-tls-root.pem" "roots = ca/root.pem"
+cmp_profile badtls "$TPORT" "server = https://127.0.0.1:$TPORT/pkix/" \
+	"trust = ca/root.pem" "roots = ca/root.pem"
+start_cmpca "$TPORT" --tls
+expect_rc 0 cw request --usage Default --ca tls --template Partner-TLS \
+	--ca-secret-fd 3 --json 3<cmp-tls.pw
+jq -e '.state == "issued"' <<<"$OUT" >/dev/null || fail "https: $OUT"
+grep -qx Partner-TLS "$CMPCA_DIR/profiles.log" || fail "--template not sent"
+# a TLS certificate the trust does not verify: a clear error, nothing sent
+certs=$(sqlite3 state/store.db "select count(*) from certificates")
+expect_rc 1 cw request --usage Default --ca badtls
+expect_err "cannot verify the TLS certificate of 'https://127.0.0.1:$TPORT/pkix/'"
+[ "$(sqlite3 state/store.db "select count(*) from certificates")" = "$certs" ] ||
+	fail "bound through an unverified TLS server"
+[ "$(cmpca_issued)" = 1 ] || fail "the TLS CA issued $(cmpca_issued)"
 
 cw audit verify >/dev/null || fail "audit verify"
 canary_check || fail "canary"

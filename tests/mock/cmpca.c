@@ -6,17 +6,18 @@
  * or, with --hold, answers "waiting" until the test decides: the file
  * DIR/decision holding "approve", or "reject TEXT". Every certificate it
  * issues is logged to DIR/issued.log (transactionID, serial). It serves
- * HTTP/1.0 on 127.0.0.1 only, one connection at a time, one request per
- * connection.
+ * HTTP/1.0 on 127.0.0.1 only (HTTPS with --tls-cert and --tls-key), one
+ * connection at a time, one request per connection.
  *
  * cmpca --port N --ref REF --secret-file F --cert CA.pem --key CA.key
- *       --dir DIR [--hold] [--check-after SEC]
+ *       --dir DIR [--hold] [--check-after SEC] [--tls-cert F --tls-key F]
  */
 #define _GNU_SOURCE
 #include <openssl/cmp.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include <arpa/inet.h>
@@ -240,6 +241,48 @@ error_cb(OSSL_CMP_SRV_CTX *srv, const OSSL_CMP_MSG *req,
 	fprintf(stderr, "cmpca: error message received: request withdrawn\n");
 }
 
+static SSL *tls; /* the connection's TLS, when served over HTTPS */
+static const char *log_dir;
+
+/* The certProfile (RFC 9480) a request's header carries, logged to
+ * DIR/profiles.log: the OID 1.3.6.1.5.5.7.4.21 followed by SEQUENCE {
+ * UTF8String }, found in the DER. */
+static void
+log_profile(const unsigned char *p, size_t n)
+{
+	static const unsigned char oid[] = {0x06, 0x08, 0x2b, 0x06, 0x01,
+	                                    0x05, 0x05, 0x07, 0x04, 0x15};
+	char *path;
+	FILE *f;
+
+	for (size_t i = 0; i + sizeof(oid) + 4 < n; i++) {
+		const unsigned char *v = p + i + sizeof(oid);
+
+		if (memcmp(p + i, oid, sizeof(oid)) != 0 || v[0] != 0x30 ||
+		    v[2] != 0x0c || v[3] > n - (size_t)(v - p) - 4)
+			continue;
+		if (asprintf(&path, "%s/profiles.log", log_dir) > 0 &&
+		    (f = fopen(path, "a")) != NULL) {
+			fprintf(f, "%.*s\n", v[3], (const char *)v + 4);
+			fclose(f);
+		}
+		free(path);
+		return;
+	}
+}
+
+static ssize_t
+io_read(int fd, void *p, size_t n)
+{
+	return tls ? SSL_read(tls, p, (int)n) : read(fd, p, n);
+}
+
+static ssize_t
+io_write(int fd, const void *p, size_t n)
+{
+	return tls ? SSL_write(tls, p, (int)n) : write(fd, p, n);
+}
+
 /* One HTTP/1.0 exchange on fd. */
 static void
 serve(OSSL_CMP_SRV_CTX *srv, int fd)
@@ -253,7 +296,7 @@ serve(OSSL_CMP_SRV_CTX *srv, int fd)
 	char hdr[256];
 
 	while (len < sizeof(buf)) {
-		ssize_t r = read(fd, buf + len, sizeof(buf) - len);
+		ssize_t r = io_read(fd, buf + len, sizeof(buf) - len);
 		char *end, *cl;
 
 		if (r <= 0)
@@ -273,6 +316,7 @@ serve(OSSL_CMP_SRV_CTX *srv, int fd)
 			break;
 	}
 	p = buf + head;
+	log_profile(p, body);
 	req = d2i_OSSL_CMP_MSG(NULL, &p, (long)body);
 	if (req == NULL)
 		return;
@@ -289,8 +333,8 @@ serve(OSSL_CMP_SRV_CTX *srv, int fd)
 	         "HTTP/1.0 200 OK\r\nContent-Type: application/pkixcmp\r\n"
 	         "Content-Length: %d\r\nConnection: close\r\n\r\n",
 	         n);
-	if (write(fd, hdr, strlen(hdr)) > 0)
-		(void)!write(fd, der, (size_t)n);
+	if (io_write(fd, hdr, strlen(hdr)) > 0)
+		(void)!io_write(fd, der, (size_t)n);
 	OPENSSL_free(der);
 }
 
@@ -299,6 +343,8 @@ main(int argc, char **argv)
 {
 	struct ca ca = {0};
 	const char *ref = NULL, *secret_file = NULL, *cert = NULL, *key = NULL;
+	const char *tls_cert = NULL, *tls_key = NULL;
+	SSL_CTX *sctx = NULL;
 	int port = 0, s, one = 1;
 	char secret[256] = "";
 	struct sockaddr_in a = {0};
@@ -328,12 +374,17 @@ main(int argc, char **argv)
 			key = v;
 		else if (!strcmp(argv[i], "--dir"))
 			ca.dir = v;
+		else if (!strcmp(argv[i], "--tls-cert"))
+			tls_cert = v;
+		else if (!strcmp(argv[i], "--tls-key"))
+			tls_key = v;
 		else if (!strcmp(argv[i], "--check-after"))
 			ca.check_after = atoi(v);
 		else
 			die("unknown option");
 		i++;
 	}
+	log_dir = ca.dir;
 	if (!port || !ref || !secret_file || !cert || !key || !ca.dir)
 		die("--port, --ref, --secret-file, --cert, --key and --dir are "
 		    "needed");
@@ -364,6 +415,14 @@ main(int argc, char **argv)
 		die("cannot set up the server");
 	OSSL_CMP_CTX_set_log_verbosity(ctx, OSSL_CMP_LOG_WARNING);
 	signal(SIGPIPE, SIG_IGN);
+	if (tls_cert != NULL) {
+		sctx = SSL_CTX_new(TLS_server_method());
+		if (!sctx ||
+		    SSL_CTX_use_certificate_chain_file(sctx, tls_cert) != 1 ||
+		    SSL_CTX_use_PrivateKey_file(sctx, tls_key,
+		                                SSL_FILETYPE_PEM) != 1)
+			die("cannot set up TLS");
+	}
 	s = socket(AF_INET, SOCK_STREAM, 0);
 	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	a.sin_family = AF_INET;
@@ -376,7 +435,19 @@ main(int argc, char **argv)
 
 		if (c < 0)
 			continue;
-		serve(srv, c);
+		if (sctx != NULL) {
+			tls = SSL_new(sctx);
+			SSL_set_fd(tls, c);
+			if (SSL_accept(tls) == 1)
+				serve(srv, c);
+			else
+				ERR_print_errors_fp(stderr);
+			SSL_shutdown(tls);
+			SSL_free(tls);
+			tls = NULL;
+		} else {
+			serve(srv, c);
+		}
 		close(c);
 	}
 }
