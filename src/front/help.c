@@ -16,7 +16,7 @@ struct verb_doc {
 	const char *synopsis;
 	const char *summary;
 	const char *details;
-	struct opt_doc opts[16];
+	struct opt_doc opts[20];
 };
 
 static const struct verb_doc verbs[] = {
@@ -56,7 +56,9 @@ static const struct verb_doc verbs[] = {
 	{ "request",
 	  "request --usage U [--usage U2]... (--offline --out FILE [--force] | "
 	  "--ca NAME [--wait SEC] [--assign] [--eab-kid KID [--eab-hmac-file F "
-	  "| --eab-hmac-fd N]]) [--key SPEC] [--token URI] [--name DNS]...",
+	  "| --eab-hmac-fd N]] [--ca-reference REF] [--ca-secret-file F | "
+	  "--ca-secret-fd N] [--template NAME]) [--key SPEC] [--token URI] "
+	  "[--name DNS]...",
 	  "generate a key pair on the token and a token-signed CSR, for a "
 	  "file or an online CA",
 	  "The key pair is generated inside the token (private key: "
@@ -91,7 +93,18 @@ static const struct verb_doc verbs[] = {
 	  "order (exit 3), as is one the CA could not be reached for (exit "
 	  "8); 'certwiz pending process' takes it up where it stood, never "
 	  "with a new order or key. A rejection is recorded with the CA's "
-	  "words (exit 7).",
+	  "words (exit 7). A profile with protocol cmp sends a p10cr "
+	  "carrying the token-signed CSR (RFC 4210, RFC 9480), protected by "
+	  "a password-based MAC with the profile's reference and secret: a "
+	  "CA that approves by hand answers \"waiting\" and the request is "
+	  "kept (exit 3) with its transactionID; 'pending process' resumes "
+	  "that same transaction, in as many runs as it takes, and the "
+	  "issued certificate is checked before the CA is told it is "
+	  "accepted (a wrong one gets a negative certConf and nothing is "
+	  "bound). A profile with protocol helper runs a certmonger CA "
+	  "helper (cepces for AD CS, ipa-submit, dogtag-submit, "
+	  "local-submit) and maps its exit codes the same way; its cookie "
+	  "is the pending reference.",
 	  { { "--usage U", "usage (role) from the topology; repeatable" },
 	    { "--offline", "write the CSR to a file for an offline or public CA" },
 	    { "--out FILE", "where the CSR goes (refused if it exists)" },
@@ -109,6 +122,17 @@ static const struct verb_doc verbs[] = {
 	      "the EAB MAC key, base64url (refused if group or world "
 	      "readable)" },
 	    { "--eab-hmac-fd N", "the EAB MAC key, read from descriptor N" },
+	    { "--ca-reference REF",
+	      "CMP: alternate credentials, the MAC's reference instead of the "
+	      "profile's; recorded in the audit, the secret never" },
+	    { "--ca-secret-file F",
+	      "CMP or helper: the shared secret for this request (refused if "
+	      "group or world readable), instead of the profile's secret_file; "
+	      "asked for on the terminal when neither is given (CMP)" },
+	    { "--ca-secret-fd N", "the same, read from descriptor N" },
+	    { "--template NAME",
+	      "CMP: the certProfile sent to the CA; helper: "
+	      "CERTMONGER_CA_PROFILE (instead of the profile's template)" },
 	    { "--key SPEC",
 	      "ec:P-256, ec:P-384, rsa:2048, rsa:3072 or rsa:4096 (default: "
 	      "the topology's, else ec:P-256)" },
@@ -250,20 +274,26 @@ static const struct verb_doc verbs[] = {
 	    { NULL, NULL } } },
 	{ "pending",
 	  "pending list | pending process [ID]... [--wait SEC] [--eab-kid KID "
-	  "[--eab-hmac-file F | --eab-hmac-fd N]] | pending cancel ID",
+	  "[--eab-hmac-file F | --eab-hmac-fd N]] [--ca-reference REF] "
+	  "[--ca-secret-file F | --ca-secret-fd N] | pending cancel ID",
 	  "show, take up or cancel requests that are not finished",
 	  "'list' shows the open online requests (created, submitted, "
-	  "pending) with their CA, order, next attempt time and what the CA "
+	  "pending) with their CA, protocol, reference (ACME order URL, CMP "
+	  "transactionID, helper cookie), next attempt time and what the CA "
 	  "or the network last said. 'process' takes each one (or the IDs "
-	  "given) up where it stands, with POST-as-GET on its saved order, "
-	  "never a new order or key: answers what the CA still asks, waits "
+	  "given) up where it stands, with POST-as-GET on its saved order "
+	  "(ACME), a pollReq in its saved transaction (CMP) or a POLL with "
+	  "its cookie (helper), never a new order, transaction or key: "
+	  "answers what the CA still asks, waits "
 	  "up to --wait seconds, and imports the certificate once issued. "
 	  "A request stays pending until the CA issues or rejects it. "
 	  "Nothing pending: exit 4. Otherwise the exit code is the most "
 	  "serious outcome (rejected 7, unreachable 8, pending 3). 'cancel' "
 	  "closes an open request, online or offline (it is then failed, "
 	  "'cancelled by USER', and a later import of its response is "
-	  "refused), and destroys its key pair on the token unless a "
+	  "refused), tells a CMP CA the transaction is withdrawn (an error "
+	  "message, with the profile's secret_file), and destroys its key "
+	  "pair on the token unless a "
 	  "certificate was issued for it; audited. Not an open request: "
 	  "exit 4; a key that cannot be destroyed: nothing changes.",
 	  { { "--wait SEC",
@@ -271,6 +301,10 @@ static const struct verb_doc verbs[] = {
 	    { "--eab-kid KID", "process: alternate credentials, as for request" },
 	    { "--eab-hmac-file F", "process: the EAB MAC key from a file" },
 	    { "--eab-hmac-fd N", "process: the EAB MAC key from descriptor N" },
+	    { "--ca-reference REF",
+	      "process: CMP alternate credentials, as for request" },
+	    { "--ca-secret-file F", "process: the CA secret from a file" },
+	    { "--ca-secret-fd N", "process: the CA secret from descriptor N" },
 	    { NULL, NULL } } },
 	{ "refresh", "refresh",
 	  "reconcile the store with the tokens and the CAs",
@@ -616,7 +650,7 @@ front_man(FILE *f)
 		"(default 20); relative paths are relative to the file's "
 		"folder. A section or key given twice, or an indented line, is "
 		"an error. "
-		"Each [ca \"NAME\"] section is an online CA: protocol acme, "
+		"Each [ca \"NAME\"] section is an online CA. protocol acme: "
 		"directory (https URL), trust (PEM bundle for the CA's TLS "
 		"certificate; default: the system's), roots (what its issued "
 		"chains must verify to, default [trust] anchors; every "
@@ -629,7 +663,18 @@ front_man(FILE *f)
 		"root instead), dns01_hook (run as HOOK add|del NAME VALUE), "
 		"timeout (seconds per HTTP exchange, default 30), account_key "
 		"(ec:P-256, the default, or ec:P-384: the ACME account key "
-		"made on the token). "
+		"made on the token). protocol cmp: server (http or https URL "
+		"of the CMP endpoint), reference and secret_file (the "
+		"password-based MAC's reference and shared secret, the file "
+		"the service user's, mode 0600), recipient (the CA's name, "
+		"/CN=...), trust (the https server's TLS roots, and what "
+		"signature-protected answers verify to), roots, template (the "
+		"certProfile), timeout. protocol helper: command (a certmonger "
+		"CA helper: absolute path and arguments, no shell, run as the "
+		"service user with a clean environment and CERTMONGER_* "
+		"variables, at most timeout seconds, default 60), template "
+		"(CERTMONGER_CA_PROFILE), roots, secret_file (optional, given "
+		"to the helper on descriptor 3, CERTWIZ_CA_SECRET_FD). "
 		"Each [deploy \"USAGE\"] section keeps a server of this machine "
 		"up to date with the usage's certificate: server (nginx, apache, "
 		"or files: the chain and the key's URI only), out (the folder, "

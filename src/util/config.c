@@ -920,6 +920,19 @@ cw_config_check_host(const struct cw_config *c)
 		if (c->cas[i].dns01_hook != NULL)
 			rc = cw_check_trusted(c->cas[i].dns01_hook,
 					      "dns-01 hook");
+	/* a CA helper runs as the service's user, which holds the PINs:
+	 * nobody but root may change it */
+	for (size_t i = 0; rc == CW_OK && i < c->n_cas; i++) {
+		char **argv = c->cas[i].command
+		                  ? cw_deploy_argv(c->cas[i].command)
+		                  : NULL;
+
+		if (c->cas[i].command != NULL && argv == NULL)
+			rc = CW_ERR_NOMEM;
+		else if (argv != NULL && argv[0] != NULL)
+			rc = cw_check_trusted(argv[0], "CA helper");
+		free(argv);
+	}
 	if (rc == CW_OK && c->renew_notify != NULL) {
 		char **argv = cw_deploy_argv(c->renew_notify);
 

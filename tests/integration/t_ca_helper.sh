@@ -60,6 +60,8 @@ expect_rc 3 cw pending process "$R" --json
 jq -e '.[0].reference == "'"$COOKIE"'"' <<<"$OUT" >/dev/null || fail "poll: $OUT"
 grep -q "^POLL $COOKIE WebServer 0$" "$HD/calls" ||
 	fail "the helper did not get the cookie and template, or got the service's environment: $(cat "$HD/calls")"
+[ "$(cat "$HD/fds")" = "0 1 2 255 " ] ||
+	fail "the helper got descriptors of the service's: $(cat "$HD/fds")"
 echo approve >"$HD/decision"
 expect_rc 0 cw pending process "$R" --json
 jq -e '.[0].state == "issued"' <<<"$OUT" >/dev/null || fail "approved: $OUT"
@@ -104,6 +106,19 @@ check_bad exit-4 1 "not configured: helper says 4" created
 check_bad exit-6 1 "does not support SUBMIT" created
 check_bad exit-16 1 "needs SCEP data" created
 check_bad exit-17 7 "wants a new key" rejected
+
+# A helper others may change would run as the service's user, which
+# holds the PINs: the configuration is refused.
+cp "$H" loose-helper.sh
+chmod 0777 loose-helper.sh
+cp certwiz.conf good.conf
+printf '[ca "loose"]\nprotocol = helper\ncommand = %s hold %s\n' "$WORK/loose-helper.sh" "$HD" >>certwiz.conf
+before=$(sqlite3 state/store.db "select count(*) from requests")
+expect_rc 1 cw request --usage Default --ca loose --wait 0
+expect_err "CA helper '$WORK/loose-helper.sh'"
+[ "$(sqlite3 state/store.db "select count(*) from requests")" = "$before" ] ||
+	fail "a request was made with a loose helper"
+cp good.conf certwiz.conf
 
 cw audit verify >/dev/null || fail "audit verify"
 canary_check || fail "canary"

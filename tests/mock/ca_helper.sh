@@ -7,11 +7,14 @@
 # a delay of 1 second and the cookie. Other modes answer every operation
 # at once: hang (sleeps), garbage (exit 0 and no certificate), otherkey
 # (a certificate for a key of its own), flood (more output than allowed),
-# exit-N (prints a line and exits N). Every call is logged to DIR/calls.
+# exit-N (prints a line and exits N). Every call is logged to DIR/calls,
+# the descriptors of the last one to DIR/fds.
 set -u
 mode=$1 dir=$2
 op=${CERTMONGER_OPERATION:-}
 echo "$op ${CERTMONGER_CA_COOKIE:-} ${CERTMONGER_CA_PROFILE:-} $(env | grep -c '^CERTWIZ\|^SOFTHSM\|^PKCS11')" >>"$dir/calls"
+# the descriptors it was given (bash adds its own for the script: 255)
+ls /proc/$$/fd | sort -n | tr '\n' ' ' >"$dir/fds"
 case $op in SUBMIT|POLL) ;; *) exit 6 ;; esac
 sign() {
 	openssl x509 -req -in "$1" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \

@@ -216,6 +216,48 @@ test_service_keys_and_their_defaults(void **state)
 			 CW_ERR_CONFIG);
 }
 
+/* CMP and helper profiles: what each needs, refused when it makes no
+ * sense. */
+static void
+test_ca_protocols(void **state)
+{
+	static const char *const bad[] = {
+	    "[ca \"c\"]\nprotocol = scep\n",
+	    "[ca \"c\"]\nprotocol = cmp\nreference = r\n",
+	    "[ca \"c\"]\nprotocol = cmp\nserver = ftp://ca/\nreference = r\n",
+	    "[ca \"c\"]\nprotocol = cmp\nserver = http://ca/pkix/\n",
+	    "[ca \"c\"]\nprotocol = cmp\nserver = http://ca/\nreference = r\n"
+	    "recipient = CN=CA\n",
+	    "[ca \"c\"]\nprotocol = cmp\nserver = http://ca/\nreference = r\n"
+	    "template = "
+	    "0123456789012345678901234567890123456789012345678901234567890"
+	    "123456789012345678901234567890123456789012345678901234567890\n",
+	    "[ca \"c\"]\nprotocol = helper\n",
+	    "[ca \"c\"]\nprotocol = helper\ncommand = cepces-submit\n",
+	    "[ca \"c\"]\nprotocol = helper\ncommand = /x\ncookie = 1\n",
+	};
+	struct cw_config c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(cw_config_parse(bad[i], "c.conf", "/", &c),
+		                 CW_ERR_CONFIG);
+	assert_int_equal(
+	    cw_config_parse("[ca \"c\"]\nprotocol = cmp\n"
+	                    "server = https://ca/pkix/\nreference = r\n"
+	                    "secret_file = c.pw\nrecipient = /CN=CA\n"
+	                    "[ca \"h\"]\nprotocol = helper\n"
+	                    "command = /usr/lib/certmonger/local-submit -d /x\n"
+	                    "template = T\ntimeout = 5\n",
+	                    "c.conf", "/etc/cw", &c),
+	    CW_OK);
+	assert_string_equal(cw_config_ca(&c, "c")->secret_file, "/etc/cw/c.pw");
+	assert_string_equal(cw_config_ca(&c, "c")->recipient, "/CN=CA");
+	assert_string_equal(cw_config_ca(&c, "h")->template, "T");
+	assert_int_equal(cw_config_ca(&c, "h")->timeout, 5);
+	cw_config_release(&c);
+}
+
 static void
 test_example_configuration_parses(void **state)
 {
@@ -227,6 +269,10 @@ test_example_configuration_parses(void **state)
 	assert_int_equal(cw_config_load(path, &c), CW_OK);
 	assert_non_null(c.token_pin_file);
 	assert_non_null(cw_config_ca(&c, "enterprise"));
+	assert_non_null(cw_config_ca(&c, "corp"));
+	assert_string_equal(cw_config_ca(&c, "corp")->protocol, "cmp");
+	assert_string_equal(cw_config_ca(&c, "corp")->reference, "web-ra-01");
+	assert_string_equal(cw_config_ca(&c, "corp")->template, "WebServer");
 	cw_config_release(&c);
 }
 
@@ -272,6 +318,7 @@ main(void)
 	    cmocka_unit_test(test_service_keys_and_their_defaults),
 	    cmocka_unit_test(test_deploy_sections),
 	    cmocka_unit_test(test_renew_policy),
+	    cmocka_unit_test(test_ca_protocols),
 	    cmocka_unit_test(test_example_configuration_parses),
 	    cmocka_unit_test(test_trusted_paths),
 	};
