@@ -34,47 +34,23 @@ AS_SVC="setpriv --reuid=certwiz --regid=certwiz --init-groups"
 MODULE=$(sed -n 's/^module_path = //p' tokens/softhsm2.profile | while read -r p; do
 	[ -e "$p" ] && echo "$p" && break; done)
 HOST=fe01.contoso.test PIN=bench-pin-1234 REF=bench-ra SECRET=bench-secret-$RANDOM$RANDOM
+[ -n "$MODULE" ] || fail "no SoftHSM2 module"
 
-# token, store, service, CA: as installed (certwizd as its own user)
+# token, store, certwizd and an offline root, as installed (bench/lib.sh),
+# with a CMP profile for the test CA
 D=$WORK
-mkdir -p "$D/tokens" "$D/state" "$D/run" "$D/ca" "$D/cmpca"
-chmod 700 "$D/state"
-chown certwiz: "$D/tokens" "$D/state"
-sed "s|@TOKENDIR@|$D/tokens|" tokens/softhsm2.conf.in >"$D/softhsm2.conf"
-export SOFTHSM2_CONF=$D/softhsm2.conf
-$AS_SVC softhsm2-util --init-token --free --label bench --pin $PIN --so-pin so-$PIN >/dev/null
-(umask 077 && printf '%s\n' $PIN >"$D/pin" && printf '%s\n' "$SECRET" >"$D/cmp.pw")
-chown certwiz "$D/pin" "$D/cmp.pw"
-cp examples/topology-sfb.json "$D/topology.json"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$D/ca/root.key" -out "$D/ca/root.pem" -days 30 -subj "/CN=bench root" \
-	-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+new_token "$D"
 PORT=$(free_port)
-cat >"$D/certwiz.conf" <<CONF
-[store]
-path = state/store.db
-[token]
-uri = pkcs11:token=bench
-module = $MODULE
-pin_file = pin
-[topology]
-file = topology.json
-host = $HOST
-[trust]
-anchors = ca/root.pem
-[service]
-socket = run/certwiz.sock
+(umask 077 && printf '%s\n' "$SECRET" >"$D/cmp.pw" && mkdir -p "$D/cmpca" &&
+	printf '%s\n' "$SECRET" >"$D/cmpca/secret.pw")
+chown certwiz "$D/cmp.pw"
+cat >>"$D/certwiz.conf" <<CONF
 [ca "corp"]
 protocol = cmp
 server = http://127.0.0.1:$PORT/pkix/
 reference = $REF
 secret_file = cmp.pw
 CONF
-"$CWD" --config "$D/certwiz.conf" 2>>"$D/certwizd.log" </dev/null &
-BG_PIDS="$BG_PIDS $!"
-for _ in $(seq 100); do [ -S "$D/run/certwiz.sock" ] && break; sleep 0.05; done
-"$CW" -c "$D/certwiz.conf" init >/dev/null || fail "certwiz init"
-(umask 077 && printf '%s\n' "$SECRET" >"$D/cmpca/secret.pw")
 "$CMPCA" --port "$PORT" --ref $REF --secret-file "$D/cmpca/secret.pw" \
 	--cert "$D/ca/root.pem" --key "$D/ca/root.key" --dir "$D/cmpca" 2>>"$D/cmpca/log" &
 BG_PIDS="$BG_PIDS $!"
@@ -127,12 +103,5 @@ FRAG=$WORK/frag.md
 	echo
 	echo "<!-- /cmp -->"
 } >"$FRAG"
-OUT=bench/results.md
-if grep -q '^<!-- cmp -->$' $OUT; then
-	sed '/^<!-- cmp -->$/,/^<!-- \/cmp -->$/d' $OUT >"$FRAG.all"
-else
-	cp $OUT "$FRAG.all"
-fi
-cat "$FRAG" >>"$FRAG.all"
-mv "$FRAG.all" $OUT
+replace_section cmp "$FRAG"
 cat "$FRAG"

@@ -60,3 +60,62 @@ table_head() {
 	echo "|---|---:|---:|---:|---:|---:|---:|"
 }
 
+# --- a token, a store and certwizd, as installed ---------------------------
+# Uses SRC, CW, CWD, MODULE, PIN, HOST, AS_SVC, BG_PIDS and fail.
+
+new_token() { # new_token DIR: a fresh token, store and configuration in DIR,
+	# laid out as installed, and a certwizd serving them
+	local d=$1
+	mkdir -p "$d/tokens" "$d/state" "$d/run"
+	chmod 755 "$d"
+	chmod 700 "$d/state"
+	chown certwiz: "$d/tokens" "$d/state"
+	sed "s|@TOKENDIR@|$d/tokens|" tokens/softhsm2.conf.in >"$d/softhsm2.conf"
+	SOFTHSM2_CONF="$d/softhsm2.conf" $AS_SVC softhsm2-util --init-token --free \
+		--label bench --pin $PIN --so-pin so-$PIN >/dev/null
+	(umask 077 && printf '%s\n' $PIN >"$d/pin") && chown certwiz "$d/pin"
+	cp examples/topology-sfb.json "$d/topology.json"
+	cat >"$d/certwiz.conf" <<CONF
+[store]
+path = state/store.db
+[token]
+uri = pkcs11:token=bench
+module = $MODULE
+pin_file = pin
+[topology]
+file = topology.json
+host = $HOST
+[trust]
+anchors = ca/root.pem
+[service]
+socket = run/certwiz.sock
+CONF
+	mkdir -p "$d/ca"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$d/ca/root.key" -out "$d/ca/root.pem" -days 30 \
+		-subj "/CN=bench root" -addext basicConstraints=critical,CA:TRUE \
+		-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+	start_service "$d"
+	"$CW" -c "$d/certwiz.conf" init >/dev/null || fail "certwiz init for $d"
+}
+start_service() { # start_service DIR: certwizd for DIR's configuration
+	SOFTHSM2_CONF="$1/softhsm2.conf" "$CWD" --config "$1/certwiz.conf" \
+		2>>"$1/certwizd.log" </dev/null &
+	BG_PIDS="$BG_PIDS $!"
+	for _ in $(seq 100); do [ -S "$1/run/certwiz.sock" ] && return 0; sleep 0.05; done
+	fail "certwizd did not start for $1"
+}
+
+# replace_section NAME FRAG: puts FRAG (which starts with "<!-- NAME -->"
+# and ends with "<!-- /NAME -->") in place of that section of
+# bench/results.md, or at its end.
+replace_section() {
+	local out=$SRC/bench/results.md
+	if grep -q "^<!-- $1 -->\$" "$out"; then
+		sed "/^<!-- $1 -->\$/,/^<!-- \/$1 -->\$/d" "$out" >"$2.all"
+	else
+		cp "$out" "$2.all"
+	fi
+	cat "$2" >>"$2.all"
+	mv "$2.all" "$out"
+}

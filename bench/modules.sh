@@ -25,7 +25,7 @@ if [ "${1:-}" != --family ]; then
 		export ROUNDS=3 RUNS=4
 	fi
 	FRAG=$(mktemp /tmp/certwiz-bench-modules.XXXXXX)
-	trap 'rm -f "$FRAG" "$FRAG.md"' EXIT
+	trap 'rm -f "$FRAG" "$FRAG.all"' EXIT
 	{
 		echo "<!-- modules -->"
 		echo
@@ -49,15 +49,9 @@ if [ "${1:-}" != --family ]; then
 		bash bench/modules.sh --family "$fam" "$FRAG"
 	done
 	echo "<!-- /modules -->" >>"$FRAG"
-	OUT=bench/results.md
-	if grep -q '^<!-- modules -->$' $OUT; then
-		sed '/^<!-- modules -->$/,/^<!-- \/modules -->$/d' $OUT >"$FRAG.md"
-	else
-		cp $OUT "$FRAG.md"
-	fi
-	cat "$FRAG" >>"$FRAG.md"
-	mv "$FRAG.md" $OUT
-	sed -n '/^<!-- modules -->$/,$p' $OUT
+	source bench/lib.sh
+	replace_section modules "$FRAG"
+	cat "$FRAG"
 	exit 0
 fi
 

@@ -123,16 +123,9 @@ static enum cw_err
 record(struct run *r, const struct store_request_update *u,
        const char *operation, const char *outcome, const char *reason)
 {
-	char *t = request_target(r, NULL, NULL);
-	enum cw_err rc = t ? store_begin(r->s) : CW_ERR_NOMEM;
-
-	if (rc == CW_OK)
-		rc = store_request_update(r->s, r->req.id, u);
-	if (rc == CW_OK && operation)
-		rc = wiz_audit(r->w, operation, t, outcome, reason);
-	rc = store_end(r->s, rc);
-	free(t);
-	return rc;
+	return wiz_online_record(r->w, r->s, r->req.id,
+	                         request_target(r, NULL, NULL), u, operation,
+	                         outcome, reason);
 }
 
 /* A CSR certwiz itself made, for its request's key, and never for the

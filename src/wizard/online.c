@@ -193,21 +193,28 @@ target(struct run *r)
 	                    r->req.protocol, "reference", r->req.ca_ref, NULL);
 }
 
-/* A state change and its audit event, in one transaction. */
+enum cw_err
+wiz_online_record(struct wiz *w, struct store *s, int64_t id, char *target,
+                  const struct store_request_update *u, const char *operation,
+                  const char *outcome, const char *reason)
+{
+	enum cw_err rc = target ? store_begin(s) : CW_ERR_NOMEM;
+
+	if (rc == CW_OK)
+		rc = store_request_update(s, id, u);
+	if (rc == CW_OK && operation)
+		rc = wiz_audit(w, operation, target, outcome, reason);
+	rc = store_end(s, rc);
+	free(target);
+	return rc;
+}
+
 static enum cw_err
 record(struct run *r, const struct store_request_update *u,
        const char *operation, const char *outcome, const char *reason)
 {
-	char *t = target(r);
-	enum cw_err rc = t ? store_begin(r->s) : CW_ERR_NOMEM;
-
-	if (rc == CW_OK)
-		rc = store_request_update(r->s, r->req.id, u);
-	if (rc == CW_OK && operation)
-		rc = wiz_audit(r->w, operation, t, outcome, reason);
-	rc = store_end(r->s, rc);
-	free(t);
-	return rc;
+	return wiz_online_record(r->w, r->s, r->req.id, target(r), u, operation,
+	                         outcome, reason);
 }
 
 /* The protocol's save hook: its state is written at once; the first save

@@ -225,6 +225,14 @@ enum cw_err wiz_online_run(struct wiz *w, int64_t id,
  * error message ends the transaction); failures are warnings. */
 void wiz_online_withdraw(struct wiz *w, const struct store_request *q);
 
+/* A request's state change and its audit event on target (taken; NULL:
+ * out of memory), in one transaction. */
+enum cw_err wiz_online_record(struct wiz *w, struct store *s, int64_t id,
+			      char *target,
+			      const struct store_request_update *u,
+			      const char *operation, const char *outcome,
+			      const char *reason);
+
 /* Whether q is an online request still open (created, submitted,
  * pending). */
 bool wiz_online_open(const struct store_request *q);

@@ -4,6 +4,8 @@
 # approved). Source after lib.sh and setup_env; servers are stopped by PID
 # when the test exits.
 
+source "$(dirname "${BASH_SOURCE[0]}")/tls.sh"
+
 CMP_REF=certwiz-ra-1
 CMP_SECRET=CANARY-CMP-SECRET-$RANDOM$RANDOM
 EXTRA_CANARIES=$CMP_SECRET
@@ -78,15 +80,8 @@ start_cmpca() {
 	CMPCA_DIR=$WORK/servers/cmpca-$port
 	for a in "$@"; do [ "$a" = --tls ] && tls=(--tls-cert "$WORK/servers/tls.pem" --tls-key "$WORK/servers/tls.key"); done
 	if [ ${#tls[@]} -gt 0 ] && [ ! -f "$WORK/servers/tls.pem" ]; then
-		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-			-keyout "$WORK/servers/tls-root.key" -out "$WORK/cmp-tls-root.pem" -days 2 \
-			-subj "/CN=CMP test TLS root" 2>/dev/null
-		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-			-keyout "$WORK/servers/tls.key" -out "$WORK/servers/tls.csr" -subj /CN=localhost 2>/dev/null
-		printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$WORK/servers/tls.ext"
-		openssl x509 -req -in "$WORK/servers/tls.csr" -CA "$WORK/cmp-tls-root.pem" \
-			-CAkey "$WORK/servers/tls-root.key" -CAcreateserial -days 2 \
-			-extfile "$WORK/servers/tls.ext" -out "$WORK/servers/tls.pem" 2>/dev/null
+		tls_server_cert "$WORK/servers" "CMP test TLS root"
+		cp "$WORK/servers/tls-root.pem" "$WORK/cmp-tls-root.pem"
 	fi
 	set -- $(printf '%s\n' "$@" | grep -vx -- --tls)
 	mkdir -p "$CMPCA_DIR"

@@ -5,6 +5,7 @@
 # here. Source after lib.sh and setup_env; the servers are stopped by PID
 # when the test exits. The 'pebble' CTest label marks these tests.
 
+source "$(dirname "${BASH_SOURCE[0]}")/tls.sh"
 command -v pebble >/dev/null || exit 77
 command -v pebble-challtestsrv >/dev/null || exit 77
 
@@ -27,15 +28,7 @@ wait_for() {
 setup_pebble() {
 	PB=$WORK/servers/pebble
 	mkdir -p "$PB"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$PB/tls-root.key" -out "$PB/tls-root.pem" -days 2 \
-		-subj "/CN=pebble test TLS root" 2>/dev/null
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$PB/tls.key" -out "$PB/tls.csr" -subj /CN=localhost 2>/dev/null
-	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$PB/tls.ext"
-	openssl x509 -req -in "$PB/tls.csr" -CA "$PB/tls-root.pem" \
-		-CAkey "$PB/tls-root.key" -CAcreateserial -days 2 \
-		-extfile "$PB/tls.ext" -out "$PB/tls.pem" 2>/dev/null
+	tls_server_cert "$PB" "pebble test TLS root"
 	cp "$PB/tls-root.pem" "$WORK/pebble-tls.pem"
 	ACME_PORT=$(free_port) MGMT_PORT=$(free_port) HTTP01_PORT=$(free_port)
 	TLSALPN_PORT=$(free_port) DNS_PORT=$(free_port) CHALL_PORT=$(free_port)
