@@ -97,6 +97,8 @@ char *cw_user_name(void);
 
 /* RFC 3339 UTC ("2026-11-22T10:00:00Z") into buf of at least 21 bytes. */
 void cw_time_format(time_t t, char *buf, size_t size);
+/* Milliseconds of the monotonic clock, for deadlines. */
+int64_t cw_monotonic_ms(void);
 /*
  * Parses RFC 3339 / ISO 8601 in UTC ("2026-11-22T10:00:00Z", also with a
  * space or without seconds, or a date alone) or "+Nd", "-Nd", "+Nh", "+Nm",

@@ -46,27 +46,18 @@ struct run {
 	int code;
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* Reads stdout until EOF, the limit or the deadline; then the exit. */
 static enum cw_err
 collect(struct helper *h, pid_t pid, int fd, struct run *r)
 {
-	int64_t end = now_ms() + h->timeout * 1000;
+	int64_t end = cw_monotonic_ms() + h->timeout * 1000;
 	bool too_big = false, late = false;
 	int status = 0;
 	unsigned char buf[4096];
 
 	for (;;) {
 		struct pollfd p = {fd, POLLIN, 0};
-		int64_t left = end - now_ms();
+		int64_t left = end - cw_monotonic_ms();
 		ssize_t n;
 
 		if (left <= 0) {
@@ -99,7 +90,7 @@ collect(struct helper *h, pid_t pid, int fd, struct run *r)
 			break;
 		if (w < 0 && errno != EINTR)
 			break;
-		if (now_ms() >= end) {
+		if (cw_monotonic_ms() >= end) {
 			late = true;
 			break;
 		}

@@ -121,15 +121,6 @@ open_listener(const char *where)
 	return fd;
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static enum MHD_Result
 reply(struct MHD_Connection *c, unsigned status, const char *body)
 {
@@ -190,7 +181,7 @@ notify(void *cls, struct MHD_Connection *c, void **socket_context,
 		struct open_conn *o = &s->conns[i];
 
 		if (code == MHD_CONNECTION_NOTIFY_STARTED && o->fd < 0) {
-			*o = (struct open_conn){ fd, now_ms() };
+			*o = (struct open_conn){fd, cw_monotonic_ms()};
 			break;
 		}
 		if (code == MHD_CONNECTION_NOTIFY_CLOSED && o->fd == fd) {
@@ -205,7 +196,7 @@ notify(void *cls, struct MHD_Connection *c, void **socket_context,
 static void
 cut_late(struct ca_http01 *s)
 {
-	int64_t now = now_ms();
+	int64_t now = cw_monotonic_ms();
 
 	for (size_t i = 0; i < MAX_CONNECTIONS; i++) {
 		struct open_conn *o = &s->conns[i];

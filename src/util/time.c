@@ -6,6 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+int64_t
+cw_monotonic_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 void
 cw_time_format(time_t t, char *buf, size_t size)
 {

@@ -61,15 +61,6 @@ wiz_acme_outcome_release(struct wiz_acme_outcome *o)
 	memset(o, 0, sizeof(*o));
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static void
 set_problem(struct run *r, const char *text)
 {
@@ -240,7 +231,7 @@ publish(struct run *r, const struct acme_authz *z,
 					     &r->http01);
 		if (rc == CW_OK)
 			rc = ca_http01_add(r->http01, c->token, ka);
-		r->responder_until_ms = now_ms() + RESPONDER_GRACE_MS;
+		r->responder_until_ms = cw_monotonic_ms() + RESPONDER_GRACE_MS;
 		free(ka);
 		return rc;
 	}
@@ -375,7 +366,7 @@ authorize(struct run *r)
 static enum cw_err
 wait_poll(struct run *r)
 {
-	int64_t now = now_ms(), ms = r->delay_ms, end = r->deadline_ms;
+	int64_t now = cw_monotonic_ms(), ms = r->delay_ms, end = r->deadline_ms;
 	time_t t = time(NULL);
 	struct timespec ts;
 	enum cw_err rc;
@@ -621,7 +612,8 @@ wiz_acme_run(struct wiz *w, int64_t id, const struct wiz_acme_opts *o,
 	r.w = w;
 	r.o = o;
 	r.delay_ms = POLL_FIRST_MS;
-	r.deadline_ms = now_ms() + (int64_t)(o->wait > 0 ? o->wait : 0) * 1000;
+	r.deadline_ms =
+	    cw_monotonic_ms() + (int64_t)(o->wait > 0 ? o->wait : 0) * 1000;
 	rc = wiz_store(w, &r.s);
 	if (rc == CW_OK)
 		rc = store_request_get(r.s, id, &r.req);

@@ -42,13 +42,14 @@ static enum cw_err
 on_request(void *user, const struct store_request *r)
 {
 	struct ctx *c = user;
-	char next[32] = "", *line;
+	char next[40] = "", *line;
 	enum cw_err rc;
-	struct tm tm;
-	time_t t = (time_t)r->next_attempt;
 
-	if (r->next_attempt > 0 && gmtime_r(&t, &tm) != NULL)
-		strftime(next, sizeof(next), " next %Y-%m-%dT%H:%M:%SZ", &tm);
+	if (r->next_attempt > 0) {
+		memcpy(next, " next ", 6);
+		cw_time_format((time_t)r->next_attempt, next + 6,
+		               sizeof(next) - 6);
+	}
 	/* "ID STATE PROTOCOL", then for an online one its CA, the CA's
 	 * reference and the next attempt */
 	if (strcmp(r->protocol, "offline") == 0)
