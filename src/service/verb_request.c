@@ -141,8 +141,9 @@ usable(int argc, char **argv, const struct cw_strlist *usages, bool offline,
 		why = "--out and --force are for offline requests";
 	else if (offline && (o->assign || o->eab_kid || eab_secret ||
 	                     ca_secret || o->ca_reference || o->template))
-		why = "--assign, --template and the --eab and --ca-secret "
-		      "options are for online requests (--ca)";
+		why = "--assign and the --eab options are for online requests "
+		      "(--ca), as are --ca-reference, --ca-secret-file, "
+		      "--ca-secret-fd and --template";
 	else
 		return true;
 	if (why != NULL)

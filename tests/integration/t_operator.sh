@@ -61,6 +61,8 @@ refused 2 "--out is given twice" cw $R --out r.csr --out s.csr
 # Conflicting options: the reason, and the synopsis once.
 refused 2 "--assign and the --eab options are for online requests" cw $R --out r.csr --assign
 [ "$(grep -c '^usage:' <<<"$ERR")" = 1 ] || fail "usage printed $(grep -c '^usage:' <<<"$ERR") times"
+refused 2 "as are --ca-reference, --ca-secret-file" cw $R --out r.csr --template WebServer
+refused 2 "as are --ca-reference, --ca-secret-file" cw $R --out r.csr --ca-reference ra-1
 refused 2 "--offline and --ca exclude each other" cw $R --out r.csr --ca corp
 
 # A topology that gives no names, or an empty one: refused by name.
