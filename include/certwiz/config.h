@@ -102,6 +102,8 @@ struct cw_config {
 			       deployed until then */
 	char *renew_notify; /* command run at each renewal event (words, no
 			       shell), or NULL */
+	long renew_notify_timeout; /* seconds it may take (30), then its
+				      process group is killed */
 	bool renew_prune;   /* prune after each renewal run (default yes) */
 	char *renew_outbox; /* where renewals for offline CAs put their CSR
 			       (the service's user writes it), or NULL */

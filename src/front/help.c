@@ -696,7 +696,8 @@ front_man(FILE *f)
 		"no shell, run with EVENT USAGE SHA256 DAYS_LEFT and CERTWIZ_* "
 		"variables for each renewal event: renewed, pending, failed "
 		"with severity warning, or critical when the certificate has "
-		"fewer than critical_days left, default 7), prune "
+		"fewer than critical_days left, default 7; stopped after "
+		"notify_timeout seconds, default 30), prune "
 		"(default yes), retain_expired and retain_superseded (days, "
 		"default 30 and 90), outbox (the folder, the service user's, "
 		"where renewals for offline CAs put their CSR).");

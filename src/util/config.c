@@ -246,6 +246,8 @@ handle_renew(struct parse_state *ps, const char *key, const char *value)
 	    {"days", offsetof(struct cw_config, renew_days), 1, 3650},
 	    {"spread", offsetof(struct cw_config, renew_spread), 0, 604800},
 	    {"wait", offsetof(struct cw_config, renew_wait), 1, 3600},
+	    {"notify_timeout", offsetof(struct cw_config, renew_notify_timeout),
+	     1, 600},
 	    {"retry", offsetof(struct cw_config, renew_retry), 1, 86400},
 	    {"critical_days", offsetof(struct cw_config, renew_critical_days),
 	     1, 3650},

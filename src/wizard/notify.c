@@ -3,9 +3,9 @@
  * with the event, the usage, the certificate and its days left, as
  * arguments and in the environment; without a shell, with a clean
  * environment, stdin from /dev/null, no descriptor above 2, in a process
- * group of its own killed after 30 seconds. posix_spawn, never fork: the
- * caller may hold PKCS#11 sessions. A failing notifier is reported and
- * never fails the renewal.
+ * group of its own killed after [renew] notify_timeout seconds (30).
+ * posix_spawn, never fork: the caller may hold PKCS#11 sessions. A failing
+ * notifier is reported and never fails the renewal.
  */
 #define _GNU_SOURCE
 #include "wizard_int.h"
@@ -20,14 +20,12 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#define NOTIFY_SECONDS 30
-
-/* Waits for pid at most NOTIFY_SECONDS, then kills its group. */
+/* Waits for pid at most seconds, then kills its group. */
 static int
-wait_notifier(pid_t pid, bool *killed)
+wait_notifier(pid_t pid, long seconds, bool *killed)
 {
 	struct timespec step = {0, 20 * 1000 * 1000};
-	time_t end = time(NULL) + NOTIFY_SECONDS;
+	time_t end = time(NULL) + seconds;
 	int status = 0;
 
 	*killed = false;
@@ -107,11 +105,15 @@ wiz_notify(struct wiz *w, const char *event, const char *severity,
 		cw_warn("cannot run the notify command '%s': %s", argv[0],
 		        strerror(err));
 	} else {
-		status = wait_notifier(pid, &killed);
+		long limit = w->cfg.renew_notify_timeout > 0
+		                 ? w->cfg.renew_notify_timeout
+		                 : 30;
+
+		status = wait_notifier(pid, limit, &killed);
 		if (killed)
 			cw_warn("the notify command '%s' did not finish within "
-			        "%d seconds and was stopped",
-			        argv[0], NOTIFY_SECONDS);
+			        "%ld seconds and was stopped",
+			        argv[0], limit);
 		else if (status < 0 || !WIFEXITED(status) ||
 		         WEXITSTATUS(status) != 0)
 			cw_warn("the notify command '%s' failed (%s %d)",

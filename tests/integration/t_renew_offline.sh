@@ -3,7 +3,8 @@
 # [renew] outbox (written by the service), the renewal is pending (exit 3)
 # and not made twice; once the response is imported the next run makes
 # the takeover. An outbox the service cannot write fails cleanly: the
-# current certificate keeps serving and no key is left on the token.
+# current certificate keeps serving and no key is left on the token. A
+# notify command that hangs is stopped; one that is missing is refused.
 source "$(dirname "$0")/lib.sh"
 setup_env renew-offline
 setup_ca
@@ -47,6 +48,35 @@ tail -1 "$SVC_DIR/notify.log" | grep -qx "failed critical" || fail "notification
 expect_rc 2 cw check
 expect_out "CRITICAL usage Default: renewal failed 2 times"
 sed -i 's/^critical_days = 100/critical_days = 7/' certwiz.conf
+chmod 755 "$SVC_DIR/outbox"
+
+# a notify command that hangs is stopped at [renew] notify_timeout, with
+# its children, and the renewal goes on; one that does not exist refuses
+# the configuration
+cat >hang.sh <<NOTIFY
+#!/bin/sh
+sleep 600 &
+echo \$! >$SVC_DIR/hang.pid
+wait
+NOTIFY
+chmod 755 hang.sh
+cp certwiz.conf good.conf
+sed -i "s|^notify = .*|notify = $WORK/hang.sh\nnotify_timeout = 2|" certwiz.conf
+chmod 500 "$SVC_DIR/outbox"
+start=$(date +%s)
+expect_rc 1 cw renew --usage Default --force --json
+[ "$(jq -r '.usages[0].action' <<<"$OUT")" = failed ] || fail "renew with a hanging notifier: $OUT"
+expect_err "the notify command '$WORK/hang.sh' did not finish within 2 seconds and was stopped"
+[ $(($(date +%s) - start)) -lt 20 ] || fail "the hanging notifier held the renewal"
+# killed with its process group (a zombie until it is reaped is dead)
+alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $st != Z* ]]; }
+for _ in $(seq 20); do alive "$(cat "$SVC_DIR/hang.pid")" || break; sleep 0.1; done
+! alive "$(cat "$SVC_DIR/hang.pid")" || fail "the notifier's child survived"
+[ "$(serving)" = "$A" ] || fail "the current certificate no longer serves"
+sed -i "s|^notify = .*|notify = $WORK/missing.sh|" certwiz.conf
+expect_rc 1 cw renew --usage Default --force
+expect_err "[renew] notify command '$WORK/missing.sh'"
+cp good.conf certwiz.conf
 chmod 755 "$SVC_DIR/outbox"
 
 # the topology gives Default one more name since A: the renewal says so

@@ -181,6 +181,15 @@ test_renew_policy(void **state)
 	assert_int_equal(cw_config_parse("[renew]\nwhen = soon\n", "c.conf",
 					 "/", &c),
 			 CW_ERR_CONFIG);
+	/* how long the notify command may take: 1 s to 10 min */
+	assert_int_equal(
+	    cw_config_parse("[renew]\nnotify_timeout = 0\n", "c.conf", "/", &c),
+	    CW_ERR_CONFIG);
+	assert_int_equal(
+	    cw_config_parse("[renew]\nnotify_timeout = 5\n", "c.conf", "/", &c),
+	    CW_OK);
+	assert_int_equal(c.renew_notify_timeout, 5);
+	cw_config_release(&c);
 }
 
 static void
