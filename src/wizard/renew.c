@@ -90,8 +90,8 @@ keep_outcome(void *user, const struct wiz_acme_outcome *o, enum cw_err rc)
 
 /* Records the attempt: the renewal row and its audit event, together. */
 static enum cw_err
-record(struct wiz *w, struct wiz_renew_item *it, enum cw_err outcome,
-       int64_t now)
+record(struct wiz *w, struct wiz_renew_item *it, const char *usage,
+       enum cw_err outcome, int64_t now)
 {
 	struct store_renewal prev, r;
 	struct store *s = NULL;
@@ -114,7 +114,7 @@ record(struct wiz *w, struct wiz_renew_item *it, enum cw_err outcome,
 		int64_t d = w->cfg.renew_retry;
 
 		r.attempts = 1;
-		if (store_renewal_get(s, w->host, it->usage, &prev) == CW_OK) {
+		if (store_renewal_get(s, w->host, usage, &prev) == CW_OK) {
 			if (strcmp(prev.state, "failed") == 0 &&
 			    prev.from_cert_id == it->cert_id)
 				r.attempts = prev.attempts + 1;
@@ -125,12 +125,12 @@ record(struct wiz *w, struct wiz_renew_item *it, enum cw_err outcome,
 		r.next_attempt = now + (d < 86400 ? d : 86400);
 		it->next_at = r.next_attempt;
 	}
-	rc = store_renewal_set(s, w->host, it->usage, &r);
+	rc = store_renewal_set(s, w->host, usage, &r);
 	snprintf(from, sizeof(from), "%lld", (long long)it->cert_id);
 	snprintf(to, sizeof(to), "%lld", (long long)it->new_cert_id);
-	target = audit_target("host", w->host, "usage", it->usage,
-	                      "certificate", from, "renewed_by",
-	                      it->new_cert_id ? to : "none", NULL);
+	target =
+	    audit_target("host", w->host, "usage", usage, "certificate", from,
+	                 "renewed_by", it->new_cert_id ? to : "none", NULL);
 	if (rc == CW_OK)
 		rc = target ? wiz_audit(w, "renewal", target,
 		                        failed ? "failure" : "success",
@@ -145,23 +145,20 @@ record(struct wiz *w, struct wiz_renew_item *it, enum cw_err outcome,
 /* The new certificate takes over: now, or after [renew] overlap seconds
  * (the old one serving, and deployed, until then). */
 static enum cw_err
-takeover(struct wiz *w, struct wiz_renew_item *it, int64_t now)
+takeover(struct wiz *w, struct wiz_renew_item *it,
+         const struct cw_strlist *group, int64_t now)
 {
 	struct wiz_assign_opts ao;
 	struct wiz_assign_result ar;
-	struct cw_strlist one;
 	char id[24];
 	enum cw_err rc;
 
-	cw_strlist_init(&one);
 	snprintf(id, sizeof(id), "%lld", (long long)it->new_cert_id);
-	ao = (struct wiz_assign_opts){id, &one, w->cfg.renew_overlap > 0,
+	ao = (struct wiz_assign_opts){id, group, w->cfg.renew_overlap > 0,
 	                              (time_t)(now + w->cfg.renew_overlap)};
 	if (ao.scheduled && ao.at <= time(NULL))
 		ao.at = time(NULL) + 1;
-	rc = cw_strlist_add(&one, it->usage);
-	if (rc == CW_OK)
-		rc = wiz_assign(w, &ao, &ar);
+	rc = wiz_assign(w, &ao, &ar);
 	if (rc == CW_OK) {
 		it->takeover_at = ar.effective;
 		wiz_assign_result_release(&ar);
@@ -171,24 +168,23 @@ takeover(struct wiz *w, struct wiz_renew_item *it, int64_t now)
 		              "could not be assigned: %s",
 		              (long long)it->new_cert_id, cw_last_error());
 	}
-	cw_strlist_release(&one);
 	return rc;
 }
 
 /* Tells the notifier what the attempt came to. */
 static void
-notify(struct wiz *w, const struct wiz_renew_item *it, enum cw_err rc,
-       int64_t now)
+notify(struct wiz *w, const struct wiz_renew_item *it, const char *usage,
+       enum cw_err rc, int64_t now)
 {
 	struct store_cert c;
 	int64_t show = rc == CW_OK ? it->new_cert_id : it->cert_id;
 	bool have = store_cert_get(w->store, show, &c) == CW_OK;
 
 	if (rc == CW_OK)
-		wiz_notify(w, "renewed", "info", it->usage, have ? &c : NULL,
+		wiz_notify(w, "renewed", "info", usage, have ? &c : NULL,
 		           it->takeover_at > now ? "takes over later" : NULL);
 	else if (rc == CW_ERR_PENDING)
-		wiz_notify(w, "pending", "info", it->usage, have ? &c : NULL,
+		wiz_notify(w, "pending", "info", usage, have ? &c : NULL,
 		           "the CA holds the request");
 	else
 		/* critical once the certificate it should replace has fewer
@@ -198,7 +194,7 @@ notify(struct wiz *w, const struct wiz_renew_item *it, enum cw_err rc,
 		                   w->cfg.renew_critical_days * 86400
 		               ? "critical"
 		               : "warning",
-		           it->usage, have ? &c : NULL, it->detail);
+		           usage, have ? &c : NULL, it->detail);
 	if (have)
 		store_cert_release(&c);
 }
@@ -206,9 +202,10 @@ notify(struct wiz *w, const struct wiz_renew_item *it, enum cw_err rc,
 /* The end of an attempt: recorded, notified, and the new certificate
  * deployed (a later takeover: when the service activates it). */
 static enum cw_err
-finish(struct wiz *w, struct wiz_renew_item *it, enum cw_err rc, int64_t now)
+finish(struct wiz *w, struct wiz_renew_item *it, const struct cw_strlist *group,
+       enum cw_err rc, int64_t now)
 {
-	enum cw_err r2;
+	enum cw_err r2 = CW_OK;
 
 	if (rc != CW_OK && rc != CW_ERR_PENDING) {
 		it->action = "failed";
@@ -216,14 +213,19 @@ finish(struct wiz *w, struct wiz_renew_item *it, enum cw_err rc, int64_t now)
 			it->detail = cw_strdup(cw_last_error());
 	}
 	it->rc = rc;
-	r2 = record(w, it, rc, now);
+	/* each usage of the group has its renewal row, event and
+	 * deployment */
+	for (size_t i = 0; r2 == CW_OK && i < group->n; i++)
+		r2 = record(w, it, group->v[i], rc, now);
 	if (r2 != CW_OK)
 		return r2;
-	notify(w, it, rc, now);
-	if (rc == CW_OK && it->takeover_at <= now)
-		(void)wiz_deploy(w, it->usage);
-	else if (rc == CW_OK &&
-	         (it->next_at == 0 || it->takeover_at < it->next_at))
+	for (size_t i = 0; i < group->n; i++) {
+		notify(w, it, group->v[i], rc, now);
+		if (rc == CW_OK && it->takeover_at <= now)
+			(void)wiz_deploy(w, group->v[i]);
+	}
+	if (rc == CW_OK && it->takeover_at > now &&
+	    (it->next_at == 0 || it->takeover_at < it->next_at))
 		it->next_at = it->takeover_at;
 	return CW_OK;
 }
@@ -246,7 +248,8 @@ on_offline(void *user, const struct store_request *r)
  */
 static enum cw_err
 renew_offline(struct wiz *w, const struct wiz_renew_opts *o,
-              struct wiz_renew_item *it, int64_t now)
+              struct wiz_renew_item *it, const struct cw_strlist *group,
+              int64_t now)
 {
 	struct store_renewal last;
 	int64_t open = 0, issued = 0;
@@ -276,7 +279,7 @@ renew_offline(struct wiz *w, const struct wiz_renew_opts *o,
 	if (issued != 0) {
 		it->action = "renewed";
 		it->new_cert_id = issued;
-		rc = takeover(w, it, now);
+		rc = takeover(w, it, group, now);
 	} else if (open != 0) {
 		bool known = it->request_id == open;
 
@@ -286,23 +289,23 @@ renew_offline(struct wiz *w, const struct wiz_renew_opts *o,
 		it->rc = CW_ERR_PENDING;
 		/* a request made by hand is remembered, so that its
 		 * certificate takes over once imported */
-		return known ? CW_OK : record(w, it, CW_ERR_PENDING, now);
+		for (size_t i = 0; !known && rc == CW_OK && i < group->n; i++)
+			rc = record(w, it, group->v[i], CW_ERR_PENDING, now);
+		return rc;
 	} else {
 		const struct wiz_output *out = w->output;
 		struct wiz_request_opts ro;
 		struct wiz_request_result rr;
-		struct cw_strlist one;
 		char *path = cw_printf("%s/%s-%lld.csr", w->cfg.renew_outbox,
 		                       it->usage, (long long)now);
 
 		memset(&ro, 0, sizeof(ro));
 		memset(&rr, 0, sizeof(rr));
-		cw_strlist_init(&one);
-		ro.usages = &one;
+		ro.usages = group;
 		ro.out_path = path;
 		ro.eab_hmac.fd = -1;
 		ro.ca_secret.fd = -1;
-		rc = path ? cw_strlist_add(&one, it->usage) : CW_ERR_NOMEM;
+		rc = path ? CW_OK : CW_ERR_NOMEM;
 		/* the outbox is the service's, from root's configuration:
 		 * written by the service, not by a client */
 		w->output = NULL;
@@ -317,10 +320,9 @@ renew_offline(struct wiz *w, const struct wiz_renew_opts *o,
 			rc = CW_ERR_PENDING;
 		}
 		wiz_request_result_release(&rr);
-		cw_strlist_release(&one);
 		free(path);
 	}
-	return finish(w, it, rc, now);
+	return finish(w, it, group, rc, now);
 }
 
 /* What differs between the names a certificate has and the topology's,
@@ -365,10 +367,61 @@ names_changed(const struct cw_strlist *had, const struct cw_strlist *now)
 	return text;
 }
 
-/* Takes the usage's renewal as far as it goes now. */
+/*
+ * The usages renewed together with u (u first): those of this host that
+ * the same certificate serves now, whose topology names the same CA and
+ * that have no successor scheduled. One key, one request (the union of
+ * their names) and one certificate for them all, as for the certificate
+ * they share.
+ */
+static enum cw_err
+group_of(struct wiz *w, const struct topo_usage *u,
+         const struct wiz_renew_item *it, int64_t now, struct cw_strlist *out)
+{
+	const struct topo *t = NULL;
+	struct cw_strlist all;
+	enum cw_err rc = cw_strlist_add(out, it->usage);
+
+	cw_strlist_init(&all);
+	if (rc == CW_OK)
+		rc = wiz_topology(w, &t);
+	if (rc == CW_OK)
+		rc = topo_host_usages(t, w->host, &all);
+	for (size_t i = 0; rc == CW_OK && i < all.n; i++) {
+		struct store_assignment a;
+		struct topo_usage v;
+		bool same;
+
+		if (strcmp(all.v[i], it->usage) == 0 ||
+		    store_assignment_serving(w->store, w->host, all.v[i], now,
+		                             &a) != CW_OK)
+			continue;
+		same = a.cert_id == it->cert_id;
+		store_assignment_release(&a);
+		if (!same || store_assignment_next(w->store, w->host, all.v[i],
+		                                   now, &a) == CW_OK) {
+			if (same)
+				store_assignment_release(&a);
+			continue;
+		}
+		if (wiz_usage(w, all.v[i], &v) != CW_OK)
+			continue;
+		same = (u->ca == NULL && v.ca == NULL) ||
+		       (u->ca != NULL && v.ca != NULL && !strcmp(u->ca, v.ca));
+		topo_usage_release(&v);
+		if (same)
+			rc = cw_strlist_add(out, all.v[i]);
+	}
+	cw_strlist_release(&all);
+	return rc;
+}
+
+/* Takes the usage's renewal as far as it goes now; group is what was
+ * renewed with it. */
 static enum cw_err
 renew_one(struct wiz *w, const struct wiz_renew_opts *o,
-          const struct topo_usage *u, struct wiz_renew_item *it, int64_t now)
+          const struct topo_usage *u, struct wiz_renew_item *it, int64_t now,
+          struct cw_strlist *group)
 {
 	struct store_assignment a, next;
 	struct store_renewal last;
@@ -425,8 +478,11 @@ renew_one(struct wiz *w, const struct wiz_renew_opts *o,
 			return CW_OK;
 	}
 	ca = u->ca ? cw_config_ca(&w->cfg, u->ca) : NULL;
+	if ((ca != NULL || w->cfg.renew_outbox != NULL) &&
+	    (rc = group_of(w, u, it, now, group)) != CW_OK)
+		return rc;
 	if (ca == NULL && w->cfg.renew_outbox != NULL)
-		return renew_offline(w, o, it, now);
+		return renew_offline(w, o, it, group, now);
 	if (ca == NULL) {
 		it->action = "manual";
 		it->detail = cw_printf(
@@ -453,7 +509,7 @@ renew_one(struct wiz *w, const struct wiz_renew_opts *o,
 	} else if (rc == CW_OK && adopt != 0) {
 		it->action = "renewed";
 		it->new_cert_id = adopt;
-		rc = takeover(w, it, now);
+		rc = takeover(w, it, group, now);
 	} else if (rc == CW_OK && open.id != 0) {
 		struct wiz_process_opts po = {
 		    o->wait, false,
@@ -463,34 +519,29 @@ renew_one(struct wiz *w, const struct wiz_renew_opts *o,
 		it->action = "resumed";
 		rc = wiz_pending_process(w, &open.id, 1, &po, keep_outcome, it);
 		if (rc == CW_OK && it->new_cert_id != 0)
-			rc = takeover(w, it, now);
+			rc = takeover(w, it, group, now);
 	} else if (rc == CW_OK) {
-		struct cw_strlist one;
 		struct wiz_request_opts ro;
 		struct wiz_request_result rr;
 
 		memset(&ro, 0, sizeof(ro));
 		memset(&rr, 0, sizeof(rr));
-		cw_strlist_init(&one);
-		ro.usages = &one;
+		ro.usages = group;
 		ro.ca = u->ca;
 		ro.wait = o->wait;
 		ro.eab_hmac.fd = -1;
 		ro.ca_secret.fd = -1;
 		it->action = "renewed";
-		rc = cw_strlist_add(&one, it->usage);
-		if (rc == CW_OK)
-			rc = wiz_request_online(w, &ro, &rr);
+		rc = wiz_request_online(w, &ro, &rr);
 		it->request_id =
 		    rr.online.request_id ? rr.online.request_id : rr.request_id;
 		if (rc == CW_OK) {
 			it->new_cert_id = rr.online.cert_id;
 			cw_crashpoint("renew:before-takeover");
-			rc = takeover(w, it, now);
+			rc = takeover(w, it, group, now);
 		} else if (rr.online.problem != NULL)
 			it->detail = cw_strdup(rr.online.problem);
 		wiz_request_result_release(&rr);
-		cw_strlist_release(&one);
 	}
 	if (o->dry_run)
 		return rc;
@@ -498,7 +549,7 @@ renew_one(struct wiz *w, const struct wiz_renew_opts *o,
 		it->action = "pending";
 		it->next_at = now + 60;
 	}
-	return finish(w, it, rc, now);
+	return finish(w, it, group, rc, now);
 }
 
 /* Whether renew had nothing to do for the usage now. */
@@ -516,15 +567,17 @@ wiz_renew(struct wiz *w, const struct wiz_renew_opts *o,
 {
 	const struct topo *t = NULL;
 	const struct cw_strlist *list = o->usages;
-	struct cw_strlist usages;
+	struct cw_strlist usages, done;
 	struct wiz_renew_item *v = NULL;
 	struct store *s = NULL;
 	int64_t now = time(NULL);
+	size_t *leader = NULL;
 	enum cw_err rc;
 
 	*out = NULL;
 	*n = 0;
 	cw_strlist_init(&usages);
+	cw_strlist_init(&done);
 	rc = wiz_topology(w, &t);
 	if (rc == CW_OK && (list == NULL || list->n == 0)) {
 		rc = topo_host_usages(t, w->host, &usages);
@@ -536,6 +589,8 @@ wiz_renew(struct wiz *w, const struct wiz_renew_opts *o,
 		rc = CW_ERR_NOMEM;
 	for (size_t i = 0; rc == CW_OK && i < list->n; i++) {
 		struct topo_usage u;
+		struct cw_strlist group;
+		size_t *l;
 
 		/* a usage this host does not serve is a usage error */
 		rc = wiz_usage(w, list->v[i], &u);
@@ -543,9 +598,53 @@ wiz_renew(struct wiz *w, const struct wiz_renew_opts *o,
 			break;
 		v[i].usage = cw_strdup(list->v[i]);
 		*n = i + 1;
-		rc =
-		    v[i].usage ? renew_one(w, o, &u, &v[i], now) : CW_ERR_NOMEM;
+		if (v[i].usage == NULL) {
+			topo_usage_release(&u);
+			rc = CW_ERR_NOMEM;
+			break;
+		}
+		/* renewed already, with the usage it shares its certificate
+		 * with */
+		for (size_t d = 0; d < done.n; d++)
+			if (strcmp(done.v[d], list->v[i]) == 0) {
+				const struct wiz_renew_item *k = &v[leader[d]];
+
+				v[i].action = k->action;
+				v[i].cert_id = k->cert_id;
+				v[i].not_after = k->not_after;
+				v[i].due_at = k->due_at;
+				v[i].next_at = k->next_at;
+				v[i].new_cert_id = k->new_cert_id;
+				v[i].takeover_at = k->takeover_at;
+				v[i].request_id = k->request_id;
+				v[i].rc = k->rc;
+				v[i].detail =
+				    cw_printf("together with %s, whose "
+				              "certificate it shares",
+				              k->usage);
+				break;
+			}
+		if (v[i].action != NULL) {
+			topo_usage_release(&u);
+			continue;
+		}
+		cw_strlist_init(&group);
+		rc = renew_one(w, o, &u, &v[i], now, &group);
 		topo_usage_release(&u);
+		/* the others of its group are not renewed again */
+		if (rc == CW_OK && group.n > 1) {
+			l = realloc(leader,
+			            (done.n + group.n) * sizeof(*leader));
+			if (l == NULL)
+				rc = CW_ERR_NOMEM;
+			else
+				leader = l;
+		}
+		for (size_t g = 1; rc == CW_OK && g < group.n; g++) {
+			leader[done.n] = i;
+			rc = cw_strlist_add(&done, group.v[g]);
+		}
+		cw_strlist_release(&group);
 		/* said where a renewal is made or would be */
 		if (rc == CW_OK && v[i].note != NULL && !idle(v[i].action)) {
 			char *d = v[i].detail ? cw_printf("%s; %s", v[i].detail,
@@ -557,6 +656,8 @@ wiz_renew(struct wiz *w, const struct wiz_renew_opts *o,
 		}
 	}
 	cw_strlist_release(&usages);
+	cw_strlist_release(&done);
+	free(leader);
 	if (rc != CW_OK) {
 		wiz_renew_items_free(v, *n);
 		*n = 0;

@@ -6,7 +6,8 @@
 # saved request is resumed, never made again; a usage the host does not
 # serve and a caller outside the admin group are refused; with a [renew]
 # section certwizd renews by itself when the certificate falls due, the
-# takeover after the overlap; each event reaches the notify command.
+# takeover after the overlap; each event reaches the notify command; a
+# certificate two usages share is renewed once for both.
 source "$(dirname "$0")/lib.sh"
 setup_env renew-acme
 setup_ca
@@ -95,6 +96,34 @@ expect_rc 0 cw renew --usage $U --force --json
 C3=$(jq -r '.usages[0].new_certificate_id' <<<"$OUT")
 [ "$(requests)" = "$n" ] || fail "a new request was made instead of resuming ($n, $(requests))"
 [ "$(serving)" = "$C3" ] || fail "the resumed renewal does not serve"
+
+# 6b. One certificate serving two usages is renewed once for both: one
+# fresh key, one request for the union of their names, one certificate
+# assigned to both; renewing the second usage in the same run does not
+# make another.
+jq '.usages.WebServicesInternal.ca = "pebble" | .usages.WebServicesExternal.ca = "pebble"' \
+	topology.json >t.json && cat t.json >topology.json
+expect_rc 0 cw request --usage WebServicesInternal --usage WebServicesExternal \
+	--key ec:P-256 --ca pebble --assign --json
+S1=$(jq -r .certificate_id <<<"$OUT")
+shared() { cw status --json | jq -r --arg u "$1" '.usages[] | select(.usage == $u) | .assigned.id'; }
+[ "$(shared WebServicesInternal)" = "$S1" ] && [ "$(shared WebServicesExternal)" = "$S1" ] ||
+	fail "the shared certificate is not assigned to both usages"
+n=$(requests) k=$(cw list --keys --json | jq ".keys | length")
+expect_rc 0 cw renew --usage WebServicesInternal --usage WebServicesExternal --force --json
+jq -e '.usages[0].action == "renewed" and .usages[1].action == "renewed" and
+	.usages[0].new_certificate_id == .usages[1].new_certificate_id and
+	(.usages[1].detail | test("together with WebServicesInternal"))' <<<"$OUT" >/dev/null ||
+	fail "the shared certificate was not renewed once for both: $OUT"
+S2=$(jq -r '.usages[0].new_certificate_id' <<<"$OUT")
+[ "$(shared WebServicesInternal)" = "$S2" ] && [ "$(shared WebServicesExternal)" = "$S2" ] ||
+	fail "the renewed certificate does not serve both usages"
+[ "$(requests)" = $((n + 1)) ] || fail "$(( $(requests) - n )) requests for one shared certificate"
+[ "$(cw list --keys --json | jq ".keys | length")" = $((k + 1)) ] || fail "more than one new key"
+for u in WebServicesInternal WebServicesExternal; do
+	cw status --usage $u --json | jq -e '.usages[0].renewal.last.state == "renewed"' >/dev/null ||
+		fail "no renewal recorded for $u"
+done
 
 # 6. Unattended: with [renew], certwizd renews by itself when the
 # certificate falls due (a minute's certificate: after 20 s at most).
