@@ -100,6 +100,29 @@ R=$(sqlite3 state/store.db "select request_id from certificates where id = $new"
 	fail "renewal request without its transaction"
 [ "$(cmpca_issued)" = 3 ] || fail "the CA issued $(cmpca_issued)"
 
+# A profile without secret_file: the secret is asked for on the caller's
+# terminal (echo off), never shown.
+printf '[ca "asked"]\nprotocol = cmp\nserver = http://127.0.0.1:%s/pkix/\nreference = %s\nroots = ca/root.pem\n' \
+	"$PORT" "$CMP_REF" >>certwiz.conf
+expect_rc 2 cw request --usage Default --ca asked --wait 0 </dev/null
+expect_err "no terminal to ask for the secret of CA 'asked'"
+mkfifo tty-in
+script -qfec "$CERTWIZ --host $HOST request --usage Default --ca asked --wait 0" \
+	/dev/null <tty-in >transcript 2>&1 &
+SCRIPT_PID=$!
+exec 3>tty-in
+for _ in $(seq 100); do grep -q "Secret for reference '$CMP_REF' at CA 'asked'" transcript && break; sleep 0.05; done
+grep -q "Secret for reference" transcript || fail "no prompt: $(cat transcript)"
+printf '%s\r' "$CMP_SECRET" >&3
+wait "$SCRIPT_PID" || true
+exec 3>&-
+grep -q "waits at CA 'asked'\|pending" transcript || fail "the prompted request did not reach the CA: $(cat transcript)"
+grep -qF "$CMP_SECRET" transcript && fail "the secret was echoed"
+R5=$(sqlite3 state/store.db "select max(id) from requests")
+[ "$(sqlite3 state/store.db "select state from requests where id = $R5")" = pending ] ||
+	fail "the prompted request is not pending"
+expect_rc 0 cw pending cancel "$R5"
+
 # Over HTTPS, the CA's TLS certificate verified against the profile's
 # trust; --template instead of the profile's, and the secret given on a
 # descriptor for this request (alternate credentials).
