@@ -42,6 +42,11 @@ enum cw_err ca_http_do(struct ca_http *h, const char *method, const char *url,
 		       const char *body, struct ca_http_resp *out,
 		       struct ca_problem *problem);
 
+/* For CMP: http is allowed too (every message carries its own
+ * protection), and each exchange has a connection of its own (a CA may
+ * tie a transaction to a connection that stays open). */
+void ca_http_for_cmp(struct ca_http *h);
+
 /* A POST of body (binary) as content_type, the same way. */
 enum cw_err ca_http_post(struct ca_http *h, const char *url,
 			 const char *content_type, const struct cw_buf *body,

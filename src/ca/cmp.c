@@ -50,9 +50,7 @@ struct saved {
 
 struct cmp {
 	struct ca_client base;
-	char *url, *host, *port, *path, *reference, *recipient, *trust,
-	    *template;
-	bool https; /* through libcurl (ca_http) */
+	char *url, *reference, *recipient, *trust, *template;
 	struct ca_http *http;
 	const struct cw_secret *secret;
 	long timeout;
@@ -65,7 +63,8 @@ struct cmp {
 	bool refused;     /* the certificate was refused on this side */
 	bool save_failed;
 	bool tls_failed; /* the server's TLS certificate did not verify */
-	char *why;
+	char *why;       /* why the certificate was refused */
+	char *net_why;   /* what failed in the last exchange */
 	struct ca_result *accepted;
 };
 
@@ -242,8 +241,9 @@ play_back(struct cmp *c, const struct cw_buf *b)
 	return m;
 }
 
-/* One exchange over https, through libcurl: TLS verified against trust
- * (or the system's roots), no redirect, the answer's size bounded. */
+/* One exchange through libcurl, a connection of its own: for https, TLS
+ * verified against trust (or the system's roots); no redirect, the
+ * answer's size bounded. */
 static OSSL_CMP_MSG *
 post(struct cmp *c, const OSSL_CMP_MSG *req)
 {
@@ -256,24 +256,29 @@ post(struct cmp *c, const OSSL_CMP_MSG *req)
 	memset(&resp, 0, sizeof(resp));
 	memset(&prob, 0, sizeof(prob));
 	cw_buf_init(&der);
-	if (c->http == NULL)
+	if (c->http == NULL) {
 		rc = ca_http_new(c->trust, c->timeout, &c->http);
+		if (rc == CW_OK)
+			ca_http_for_cmp(c->http);
+	}
 	if (rc == CW_OK)
 		rc = to_der(req, &der);
 	if (rc == CW_OK)
 		rc = ca_http_post(c->http, c->url, "application/pkixcmp", &der,
 		                  &resp, &prob);
-	free(c->why);
-	c->why = NULL;
+	free(c->net_why);
+	c->net_why = NULL;
 	if (rc == CW_OK && resp.status != 200) {
-		c->why = cw_printf("the CA answered HTTP %ld", resp.status);
+		c->net_why = cw_printf("the CA answered HTTP %ld", resp.status);
 		c->unreachable = resp.status >= 500;
 	} else if (rc == CW_OK) {
 		m = from_der(&resp.body);
 		if (m == NULL)
-			c->why = strdup("the CA's answer is not a CMP message");
+			c->net_why =
+			    strdup("the CA's answer is not a CMP message");
 	} else {
-		c->why = strdup(prob.detail ? prob.detail : cw_last_error());
+		c->net_why =
+		    strdup(prob.detail ? prob.detail : cw_last_error());
 		c->unreachable = rc == CW_ERR_UNREACHABLE;
 		c->tls_failed = rc == CW_ERR_CONFIG;
 	}
@@ -300,11 +305,9 @@ transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
 	}
 	c->replay_waiting = c->replay_poll = false;
 	c->contacted = true;
-	rep = c->https ? post(c, req) : OSSL_CMP_MSG_http_perform(ctx, req);
-	if (rep == NULL) {
-		c->unreachable = c->unreachable || !c->https;
+	rep = post(c, req);
+	if (rep == NULL)
 		return NULL;
-	}
 	got = OSSL_CMP_MSG_get_bodytype(rep);
 	/* what resumes the transaction, once it verifies */
 	if ((type == BODY_P10CR && got == BODY_CP) ||
@@ -482,12 +485,6 @@ begin(struct cmp *c, const struct cw_buf *csr)
 	}
 	ok =
 	    ok && OSSL_CMP_CTX_set_log_cb(ctx, log_cb) &&
-	    OSSL_CMP_CTX_set1_server(ctx, c->host) &&
-	    OSSL_CMP_CTX_set_serverPort(ctx, atoi(c->port)) &&
-	    OSSL_CMP_CTX_set1_serverPath(ctx, c->path) &&
-	    OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_KEEP_ALIVE, 0) &&
-	    OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_MSG_TIMEOUT,
-	                            (int)c->timeout) &&
 	    OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_TOTAL_TIMEOUT, 0) &&
 	    OSSL_CMP_CTX_set1_referenceValue(
 	        ctx, (const unsigned char *)c->reference,
@@ -525,6 +522,8 @@ begin(struct cmp *c, const struct cw_buf *csr)
 	c->tls_failed = false;
 	free(c->why);
 	c->why = NULL;
+	free(c->net_why);
+	c->net_why = NULL;
 	return CW_OK;
 }
 
@@ -574,12 +573,13 @@ failed(struct cmp *c, struct ca_result *out)
 		cw_error("the CA's certificate is refused: %s", c->why);
 		rc = CW_ERR_CRYPTO;
 	} else if (c->tls_failed) {
-		cw_error("CMP: %s", c->why ? c->why : "TLS failed");
+		cw_error("CMP: %s", c->net_why ? c->net_why : "TLS failed");
 		rc = CW_ERR_CONFIG;
 	} else if (c->unreachable) {
-		rc = ca_result_set(out, CA_UNREACHABLE, c->why ? c->why : why);
-	} else if (c->https && c->why) {
-		cw_error("CMP: %s", c->why);
+		rc = ca_result_set(out, CA_UNREACHABLE,
+		                   c->net_why ? c->net_why : why);
+	} else if (c->net_why) {
+		cw_error("CMP: %s", c->net_why);
 		rc = CW_ERR_PARSE;
 	} else if (OSSL_CMP_CTX_get_status(c->ctx) ==
 	               OSSL_CMP_PKISTATUS_rejection &&
@@ -743,10 +743,8 @@ cmp_free(struct ca_client *cl)
 	struct cmp *c = (struct cmp *)cl;
 
 	ca_http_free(c->http);
+	free(c->net_why);
 	free(c->url);
-	free(c->host);
-	free(c->port);
-	free(c->path);
 	free(c->reference);
 	free(c->recipient);
 	free(c->trust);
@@ -763,28 +761,24 @@ ca_cmp_new(const struct ca_cmp_opts *o, const struct ca_hooks *h,
            struct ca_client **out)
 {
 	struct cmp *c;
-	char *host = NULL, *port = NULL, *path = NULL;
-	int tls = 0;
+	char *host = NULL;
 
 	if (o->server == NULL || o->reference == NULL || o->secret == NULL) {
 		cw_error("CMP needs server, reference and a secret");
 		return CW_ERR_CONFIG;
 	}
-	if (!OSSL_HTTP_parse_url(o->server, &tls, NULL, &host, &port, NULL,
-	                         &path, NULL, NULL)) {
+	if (!OSSL_HTTP_parse_url(o->server, NULL, NULL, &host, NULL, NULL, NULL,
+	                         NULL, NULL)) {
 		ERR_clear_error();
 		cw_error("CMP: server '%s' is not a URL", o->server);
 		return CW_ERR_CONFIG;
 	}
+	OPENSSL_free(host);
 	c = calloc(1, sizeof(*c));
 	if (c != NULL) {
 		c->base.ops = &cmp_ops;
 		c->base.hooks = *h;
-		c->https = tls != 0;
 		c->url = strdup(o->server);
-		c->host = strdup(host);
-		c->port = strdup(port);
-		c->path = strdup(path);
 		c->reference = strdup(o->reference);
 		c->recipient = o->recipient ? strdup(o->recipient) : NULL;
 		c->trust = o->trust ? strdup(o->trust) : NULL;
@@ -792,12 +786,9 @@ ca_cmp_new(const struct ca_cmp_opts *o, const struct ca_hooks *h,
 		c->secret = o->secret;
 		c->timeout = o->timeout > 0 ? o->timeout : 30;
 	}
-	OPENSSL_free(host);
-	OPENSSL_free(port);
-	OPENSSL_free(path);
-	if (c == NULL || !c->url || !c->host || !c->port || !c->path ||
-	    !c->reference || (o->recipient && !c->recipient) ||
-	    (o->trust && !c->trust) || (o->template && !c->template)) {
+	if (c == NULL || !c->url || !c->reference ||
+	    (o->recipient && !c->recipient) || (o->trust && !c->trust) ||
+	    (o->template && !c->template)) {
 		if (c)
 			cmp_free(&c->base);
 		return CW_ERR_NOMEM;

@@ -78,6 +78,7 @@ struct ca_http {
 	CURL *curl;
 	char *trust;
 	long timeout;
+	bool cmp; /* http allowed, a new connection per exchange */
 	char user_agent[160];
 };
 
@@ -326,8 +327,9 @@ base_options(struct ca_http *h)
 		if (e == CURLE_OK)                                             \
 			e = lc.easy_setopt(c, opt, val);                       \
 	} while (0)
-	SET(CURLOPT_PROTOCOLS_STR, "https");
+	SET(CURLOPT_PROTOCOLS_STR, h->cmp ? "http,https" : "https");
 	SET(CURLOPT_REDIR_PROTOCOLS_STR, "https");
+	SET(CURLOPT_FORBID_REUSE, h->cmp ? 1L : 0L);
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
@@ -393,7 +395,8 @@ exchange(struct ca_http *h, const char *method, const char *url,
 
 	memset(out, 0, sizeof(*out));
 	errbuf[0] = 0;
-	if (strncasecmp(url, "https://", 8) != 0)
+	if (strncasecmp(url, "https://", 8) != 0 &&
+	    !(h->cmp && strncasecmp(url, "http://", 7) == 0))
 		return transport_error(h, CURLE_UNSUPPORTED_PROTOCOL, url,
 				       errbuf, problem);
 	e = base_options(h);
@@ -417,6 +420,13 @@ exchange(struct ca_http *h, const char *method, const char *url,
 
 		snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
 		hdrs = lc.slist_append(NULL, ct);
+		/* CMP: the server is told the connection ends with this
+		 * exchange (a transaction outlives it) */
+		if (hdrs != NULL && h->cmp &&
+		    lc.slist_append(hdrs, "Connection: close") == NULL) {
+			lc.slist_free_all(hdrs);
+			hdrs = NULL;
+		}
 		e = hdrs ? lc.easy_setopt(c, CURLOPT_HTTPHEADER, hdrs)
 		         : CURLE_OUT_OF_MEMORY;
 		if (e == CURLE_OK)
@@ -457,4 +467,10 @@ ca_http_post(struct ca_http *h, const char *url, const char *content_type,
 {
 	return exchange(h, "POST", url, content_type, body->data, body->len,
 	                out, problem);
+}
+
+void
+ca_http_for_cmp(struct ca_http *h)
+{
+	h->cmp = true;
 }
