@@ -436,12 +436,13 @@ enum cw_err store_each_prunable_key(struct store *s, int64_t now,
 				    int64_t keep_expired,
 				    int64_t keep_superseded, store_key_fn fn,
 				    void *user);
-/* The newest certificate issued for a request of (host, usage) whose
- * not_after is later than after and that was never assigned (a renewal
- * interrupted before its takeover); CW_ERR_NOT_FOUND. */
+/* The newest certificate issued for a request of (host, usage), recorded
+ * after the certificate serving (id) and not expiring before it (after),
+ * that was never assigned (a renewal interrupted before its takeover);
+ * CW_ERR_NOT_FOUND. */
 enum cw_err store_issued_unassigned(struct store *s, const char *host,
-				    const char *usage, int64_t after,
-				    int64_t *cert_id);
+				    const char *usage, int64_t serving,
+				    int64_t after, int64_t *cert_id);
 /* The newest certificate issued for a request; CW_ERR_NOT_FOUND. */
 enum cw_err store_cert_of_request(struct store *s, int64_t request_id,
 				  int64_t *cert_id);

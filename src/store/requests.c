@@ -491,18 +491,21 @@ store_requests_open_by(struct store *s, unsigned uid, int64_t *n)
 
 enum cw_err
 store_issued_unassigned(struct store *s, const char *host, const char *usage,
-                        int64_t after, int64_t *cert_id)
+                        int64_t serving, int64_t after, int64_t *cert_id)
 {
 	/* the newest certificate issued for a request of (host, usage),
-	 * newer than the one serving (not_after later), never assigned:
-	 * what a renewal interrupted before its takeover left */
+	 * newer than the one serving (recorded after it, and not expiring
+	 * before it: two issuances within a second have one not_after),
+	 * never assigned: what a renewal interrupted before its takeover
+	 * left */
 	sqlite3_stmt *st = store_prep(
-	    s, "SELECT c.id FROM certificates c JOIN requests r ON r.id = "
-	       "c.request_id WHERE r.host = ?1 AND r.state = 'issued' AND "
-	       "EXISTS (SELECT 1 FROM json_each(r.usages) WHERE value = ?2) "
-	       "AND c.not_after > ?3 AND NOT EXISTS (SELECT 1 FROM "
-	       "assignments a WHERE a.cert_id = c.id) ORDER BY c.id DESC "
-	       "LIMIT 1");
+	    s,
+	    "SELECT c.id FROM certificates c JOIN requests r ON r.id = "
+	    "c.request_id WHERE r.host = ?1 AND r.state = 'issued' AND "
+	    "EXISTS (SELECT 1 FROM json_each(r.usages) WHERE value = ?2) "
+	    "AND c.id > ?4 AND c.not_after >= ?3 AND NOT EXISTS (SELECT 1 FROM "
+	    "assignments a WHERE a.cert_id = c.id) ORDER BY c.id DESC "
+	    "LIMIT 1");
 	int r;
 
 	if (st == NULL)
@@ -510,6 +513,7 @@ store_issued_unassigned(struct store *s, const char *host, const char *usage,
 	store_bind_text(st, 1, host);
 	store_bind_text(st, 2, usage);
 	sqlite3_bind_int64(st, 3, after);
+	sqlite3_bind_int64(st, 4, serving);
 	r = sqlite3_step(st);
 	*cert_id = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 	sqlite3_finalize(st);

@@ -498,8 +498,8 @@ renew_one(struct wiz *w, const struct wiz_renew_opts *o,
 	/* a renewal interrupted after its certificate was imported and
 	 * before the takeover: that certificate takes over, no new request */
 	if (rc == CW_OK && open.id == 0 &&
-	    store_issued_unassigned(w->store, w->host, it->usage, it->not_after,
-	                            &adopt) != CW_OK)
+	    store_issued_unassigned(w->store, w->host, it->usage, it->cert_id,
+	                            it->not_after, &adopt) != CW_OK)
 		adopt = 0;
 	if (rc == CW_OK && o->dry_run) {
 		it->action = open.id ? "would-resume"

@@ -401,6 +401,65 @@ test_assignment_history_and_schedule(void **state)
 
 /* A file of size 0, and an SQLite file without certwiz's schema, are
  * refused: never silently given a new empty schema. */
+/* What a renewal interrupted before its takeover left: the certificate
+ * issued for the usage after the serving one, never assigned, even when
+ * both were issued within one second (the same not_after). */
+static void
+test_issued_unassigned_is_found_within_the_same_second(void **state)
+{
+	struct store *s = *state;
+	int64_t k = add_key(s, add_token(s, "3", "t"), "cc", "h3");
+	int64_t serving = add_cert(s, "aa01"), found = 0;
+	struct store_request r;
+	struct store_cert c;
+	unsigned char csr[] = { 0x30, 0x00 }, der[] = { 0x30, 0x01, 0x01 };
+
+	assert_int_equal(store_assign_now(s, "h", "U", serving, "root", 100),
+			 CW_OK);
+	assert_int_equal(store_issued_unassigned(s, "h", "U", serving, 2,
+						 &found),
+			 CW_ERR_NOT_FOUND);
+	memset(&r, 0, sizeof(r));
+	r.host = (char *)"h";
+	cw_strlist_init(&r.usages);
+	cw_strlist_add(&r.usages, "U");
+	r.key_id = k;
+	r.csr = (struct cw_buf){ csr, 2, 2 };
+	r.protocol = (char *)"cmp";
+	r.state = (char *)"issued";
+	r.created_by = (char *)"root";
+	assert_int_equal(store_request_add(s, &r), CW_OK);
+	memset(&c, 0, sizeof(c));
+	c.der = (struct cw_buf){ der, 3, 3 };
+	c.sha256 = (char *)"bb01";
+	c.sha1 = (char *)"cd";
+	c.subject = c.issuer = (char *)"CN=x";
+	c.serial = (char *)"02";
+	c.not_before = 1;
+	c.not_after = 2; /* the serving one's */
+	c.origin = (char *)"issued";
+	c.request_id = r.id;
+	cw_strlist_init(&c.names);
+	cw_strlist_init(&c.eku);
+	c.eku_any = true;
+	assert_int_equal(store_cert_add(s, &c), CW_OK);
+	assert_int_equal(store_issued_unassigned(s, "h", "U", serving, 2,
+						 &found),
+			 CW_OK);
+	assert_int_equal(found, c.id);
+	/* one that expires before the serving one is not a renewal */
+	assert_int_equal(store_issued_unassigned(s, "h", "U", serving, 3,
+						 &found),
+			 CW_ERR_NOT_FOUND);
+	/* assigned: it is no longer left over */
+	assert_int_equal(store_assign_now(s, "h", "U", c.id, "root", 200),
+			 CW_OK);
+	assert_int_equal(store_issued_unassigned(s, "h", "U", serving, 2,
+						 &found),
+			 CW_ERR_NOT_FOUND);
+	cw_strlist_release(&r.usages);
+}
+
 static void
 test_empty_or_foreign_store_is_refused(void **state)
 {
@@ -504,6 +563,9 @@ main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_assignment_history_and_schedule, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_issued_unassigned_is_found_within_the_same_second,
+			setup, teardown),
 	};
 
 	cw_log_set_level(CW_LOG_QUIET);
