@@ -61,17 +61,6 @@ wiz_acme_outcome_release(struct wiz_acme_outcome *o)
 	memset(o, 0, sizeof(*o));
 }
 
-static void
-set_problem(struct run *r, const char *text)
-{
-	char *p = strdup(text ? text : "");
-
-	if (p != NULL) {
-		free(r->problem);
-		r->problem = p;
-	}
-}
-
 /* The CA's problem as the run's, and its Retry-After. */
 static void
 take_problem(struct run *r)
@@ -79,7 +68,7 @@ take_problem(struct run *r)
 	const struct ca_problem *p = acme_problem(r->acct.acme);
 
 	if (p->detail)
-		set_problem(r, p->detail);
+		wiz_set_text(&r->problem, p->detail);
 	if (p->retry_after > r->retry_at)
 		r->retry_at = p->retry_after;
 }
@@ -309,7 +298,7 @@ answer(struct run *r, const struct acme_authz *z)
 				      "yet: %s",
 				      type, z->identifier, cw_last_error());
 
-		set_problem(r, why);
+		wiz_set_text(&r->problem, why);
 		free(why);
 		return CW_ERR_PENDING; /* the authorization waits */
 	}
@@ -350,7 +339,8 @@ authorize(struct run *r)
 				if (z.v[k].error)
 					why = cw_printf("%s: %s", z.identifier,
 							z.v[k].error);
-			set_problem(r, why ? why : "an authorization failed");
+			wiz_set_text(&r->problem,
+			             why ? why : "an authorization failed");
 			free(why);
 			rc = CW_ERR_REJECTED;
 		}
@@ -413,7 +403,7 @@ check_issued(struct run *r, const struct x509_bundle *b)
 		cw_error("%s", why);
 	}
 	if (rc != CW_OK)
-		set_problem(r, why ? why : cw_last_error());
+		wiz_set_text(&r->problem, why ? why : cw_last_error());
 	free(why);
 	return rc;
 }
@@ -516,9 +506,10 @@ drive(struct run *r)
 		case ACME_VALID:
 			return issue(r);
 		default:
-			set_problem(r, r->order.error.detail
-					       ? r->order.error.detail
-					       : "the CA invalidated the order");
+			wiz_set_text(&r->problem,
+			             r->order.error.detail
+			                 ? r->order.error.detail
+			                 : "the CA invalidated the order");
 			if (!r->order.error.detail &&
 			    r->order.authorizations.n > 0) {
 				r->diagnose_only = true;
@@ -634,7 +625,7 @@ wiz_acme_run(struct wiz *w, int64_t id, const struct wiz_acme_opts *o,
 		rc = wiz_account_open(w, r.prof, o, &r.acct);
 		r.account_failed = rc != CW_OK;
 		if (rc != CW_OK)
-			set_problem(&r, cw_last_error());
+			wiz_set_text(&r.problem, cw_last_error());
 	}
 	if (rc == CW_OK)
 		rc = drive(&r);

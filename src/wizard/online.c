@@ -18,6 +18,17 @@
 #define RETRY_FIRST 30
 #define RETRY_MAX   3600
 
+void
+wiz_set_text(char **slot, const char *text)
+{
+	char *p = strdup(text ? text : "");
+
+	if (p != NULL) {
+		free(*slot);
+		*slot = p;
+	}
+}
+
 time_t
 wiz_online_backoff(const struct store_request *q)
 {
@@ -282,17 +293,6 @@ check(void *user, const struct cw_buf *certs, size_t n, char **why)
 	           : CW_ERR_CRYPTO;
 }
 
-static void
-set_problem(struct run *r, const char *text)
-{
-	char *p = strdup(text ? text : "");
-
-	if (p != NULL) {
-		free(r->problem);
-		r->problem = p;
-	}
-}
-
 /* The secret of this run: given for it, else the profile's file, else
  * asked for (CMP only: a helper may need none). */
 static enum cw_err
@@ -318,7 +318,7 @@ credentials(struct run *r)
 		rc = cw_secret_from_file(r->prof->secret_file, &r->secret);
 	}
 	if (rc != CW_OK)
-		set_problem(r, cw_last_error());
+		wiz_set_text(&r->problem, cw_last_error());
 	return rc;
 }
 
@@ -411,7 +411,7 @@ conclude(struct run *r, enum cw_err rc, struct ca_result *res)
 			return rc; /* the import wrote the state */
 		if (rc == CW_ERR_CRYPTO) {
 			/* the import's own checks refused it */
-			set_problem(r, cw_last_error());
+			wiz_set_text(&r->problem, cw_last_error());
 		}
 	}
 	if (rc == CW_ERR_CRYPTO) {
@@ -425,7 +425,7 @@ conclude(struct run *r, enum cw_err rc, struct ca_result *res)
 	/* a failure on this side or in what the CA sent: the request stays
 	 * where it stood, with the reason */
 	if (r->problem == NULL)
-		set_problem(r, cw_last_error());
+		wiz_set_text(&r->problem, cw_last_error());
 	u.next_attempt = r->req.next_attempt;
 	u.problem = r->problem;
 	wr = record(r, &u, "request-attempt-failed", "failure", r->problem);
@@ -474,7 +474,7 @@ ca_run(struct wiz *w, int64_t id, const struct wiz_acme_opts *o,
 		else
 			rc = ca_poll(c, &r.req.csr, &state, o->wait, &res);
 		if (rc != CW_OK)
-			set_problem(&r, cw_last_error());
+			wiz_set_text(&r.problem, cw_last_error());
 		enum cw_err t = wiz_tokens_take(w);
 
 		if (rc == CW_OK && t != CW_OK)

@@ -233,6 +233,10 @@ enum cw_err wiz_online_record(struct wiz *w, struct store *s, int64_t id,
 			      const char *operation, const char *outcome,
 			      const char *reason);
 
+/* Replaces *slot with a copy of text ("" for NULL); kept as it was when
+ * there is no memory. */
+void wiz_set_text(char **slot, const char *text);
+
 /* Whether q is an online request still open (created, submitted,
  * pending). */
 bool wiz_online_open(const struct store_request *q);
