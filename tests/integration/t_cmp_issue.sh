@@ -13,7 +13,8 @@ setup_ca
 cd "$WORK"
 mkdir -p servers
 PORT=$(free_port)
-cmp_profile corp "$PORT" "roots = ca/root.pem" "template = WebServer"
+cmp_profile corp "$PORT" "roots = ca/root.pem" "template = WebServer" \
+	"recipient = /CN=certwiz test intermediate"
 start_cmpca "$PORT" --hold
 
 key_of() { sqlite3 state/store.db "select k.cka_id from keys k join requests r
