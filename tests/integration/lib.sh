@@ -562,6 +562,38 @@ setup_ca() {
 	printf '[trust]\nanchors = ca/root.pem\n' >>"$WORK/certwiz.conf"
 }
 
+# sign_csr_dated CSR OUT FROM DAYS: as sign_csr, but valid from FROM days
+# from now (negative: in the past) for DAYS days, made with `openssl ca`,
+# which takes the dates as given (no faked clock: libfaketime under a
+# loaded machine once made openssl fail without a word).
+sign_csr_dated() {
+	local csr=$1 out=$2 from=$3 days=$4 d=$WORK/ca/dated start end
+	mkdir -p "$d"
+	[ -f "$d/index.txt" ] || : >"$d/index.txt"
+	[ -f "$d/serial" ] || openssl rand -hex 16 >"$d/serial"
+	start=$(date -u -d "$from days" +%Y%m%d%H%M%SZ)
+	end=$(date -u -d "$((from + days)) days" +%Y%m%d%H%M%SZ)
+	cat >"$d/ca.cnf" <<CNF
+[ca]
+default_ca = dated
+[dated]
+database = $d/index.txt
+new_certs_dir = $d
+serial = $d/serial
+default_md = sha256
+policy = any
+preserve = yes
+copy_extensions = copy
+unique_subject = no
+[any]
+commonName = optional
+organizationName = optional
+CNF
+	openssl ca -batch -config "$d/ca.cnf" -in "$csr" -cert "$WORK/ca/int.pem" \
+		-keyfile "$WORK/ca/int.key" -startdate "$start" -enddate "$end" \
+		-notext -out "$out" 2>"$d/err" || fail "openssl ca: $(cat "$d/err")"
+}
+
 # sign_csr CSR OUT [DAYS] [EXTRA openssl x509 args]: the CA's answer (PEM
 # leaf), copying the CSR's extensions.
 sign_csr() {

@@ -20,14 +20,8 @@ issue() {
 	SHA=$(jq -r .sha256 <<<"$OUT")
 }
 good() { sign_csr "$csr" "$pem" 90; }
-expired() {
-	faketime -f -400d openssl x509 -req -in "$csr" -CA ca/int.pem -CAkey ca/int.key \
-		-CAcreateserial -copy_extensions copy -days 30 -out "$pem" 2>/dev/null
-}
-future() {
-	faketime -f +10d openssl x509 -req -in "$csr" -CA ca/int.pem -CAkey ca/int.key \
-		-CAcreateserial -copy_extensions copy -days 30 -out "$pem" 2>/dev/null
-}
+expired() { sign_csr_dated "$csr" "$pem" -400 30; }
+future() { sign_csr_dated "$csr" "$pem" 10 30; }
 stranger() { # a CA that is not a trust anchor
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 		-keyout other-ca.key -out other-ca.pem -days 30 -subj "/CN=stranger" \

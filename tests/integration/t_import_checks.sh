@@ -53,8 +53,7 @@ signx a.csr ca.pem ca.ext
 cat ca.pem ca/int.pem >ca.resp
 refused 1 "is a CA certificate (basicConstraints CA:TRUE)" cw import ca.resp
 : >none.ext
-faketime -f +10d openssl x509 -req -in a.csr -CA ca/int.pem -CAkey ca/int.key \
-	-CAcreateserial -days 90 -copy_extensions copy -out future.pem 2>/dev/null
+sign_csr_dated a.csr future.pem 10 90
 cat future.pem ca/int.pem >future.resp
 refused 1 "is not valid before" cw import future.resp
 # A chain that does not verify to the trust anchors: another root.

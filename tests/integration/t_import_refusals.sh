@@ -61,8 +61,7 @@ unchanged gone
 # An expired certificate is refused; with --accept-mismatch it is imported,
 # and flagged.
 expect_rc 0 cw request --usage Default --offline --out req3.pem
-faketime -f -400d openssl x509 -req -in req3.pem -CA ca/int.pem -CAkey ca/int.key \
-	-CAcreateserial -copy_extensions copy -days 30 -out expired.pem 2>/dev/null
+sign_csr_dated req3.pem expired.pem -400 30
 snapshot before-expired
 expect_rc 1 cw import expired.pem
 expect_err "expired on"
