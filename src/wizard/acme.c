@@ -593,28 +593,22 @@ conclude(struct run *r, enum cw_err rc)
 }
 
 enum cw_err
-wiz_acme_run(struct wiz *w, int64_t id, const struct wiz_acme_opts *o,
-	     struct wiz_acme_outcome *out)
+wiz_acme_run(struct wiz *w, struct store_request *q,
+	     const struct wiz_acme_opts *o, struct wiz_acme_outcome *out)
 {
 	struct run r;
+	int64_t id = q->id;
 	enum cw_err rc;
 
 	memset(&r, 0, sizeof(r));
 	r.w = w;
 	r.o = o;
+	r.req = *q; /* taken */
+	memset(q, 0, sizeof(*q));
 	r.delay_ms = POLL_FIRST_MS;
 	r.deadline_ms =
 	    cw_monotonic_ms() + (int64_t)(o->wait > 0 ? o->wait : 0) * 1000;
 	rc = wiz_store(w, &r.s);
-	if (rc == CW_OK)
-		rc = store_request_get(r.s, id, &r.req);
-	if (rc == CW_ERR_NOT_FOUND)
-		cw_error("no request %lld", (long long)id);
-	if (rc == CW_OK && !wiz_online_open(&r.req)) {
-		cw_error("request %lld is %s %s; nothing to process",
-			 (long long)id, r.req.protocol, r.req.state);
-		rc = CW_ERR_UNAVAILABLE;
-	}
 	if (rc == CW_OK && (r.prof = cw_config_ca(&w->cfg, r.req.ca)) == NULL) {
 		cw_error("request %lld is for CA '%s', which the configuration "
 			 "no longer names",

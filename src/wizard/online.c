@@ -433,13 +433,14 @@ conclude(struct run *r, enum cw_err rc, struct ca_result *res)
 }
 
 static enum cw_err
-ca_run(struct wiz *w, int64_t id, const struct wiz_acme_opts *o,
+ca_run(struct wiz *w, struct store_request *q, const struct wiz_acme_opts *o,
        struct wiz_acme_outcome *out)
 {
 	struct run r;
 	struct ca_client *c = NULL;
 	struct ca_result res;
 	struct cw_buf state;
+	int64_t id = q->id;
 	enum cw_err rc;
 
 	memset(&r, 0, sizeof(r));
@@ -448,11 +449,13 @@ ca_run(struct wiz *w, int64_t id, const struct wiz_acme_opts *o,
 	cw_strlist_init(&r.assigned);
 	r.w = w;
 	r.o = o;
+	r.req = *q; /* taken */
+	memset(q, 0, sizeof(*q));
 	rc = wiz_store(w, &r.s);
-	if (rc == CW_OK)
-		rc = store_request_get(r.s, id, &r.req);
-	if (rc != CW_OK)
+	if (rc != CW_OK) {
+		store_request_release(&r.req);
 		return rc;
+	}
 	r.prof = cw_config_ca(&w->cfg, r.req.ca);
 	if (r.prof == NULL || strcmp(r.prof->protocol, r.req.protocol) != 0) {
 		cw_error("request %lld is for %s CA '%s', which the "
@@ -489,9 +492,6 @@ ca_run(struct wiz *w, int64_t id, const struct wiz_acme_opts *o,
 		if (f != CW_OK)
 			rc = f;
 	}
-	if (r.alternate)
-		cw_debug("alternate credentials used (reference %s)",
-		         r.reference ? r.reference : "");
 	ca_client_free(c);
 	ca_result_release(&res);
 	cw_buf_release(&state);
@@ -547,7 +547,6 @@ wiz_online_run(struct wiz *w, int64_t id, const struct wiz_acme_opts *o,
 	struct store *s = NULL;
 	struct store_request q;
 	enum cw_err rc = wiz_store(w, &s);
-	bool acme;
 
 	memset(out, 0, sizeof(*out));
 	if (rc == CW_OK)
@@ -562,7 +561,7 @@ wiz_online_run(struct wiz *w, int64_t id, const struct wiz_acme_opts *o,
 		store_request_release(&q);
 		return CW_ERR_UNAVAILABLE;
 	}
-	acme = !strcmp(q.protocol, "acme");
-	store_request_release(&q);
-	return acme ? wiz_acme_run(w, id, o, out) : ca_run(w, id, o, out);
+	/* the driver takes the request as read here */
+	return !strcmp(q.protocol, "acme") ? wiz_acme_run(w, &q, o, out)
+					   : ca_run(w, &q, o, out);
 }

@@ -202,12 +202,12 @@ enum cw_err wiz_account_register(struct wiz *w,
 void wiz_account_close(struct wiz_account *a);
 
 /*
- * Takes online request id from where it stands towards issued (acme.c);
- * the outcome is filled for CW_OK, CW_ERR_PENDING, CW_ERR_UNREACHABLE and
+ * Takes the open ACME request q (taken; wiz_online_run read and checked
+ * it) from where it stands towards issued (acme.c); the outcome is filled for CW_OK, CW_ERR_PENDING, CW_ERR_UNREACHABLE and
  * CW_ERR_REJECTED, and every state change is written before the next
  * step.
  */
-enum cw_err wiz_acme_run(struct wiz *w, int64_t id,
+enum cw_err wiz_acme_run(struct wiz *w, struct store_request *q,
 			 const struct wiz_acme_opts *o,
 			 struct wiz_acme_outcome *out);
 
