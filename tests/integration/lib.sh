@@ -562,6 +562,20 @@ setup_ca() {
 	printf '[trust]\nanchors = ca/root.pem\n' >>"$WORK/certwiz.conf"
 }
 
+# at_terminal CMD PROMPT: runs CMD under script(1), a terminal of its own
+# whose input is descriptor 3 of the test (a fifo, tty-in) and whose output
+# goes to transcript, and waits (5 s at most) until it shows PROMPT; its
+# PID is SCRIPT_PID. The test answers with printf ... >&3.
+at_terminal() {
+	rm -f tty-in
+	mkfifo tty-in
+	script -qfec "$1" /dev/null <tty-in >transcript 2>&1 &
+	SCRIPT_PID=$!
+	exec 3>tty-in
+	for _ in $(seq 100); do grep -qF "$2" transcript && return 0; sleep 0.05; done
+	fail "no prompt '$2': $(cat transcript)"
+}
+
 # sign_csr_dated CSR OUT FROM DAYS: as sign_csr, but valid from FROM days
 # from now (negative: in the past) for DAYS days, made with `openssl ca`,
 # which takes the dates as given (no faked clock: libfaketime under a

@@ -107,13 +107,8 @@ printf '[ca "asked"]\nprotocol = cmp\nserver = http://127.0.0.1:%s/pkix/\nrefere
 	"$PORT" "$CMP_REF" >>certwiz.conf
 expect_rc 2 cw request --usage Default --ca asked --wait 0 </dev/null
 expect_err "no terminal to ask for the secret of CA 'asked'"
-mkfifo tty-in
-script -qfec "$CERTWIZ --host $HOST request --usage Default --ca asked --wait 0" \
-	/dev/null <tty-in >transcript 2>&1 &
-SCRIPT_PID=$!
-exec 3>tty-in
-for _ in $(seq 100); do grep -q "Secret for reference '$CMP_REF' at CA 'asked'" transcript && break; sleep 0.05; done
-grep -q "Secret for reference" transcript || fail "no prompt: $(cat transcript)"
+at_terminal "$CERTWIZ --host $HOST request --usage Default --ca asked --wait 0" \
+	"Secret for reference '$CMP_REF' at CA 'asked'"
 printf '%s\r' "$CMP_SECRET" >&3
 wait "$SCRIPT_PID" || true
 exec 3>&-

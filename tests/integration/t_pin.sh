@@ -14,13 +14,8 @@ expect_rc 0 "$CERTWIZ" --host "$HOST" request --usage Default --offline \
 	--out uri.pem --token "pkcs11:token=$TOKEN_LABEL?pin-source=$WORK/pin"
 
 # A terminal prompt: the PIN typed is not echoed back.
-mkfifo tty-in
-script -qfec "$CERTWIZ --host $HOST request --usage Default --offline --out tty.pem" \
-	/dev/null <tty-in >transcript 2>&1 &
-SCRIPT_PID=$!
-exec 3>tty-in
-for _ in $(seq 100); do grep -q "Enter PIN for token 'web-hsm'" transcript && break; sleep 0.05; done
-grep -q "Enter PIN" transcript || fail "no prompt: $(cat transcript)"
+at_terminal "$CERTWIZ --host $HOST request --usage Default --offline --out tty.pem" \
+	"Enter PIN for token 'web-hsm'"
 # While it waits for the PIN: no core dumps, not dumpable. (Under
 # scripts/valgrind.sh the process is valgrind's, whose limits are its own:
 # these two checks are for the normal and sanitizer runs.)
