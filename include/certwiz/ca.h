@@ -3,6 +3,7 @@
 #ifndef CW_CA_H
 #define CW_CA_H
 
+#include "certwiz/config.h"
 #include "certwiz/err.h"
 #include "certwiz/secret.h"
 #include "certwiz/util.h"
@@ -303,8 +304,9 @@ enum cw_err ca_submit(struct ca_client *c, const struct cw_buf *csr,
 enum cw_err ca_poll(struct ca_client *c, const struct cw_buf *csr,
 		    const struct cw_buf *state, int wait,
 		    struct ca_result *out);
-/* Tells the CA the request is withdrawn, where the protocol can; CW_OK
- * when there was nothing to tell. */
+/* Tells the CA the request is withdrawn: CW_OK when it was told,
+ * CW_ERR_UNAVAILABLE when the protocol has no way to (helpers) or there
+ * was nothing to tell (decided, or never answered). */
 enum cw_err ca_cancel(struct ca_client *c, const struct cw_buf *csr,
 		      const struct cw_buf *state);
 void ca_client_free(struct ca_client *c);
@@ -339,6 +341,17 @@ struct ca_helper_opts {
 
 enum cw_err ca_helper_new(const struct ca_helper_opts *o,
 			  const struct ca_hooks *h, struct ca_client **out);
+
+/*
+ * A client for the CA profile p (protocol cmp or helper) with this run's
+ * credentials (reference and secret; NULL: none) and template (NULL: the
+ * profile's).
+ */
+enum cw_err ca_client_for(const struct cw_ca_profile *p, const char *reference,
+			  const struct cw_secret *secret, const char *template,
+			  const struct ca_hooks *h, struct ca_client **out);
+/* Whether p's protocol cannot go without a shared secret (CMP's MAC). */
+bool ca_needs_secret(const struct cw_ca_profile *p);
 
 /* Internal to the protocols: the table behind struct ca_client. */
 struct ca_client_ops {

@@ -115,3 +115,34 @@ ca_parse_pem_certs(const char *text, struct ca_result *out)
 	BIO_free(b);
 	return rc;
 }
+
+enum cw_err
+ca_client_for(const struct cw_ca_profile *p, const char *reference,
+              const struct cw_secret *secret, const char *template,
+              const struct ca_hooks *h, struct ca_client **out)
+{
+	const char *tpl = template ? template : p->template;
+
+	if (p->protocol && strcmp(p->protocol, "cmp") == 0) {
+		struct ca_cmp_opts o = {p->server,    reference, secret,
+		                        p->recipient, p->trust,  tpl,
+		                        p->timeout};
+
+		return ca_cmp_new(&o, h, out);
+	}
+	if (p->protocol && strcmp(p->protocol, "helper") == 0) {
+		struct ca_helper_opts o = {p->command, tpl, p->name, secret,
+		                           p->timeout};
+
+		return ca_helper_new(&o, h, out);
+	}
+	cw_error("CA '%s' does not submit and poll (protocol %s)", p->name,
+	         p->protocol ? p->protocol : "none");
+	return CW_ERR_INTERNAL;
+}
+
+bool
+ca_needs_secret(const struct cw_ca_profile *p)
+{
+	return p->protocol && strcmp(p->protocol, "cmp") == 0;
+}

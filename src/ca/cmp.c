@@ -710,7 +710,7 @@ cmp_cancel(struct ca_client *cl, const struct cw_buf *csr,
 
 	if (rc == CW_OK && (c->st.issued.len > 0 || c->st.waiting.len == 0)) {
 		saved_release(&c->st);
-		return CW_OK; /* decided, or never answered: nothing to tell */
+		return CW_ERR_UNAVAILABLE; /* decided, or never answered */
 	}
 	if (rc == CW_OK)
 		rc = begin(c, csr);

@@ -415,7 +415,8 @@ helper_poll(struct ca_client *cl, const struct cw_buf *csr,
 	return rc;
 }
 
-/* The protocol has no withdrawal: the cookie is dropped. */
+/* The protocol has no withdrawal: the cookie is dropped, the CA not
+ * told. */
 static enum cw_err
 helper_cancel(struct ca_client *cl, const struct cw_buf *csr,
               const struct cw_buf *state)
@@ -423,7 +424,7 @@ helper_cancel(struct ca_client *cl, const struct cw_buf *csr,
 	(void)cl;
 	(void)csr;
 	(void)state;
-	return CW_OK;
+	return CW_ERR_UNAVAILABLE;
 }
 
 static void

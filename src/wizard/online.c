@@ -294,19 +294,18 @@ check(void *user, const struct cw_buf *certs, size_t n, char **why)
 }
 
 /* The secret of this run: given for it, else the profile's file, else
- * asked for (CMP only: a helper may need none). */
+ * asked for when the protocol cannot go without one. */
 static enum cw_err
 credentials(struct run *r)
 {
 	const struct wiz_acme_opts *o = r->o;
 	bool given = o->ca_secret.file || o->ca_secret.fd >= 0 ||
 	             o->ca_secret.value || o->ca_secret.error != CW_OK;
-	bool cmp = !strcmp(r->prof->protocol, "cmp");
 	enum cw_err rc = CW_OK;
 
 	r->reference = o->ca_reference ? o->ca_reference : r->prof->reference;
 	r->alternate = given || o->ca_reference != NULL;
-	if (given || (cmp && r->prof->secret_file == NULL)) {
+	if (given || (ca_needs_secret(r->prof) && r->prof->secret_file == NULL)) {
 		char *prompt =
 		    cw_printf("Secret for reference '%s' at CA '%s': ",
 		              r->reference ? r->reference : "", r->prof->name);
@@ -326,20 +325,9 @@ static enum cw_err
 client(struct run *r, struct ca_client **out)
 {
 	struct ca_hooks h = {save, check, r};
-	const struct cw_ca_profile *p = r->prof;
-	const char *tpl = r->o->template ? r->o->template : p->template;
 
-	if (!strcmp(p->protocol, "cmp")) {
-		struct ca_cmp_opts o = {p->server,    r->reference, r->secret,
-		                        p->recipient, p->trust,     tpl,
-		                        p->timeout};
-
-		return ca_cmp_new(&o, &h, out);
-	}
-	struct ca_helper_opts o = {p->command, tpl, p->name, r->secret,
-	                           p->timeout};
-
-	return ca_helper_new(&o, &h, out);
+	return ca_client_for(r->prof, r->reference, r->secret, r->o->template,
+	                     &h, out);
 }
 
 static enum cw_err
@@ -517,12 +505,13 @@ wiz_online_withdraw(struct wiz *w, const struct store_request *q)
 	o.eab_hmac.fd = o.ca_secret.fd = -1;
 	r.w = w;
 	r.o = &o;
-	if (strcmp(q->protocol, "cmp") != 0 || q->ca == NULL)
+	if (!strcmp(q->protocol, "offline") || !strcmp(q->protocol, "acme") ||
+	    q->ca == NULL)
 		return;
 	r.prof = cw_config_ca(&w->cfg, q->ca);
-	if (r.prof == NULL || strcmp(r.prof->protocol, "cmp") != 0)
+	if (r.prof == NULL || strcmp(r.prof->protocol, q->protocol) != 0)
 		return;
-	if (r.prof->secret_file == NULL) {
+	if (ca_needs_secret(r.prof) && r.prof->secret_file == NULL) {
 		cw_warn("CA '%s' is not told that request %lld is withdrawn: "
 		        "its profile has no secret_file",
 		        q->ca, (long long)q->id);

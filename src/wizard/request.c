@@ -94,7 +94,7 @@ check_online(struct wiz *w, const struct wiz_request_opts *o)
 	}
 	/* CMP's shared secret will be asked for: find out now, before any
 	 * key is made, whether it can be */
-	if (strcmp(p->protocol, "cmp") == 0 && p->secret_file == NULL &&
+	if (ca_needs_secret(p) && p->secret_file == NULL &&
 	    cw_secret_source_prompts(&o->ca_secret) &&
 	    !cw_secret_can_prompt()) {
 		cw_error("no terminal to ask for the secret of CA '%s'; give "
