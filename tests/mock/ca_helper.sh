@@ -13,8 +13,11 @@ set -u
 mode=$1 dir=$2
 op=${CERTMONGER_OPERATION:-}
 echo "$op ${CERTMONGER_CA_COOKIE:-} ${CERTMONGER_CA_PROFILE:-} $(env | grep -c '^CERTWIZ\|^SOFTHSM\|^PKCS11')" >>"$dir/calls"
-# the descriptors it was given (bash adds its own for the script: 255)
-ls /proc/$$/fd | sort -n | tr '\n' ' ' >"$dir/fds"
+# the descriptors it was given (bash adds its own for the script: 255);
+# a simple command, not a pipeline: while bash sets a pipeline up it holds
+# pipe ends of its own, which ls would list as the helper's
+ls /proc/$$/fd >"$dir/fds.raw"
+sort -n "$dir/fds.raw" | tr '\n' ' ' >"$dir/fds"
 case $op in SUBMIT|POLL) ;; *) exit 6 ;; esac
 sign() {
 	openssl x509 -req -in "$1" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
