@@ -1,5 +1,6 @@
-/* certwiz: online certificate authorities (ACME, RFC 8555). The only layer
- * that includes curl. */
+/* certwiz: online certificate authorities (ACME, CMP, certmonger CA
+ * helpers) behind one submit/poll interface. The only layer that includes
+ * curl. */
 #ifndef CW_CA_H
 #define CW_CA_H
 
@@ -13,9 +14,9 @@
 #include <time.h>
 
 /*
- * What crosses this interface is plain data: names and a DER CSR in, PEM
- * certificates out. Signatures are made by a callback, so that the account
- * key can stay on a token this layer never sees.
+ * What crosses this interface is plain data: a DER CSR in, DER
+ * certificates out. Signatures are made by a callback, so that the ACME
+ * account key can stay on a token this layer never sees.
  */
 
 /* What a CA said when it did not do what was asked (all owned). */
@@ -249,7 +250,7 @@ enum cw_err ca_hook_run(const char *hook, const char *action,
 
 /*
  * One interface for the CAs a request is sent to and asked again about
- * (CMP, certmonger CA helpers): a DER CSR goes in, and each call answers
+ * (ACME, CMP, certmonger CA helpers): a DER CSR goes in, and each call answers
  * issued (the certificates, leaf first), pending (a reference, the state a
  * later run resumes from, when to ask again), rejected (why) or
  * unreachable. What a protocol must remember between runs is opaque bytes
@@ -274,6 +275,22 @@ struct ca_result {
 
 void ca_result_release(struct ca_result *r);
 
+/* Something a protocol published for the CA to look at (an ACME
+ * challenge response), recorded through the hooks before it is
+ * published, so that a later run removes it when this one cannot. */
+struct ca_published {
+	int64_t id;          /* the caller's, once recorded */
+	const char *authz;   /* ACME: the authorization's URL */
+	const char *type;    /* "http-01", "dns-01" */
+	const char *name;    /* the identifier */
+	const char *token;
+	const char *value;   /* what was published */
+};
+
+/* Removes one published thing; CW_OK when it is gone. */
+typedef enum cw_err (*ca_published_fn)(void *fnuser,
+				       const struct ca_published *p);
+
 struct ca_hooks {
 	/* Writes the protocol's state (and the reference shown for it) at
 	 * once; an error stops the call. */
@@ -281,9 +298,23 @@ struct ca_hooks {
 			    const char *reference);
 	/* Whether issued certificates are what was asked for (key, names,
 	 * chain), before the protocol confirms them to the CA (CMP's
-	 * certConf); CW_ERR_CRYPTO with *why set refuses them. NULL: yes. */
+	 * certConf); CW_ERR_CRYPTO (key, names) or CW_ERR_CONFIG (the chain
+	 * does not verify: another chain may) with *why set refuses them.
+	 * NULL: yes. */
 	enum cw_err (*check)(void *user, const struct cw_buf *certs, size_t n,
 			     char **why);
+	/* The call is about to wait (between polls, for a hook): what the
+	 * caller holds may be left to others meanwhile. NULL: nothing. */
+	void (*idle)(void *user);
+	/* The CA no longer knows the credentials (ACME: the account): the
+	 * caller renews them; CW_OK to try again. NULL: not renewed. */
+	enum cw_err (*renew)(void *user);
+	/* Records p before it is published (sets p->id). NULL: not kept. */
+	enum cw_err (*publishing)(void *user, struct ca_published *p);
+	/* Calls fn for each thing recorded and not yet removed, and forgets
+	 * those fn removed. */
+	enum cw_err (*each_published)(void *user, ca_published_fn fn,
+				      void *fnuser);
 	void *user;
 };
 
@@ -342,16 +373,43 @@ struct ca_helper_opts {
 enum cw_err ca_helper_new(const struct ca_helper_opts *o,
 			  const struct ca_hooks *h, struct ca_client **out);
 
+/* ACME (RFC 8555) behind the same interface: an order for the CSR's
+ * names, its challenges answered, finalized with the CSR; the saved state
+ * is the order's URL. */
+struct ca_acme_opts {
+	struct acme *account;     /* registered, signing with the account
+				     key (borrowed); NULL: only ca_cancel */
+	const struct cw_buf *account_spki; /* a CSR for this key is refused */
+	const char *name;         /* the CA profile, in messages */
+	const char *challenge;    /* "http-01" (NULL) or "dns-01" */
+	const char *http01_listen;  /* the built-in responder's; NULL: ":80" */
+	const char *http01_webroot; /* instead of the responder */
+	const char *dns01_hook;
+};
+
+enum cw_err ca_acme_new(const struct ca_acme_opts *o, const struct ca_hooks *h,
+			struct ca_client **out);
+
+/* What a run gives a CA to know who asks (each protocol takes its own). */
+struct ca_credentials {
+	const char *reference;          /* CMP: the MAC's reference */
+	const struct cw_secret *secret; /* CMP's MAC, a helper's fd 3 */
+	struct acme *account;           /* ACME: the account's client */
+	const struct cw_buf *account_spki; /* ACME: the account's key */
+};
+
 /*
- * A client for the CA profile p (protocol cmp or helper) with this run's
- * credentials (reference and secret; NULL: none) and template (NULL: the
- * profile's).
+ * A client for the CA profile p with this run's credentials and template
+ * (NULL: the profile's).
  */
-enum cw_err ca_client_for(const struct cw_ca_profile *p, const char *reference,
-			  const struct cw_secret *secret, const char *template,
-			  const struct ca_hooks *h, struct ca_client **out);
+enum cw_err ca_client_for(const struct cw_ca_profile *p,
+			  const struct ca_credentials *cr,
+			  const char *template, const struct ca_hooks *h,
+			  struct ca_client **out);
 /* Whether p's protocol cannot go without a shared secret (CMP's MAC). */
 bool ca_needs_secret(const struct cw_ca_profile *p);
+/* Whether p's protocol sends with an account the caller opens (ACME). */
+bool ca_needs_account(const struct cw_ca_profile *p);
 
 /* Internal to the protocols: the table behind struct ca_client. */
 struct ca_client_ops {

@@ -116,22 +116,36 @@ ca_parse_pem_certs(const char *text, struct ca_result *out)
 	return rc;
 }
 
+static bool
+is(const struct cw_ca_profile *p, const char *protocol)
+{
+	return p->protocol && strcmp(p->protocol, protocol) == 0;
+}
+
 enum cw_err
-ca_client_for(const struct cw_ca_profile *p, const char *reference,
-              const struct cw_secret *secret, const char *template,
-              const struct ca_hooks *h, struct ca_client **out)
+ca_client_for(const struct cw_ca_profile *p, const struct ca_credentials *cr,
+              const char *template, const struct ca_hooks *h,
+              struct ca_client **out)
 {
 	const char *tpl = template ? template : p->template;
 
-	if (p->protocol && strcmp(p->protocol, "cmp") == 0) {
-		struct ca_cmp_opts o = {p->server,    reference, secret,
-		                        p->recipient, p->trust,  tpl,
+	if (is(p, "acme")) {
+		struct ca_acme_opts o = {cr->account,      cr->account_spki,
+		                         p->name,          p->challenge,
+		                         p->http01_listen, p->http01_webroot,
+		                         p->dns01_hook};
+
+		return ca_acme_new(&o, h, out);
+	}
+	if (is(p, "cmp")) {
+		struct ca_cmp_opts o = {p->server,    cr->reference, cr->secret,
+		                        p->recipient, p->trust,      tpl,
 		                        p->timeout};
 
 		return ca_cmp_new(&o, h, out);
 	}
-	if (p->protocol && strcmp(p->protocol, "helper") == 0) {
-		struct ca_helper_opts o = {p->command, tpl, p->name, secret,
+	if (is(p, "helper")) {
+		struct ca_helper_opts o = {p->command, tpl, p->name, cr->secret,
 		                           p->timeout};
 
 		return ca_helper_new(&o, h, out);
@@ -144,5 +158,11 @@ ca_client_for(const struct cw_ca_profile *p, const char *reference,
 bool
 ca_needs_secret(const struct cw_ca_profile *p)
 {
-	return p->protocol && strcmp(p->protocol, "cmp") == 0;
+	return is(p, "cmp");
+}
+
+bool
+ca_needs_account(const struct cw_ca_profile *p)
+{
+	return is(p, "acme");
 }

@@ -292,7 +292,8 @@ static const struct verb_doc verbs[] = {
 	  "closes an open request, online or offline (it is then failed, "
 	  "'cancelled by USER', and a later import of its response is "
 	  "refused), tells a CMP CA the transaction is withdrawn (an error "
-	  "message, with the profile's secret_file), and destroys its key "
+	  "message, with the profile's secret_file), removes the ACME "
+	  "challenge responses published for it, and destroys its key "
 	  "pair on the token unless a "
 	  "certificate was issued for it; audited. Not an open request: "
 	  "exit 4; a key that cannot be destroyed: nothing changes.",

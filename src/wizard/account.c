@@ -29,8 +29,13 @@ sign_jws(void *user, const unsigned char *data, size_t len,
 	unsigned char digest[48];
 	struct cw_sign_req req;
 	bool p384 = a->p384;
-	enum cw_err rc = p384 ? x509_sha384(data, len, digest)
-			      : x509_sha256(data, len, digest);
+	/* the tokens may have been left to others while the CA was waited
+	 * for */
+	enum cw_err rc = a->w ? wiz_tokens_take(a->w) : CW_OK;
+
+	if (rc == CW_OK)
+		rc = p384 ? x509_sha384(data, len, digest)
+		          : x509_sha256(data, len, digest);
 
 	if (rc != CW_OK)
 		return rc;
@@ -234,6 +239,7 @@ wiz_account_open(struct wiz *w, const struct cw_ca_profile *p,
 	enum cw_err rc;
 
 	memset(&a, 0, sizeof(a));
+	a.w = w;
 	cw_pubkey_init(&pub);
 	rc = wiz_store(w, &s);
 	if (rc == CW_OK)

@@ -1,10 +1,11 @@
 /*
  * Online requests, whatever the protocol: `request --ca`, `pending
- * process`, renewal and refresh come through wiz_online_run. ACME keeps a
- * driver of its own (acme.c: account, challenges, order); CMP and
- * certmonger CA helpers sit behind the submit/poll interface of src/ca and
- * are driven here. What both share (the checks of what a CA issued, the
- * back-off, the outcome) lives here too.
+ * process`, renewal and refresh come through wiz_online_run, which drives
+ * ACME, CMP and certmonger CA helpers alike through the submit/poll
+ * interface of src/ca. What the wizard owns lives here: the credentials
+ * (an ACME account, a CMP secret), the protocol's state written the moment
+ * it has it, what was published for the CA recorded and removed, the
+ * checks of what a CA issued, the import, the back-off and the outcome.
  */
 #define _DEFAULT_SOURCE
 #include "wizard_int.h"
@@ -18,7 +19,7 @@
 #define RETRY_FIRST 30
 #define RETRY_MAX   3600
 
-void
+static void
 wiz_set_text(char **slot, const char *text)
 {
 	char *p = strdup(text ? text : "");
@@ -29,7 +30,7 @@ wiz_set_text(char **slot, const char *text)
 	}
 }
 
-time_t
+static time_t
 wiz_online_backoff(const struct store_request *q)
 {
 	int64_t d = RETRY_FIRST;
@@ -39,7 +40,7 @@ wiz_online_backoff(const struct store_request *q)
 	return (time_t)(d > RETRY_MAX ? RETRY_MAX : d);
 }
 
-bool
+static bool
 wiz_online_open(const struct store_request *q)
 {
 	return strcmp(q->protocol, "offline") != 0 &&
@@ -62,7 +63,7 @@ chain_verifies(struct wiz *w, const struct x509_bundle *b)
 	return rc == CW_OK;
 }
 
-enum cw_err
+static enum cw_err
 wiz_issued_check(struct wiz *w, const struct store_request *req,
                  const struct x509_bundle *b, char **problem)
 {
@@ -125,7 +126,7 @@ wiz_issued_check(struct wiz *w, const struct store_request *req,
 	return rc;
 }
 
-enum cw_err
+static enum cw_err
 wiz_online_assign(struct wiz *w, const struct store_request *req,
                   int64_t cert_id, struct cw_strlist *assigned)
 {
@@ -148,7 +149,7 @@ wiz_online_assign(struct wiz *w, const struct store_request *req,
 	return CW_OK;
 }
 
-enum cw_err
+static enum cw_err
 wiz_online_fill(struct store *s, int64_t id, enum cw_err rc,
                 const struct wiz_import_result *issued,
                 struct cw_strlist *assigned, struct wiz_acme_outcome *out)
@@ -179,7 +180,7 @@ wiz_online_fill(struct store *s, int64_t id, enum cw_err rc,
 	return CW_OK;
 }
 
-/* One run of a CMP or helper request. */
+/* One run of an online request. */
 struct run {
 	struct wiz *w;
 	struct store *s;
@@ -187,8 +188,13 @@ struct run {
 	const struct cw_ca_profile *prof;
 	struct store_request req;
 	struct cw_secret *secret;
-	const char *reference; /* CMP: the MAC's, as used */
-	bool alternate;        /* credentials given for this run */
+	const char *reference;   /* CMP: the MAC's, as used */
+	bool alternate;          /* credentials given for this run */
+	struct wiz_account acct; /* ACME */
+	bool account_refused;    /* the CA refused the account, not the
+	                            request: it stays open */
+	enum cw_err checked;     /* what the last check of issued
+	                            certificates said */
 	char *problem;
 	struct wiz_import_result issued;
 	struct cw_strlist assigned;
@@ -204,28 +210,20 @@ target(struct run *r)
 	                    r->req.protocol, "reference", r->req.ca_ref, NULL);
 }
 
-enum cw_err
-wiz_online_record(struct wiz *w, struct store *s, int64_t id, char *target,
-                  const struct store_request_update *u, const char *operation,
-                  const char *outcome, const char *reason)
-{
-	enum cw_err rc = target ? store_begin(s) : CW_ERR_NOMEM;
-
-	if (rc == CW_OK)
-		rc = store_request_update(s, id, u);
-	if (rc == CW_OK && operation)
-		rc = wiz_audit(w, operation, target, outcome, reason);
-	rc = store_end(s, rc);
-	free(target);
-	return rc;
-}
-
 static enum cw_err
 record(struct run *r, const struct store_request_update *u,
        const char *operation, const char *outcome, const char *reason)
 {
-	return wiz_online_record(r->w, r->s, r->req.id, target(r), u, operation,
-	                         outcome, reason);
+	char *t = target(r);
+	enum cw_err rc = t ? store_begin(r->s) : CW_ERR_NOMEM;
+
+	if (rc == CW_OK)
+		rc = store_request_update(r->s, r->req.id, u);
+	if (rc == CW_OK && operation)
+		rc = wiz_audit(r->w, operation, t, outcome, reason);
+	rc = store_end(r->s, rc);
+	free(t);
+	return rc;
 }
 
 /* The protocol's save hook: its state is written at once; the first save
@@ -288,21 +286,104 @@ check(void *user, const struct cw_buf *certs, size_t n, char **why)
 	struct run *r = user;
 	struct x509_bundle b = {(struct cw_buf *)certs, n};
 
-	return wiz_issued_check(r->w, &r->req, &b, why) == CW_OK
-	           ? CW_OK
-	           : CW_ERR_CRYPTO;
+	r->checked = wiz_issued_check(r->w, &r->req, &b, why);
+	if (r->checked == CW_ERR_CONFIG || r->checked == CW_OK)
+		return r->checked;
+	return CW_ERR_CRYPTO;
 }
 
-/* The secret of this run: given for it, else the profile's file, else
- * asked for when the protocol cannot go without one. */
+/* Others may use the tokens while the CA is waited for; what needs them
+ * again takes them (the account's signatures, the import). */
+static void
+idle(void *user)
+{
+	struct run *r = user;
+
+	wiz_tokens_release(r->w);
+}
+
 static enum cw_err
-credentials(struct run *r)
+renew(void *user)
+{
+	struct run *r = user;
+
+	return wiz_account_register(r->w, r->prof, r->o, &r->acct);
+}
+
+static enum cw_err
+publishing(void *user, struct ca_published *p)
+{
+	struct run *r = user;
+	struct store_challenge row = {0,
+	                              r->req.id,
+	                              (char *)p->authz,
+	                              (char *)p->type,
+	                              (char *)p->name,
+	                              (char *)p->token,
+	                              (char *)p->value,
+	                              0};
+	enum cw_err rc = store_end(r->s, store_begin(r->s) == CW_OK
+	                                     ? store_challenge_add(r->s, &row)
+	                                     : CW_ERR_STORE);
+
+	p->id = row.id;
+	return rc;
+}
+
+struct removal {
+	struct run *r;
+	ca_published_fn fn;
+	void *fnuser;
+};
+
+static enum cw_err
+remove_one(void *user, const struct store_challenge *c)
+{
+	struct removal *m = user;
+	struct store *s = m->r->s;
+	struct ca_published p = {c->id,   c->authz, c->type,
+	                         c->name, c->token, c->value};
+
+	if (m->fn(m->fnuser, &p) == CW_OK &&
+	    store_end(s, store_begin(s) == CW_OK
+	                     ? store_challenge_removed(s, c->id)
+	                     : CW_ERR_STORE) != CW_OK)
+		cw_warn("the %s response for '%s' is removed, but the store "
+		        "could not record it",
+		        c->type, c->name);
+	return CW_OK; /* one failure does not stop the others */
+}
+
+static enum cw_err
+each_published(void *user, ca_published_fn fn, void *fnuser)
+{
+	struct run *r = user;
+	struct removal m = {r, fn, fnuser};
+
+	return store_each_published_challenge(r->s, r->req.id, remove_one, &m);
+}
+
+/* The credentials of this run: the ACME account (opened, registered on
+ * first use); for the others the secret given for the run, else the
+ * profile's file, else asked for when the protocol cannot go without one.
+ * A cancel (account false) needs no account. */
+static enum cw_err
+credentials(struct run *r, bool account)
 {
 	const struct wiz_acme_opts *o = r->o;
 	bool given = o->ca_secret.file || o->ca_secret.fd >= 0 ||
 	             o->ca_secret.value || o->ca_secret.error != CW_OK;
 	enum cw_err rc = CW_OK;
 
+	if (ca_needs_account(r->prof)) {
+		if (!account)
+			return CW_OK;
+		rc = wiz_account_open(r->w, r->prof, o, &r->acct);
+		r->account_refused = rc == CW_ERR_REJECTED;
+		if (rc != CW_OK)
+			wiz_set_text(&r->problem, cw_last_error());
+		return rc;
+	}
 	r->reference = o->ca_reference ? o->ca_reference : r->prof->reference;
 	r->alternate = given || o->ca_reference != NULL;
 	if (given || (ca_needs_secret(r->prof) && r->prof->secret_file == NULL)) {
@@ -324,10 +405,12 @@ credentials(struct run *r)
 static enum cw_err
 client(struct run *r, struct ca_client **out)
 {
-	struct ca_hooks h = {save, check, r};
+	struct ca_hooks h = {save,       check,          idle, renew,
+	                     publishing, each_published, r};
+	struct ca_credentials cr = {r->reference, r->secret, r->acct.acme,
+	                            r->acct.acme ? &r->acct.spki : NULL};
 
-	return ca_client_for(r->prof, r->reference, r->secret, r->o->template,
-	                     &h, out);
+	return ca_client_for(r->prof, &cr, r->o->template, &h, out);
 }
 
 static enum cw_err
@@ -347,31 +430,39 @@ issue(struct run *r, struct ca_result *res)
 	return rc;
 }
 
+/* When to ask again: when the CA said, else the back-off. */
+static time_t
+next_attempt(const struct run *r, time_t said)
+{
+	time_t now = time(NULL);
+
+	return said > now ? said : now + wiz_online_backoff(&r->req);
+}
+
 /* Writes where the run left the request; the outcome's code. */
 static enum cw_err
 conclude(struct run *r, enum cw_err rc, struct ca_result *res)
 {
 	struct store_request_update u = {r->req.state, NULL, 0, NULL, true};
-	time_t now = time(NULL);
 	enum cw_err wr = CW_OK;
 
 	if (rc == CW_OK && res->answer == CA_PENDING) {
-		char *why = cw_printf("waiting for approval at CA '%s' "
-		                      "(reference %s)",
-		                      r->prof->name,
-		                      res->reference ? res->reference : "");
+		char *why =
+		    res->reason
+		        ? strdup(res->reason)
+		        : cw_printf("waiting for approval at CA "
+		                    "'%s' (reference %s)",
+		                    r->prof->name,
+		                    res->reference ? res->reference : "");
 
 		u.state = "pending";
-		u.next_attempt = res->next_attempt > now
-		                     ? res->next_attempt
-		                     : now + wiz_online_backoff(&r->req);
+		u.next_attempt = next_attempt(r, res->next_attempt);
 		u.problem = why;
 		wr = why ? record(r, &u, "request-pending", "success", why)
 		         : CW_ERR_NOMEM;
 		if (wr == CW_OK)
-			cw_info("request %lld waits at CA '%s' (reference %s)",
-			        (long long)r->req.id, r->prof->name,
-			        res->reference ? res->reference : "");
+			cw_info("request %lld waits at CA '%s': %s",
+			        (long long)r->req.id, r->prof->name, why);
 		free(why);
 		return wr == CW_OK ? CW_ERR_PENDING : wr;
 	}
@@ -383,8 +474,16 @@ conclude(struct run *r, enum cw_err rc, struct ca_result *res)
 		         (long long)r->req.id, res->reason ? res->reason : "");
 		return wr == CW_OK ? CW_ERR_REJECTED : wr;
 	}
+	if (rc == CW_ERR_UNREACHABLE) {
+		/* the account could not be opened: the CA is not there */
+		res->answer = CA_UNREACHABLE;
+		res->reason = strdup(r->problem ? r->problem : "");
+		res->next_attempt =
+		    r->acct.acme ? acme_problem(r->acct.acme)->retry_after : 0;
+		rc = CW_OK;
+	}
 	if (rc == CW_OK && res->answer == CA_UNREACHABLE) {
-		u.next_attempt = now + wiz_online_backoff(&r->req);
+		u.next_attempt = next_attempt(r, res->next_attempt);
 		u.problem = res->reason;
 		wr = record(r, &u, "ca-unreachable", "failure", res->reason);
 		cw_error("CA '%s' cannot be reached: %s; request %lld is kept "
@@ -392,6 +491,11 @@ conclude(struct run *r, enum cw_err rc, struct ca_result *res)
 		         r->prof->name, res->reason ? res->reason : "",
 		         (long long)r->req.id);
 		return wr == CW_OK ? CW_ERR_UNREACHABLE : wr;
+	}
+	if (rc == CW_ERR_REJECTED && r->account_refused) {
+		wr = record(r, &u, "acme-account-refused", "failure",
+		            r->problem);
+		return wr == CW_OK ? rc : wr;
 	}
 	if (rc == CW_OK && res->answer == CA_ISSUED) {
 		rc = issue(r, res);
@@ -414,15 +518,39 @@ conclude(struct run *r, enum cw_err rc, struct ca_result *res)
 	 * where it stood, with the reason */
 	if (r->problem == NULL)
 		wiz_set_text(&r->problem, cw_last_error());
+	if (rc == CW_ERR_CONFIG && r->checked == CW_ERR_CONFIG) {
+		char *more = cw_printf("%s; fix the roots and run 'certwiz "
+		                       "pending process %lld'",
+		                       r->problem, (long long)r->req.id);
+
+		if (more) {
+			free(r->problem);
+			r->problem = more;
+		}
+	}
 	u.next_attempt = r->req.next_attempt;
 	u.problem = r->problem;
 	wr = record(r, &u, "request-attempt-failed", "failure", r->problem);
 	return wr == CW_OK ? rc : wr;
 }
 
+static void
+run_release(struct run *r)
+{
+	cw_secret_free(r->secret);
+	wiz_account_close(&r->acct);
+	store_request_release(&r->req);
+	wiz_import_result_release(&r->issued);
+	cw_strlist_release(&r->assigned);
+	free(r->problem);
+}
+
+/* Takes the open request q (taken) from where it stands towards issued:
+ * submitted when the CA has never seen it, else asked again from its
+ * saved state. */
 static enum cw_err
-ca_run(struct wiz *w, struct store_request *q, const struct wiz_acme_opts *o,
-       struct wiz_acme_outcome *out)
+online_run(struct wiz *w, struct store_request *q,
+           const struct wiz_acme_opts *o, struct wiz_acme_outcome *out)
 {
 	struct run r;
 	struct ca_client *c = NULL;
@@ -441,7 +569,7 @@ ca_run(struct wiz *w, struct store_request *q, const struct wiz_acme_opts *o,
 	memset(q, 0, sizeof(*q));
 	rc = wiz_store(w, &r.s);
 	if (rc != CW_OK) {
-		store_request_release(&r.req);
+		run_release(&r);
 		return rc;
 	}
 	r.prof = cw_config_ca(&w->cfg, r.req.ca);
@@ -449,10 +577,10 @@ ca_run(struct wiz *w, struct store_request *q, const struct wiz_acme_opts *o,
 		cw_error("request %lld is for %s CA '%s', which the "
 		         "configuration no longer names as such",
 		         (long long)id, r.req.protocol, r.req.ca);
-		store_request_release(&r.req);
+		run_release(&r);
 		return CW_ERR_CONFIG;
 	}
-	rc = credentials(&r);
+	rc = credentials(&r, true);
 	if (rc == CW_OK)
 		rc = client(&r, &c);
 	if (rc == CW_OK)
@@ -477,17 +605,15 @@ ca_run(struct wiz *w, struct store_request *q, const struct wiz_acme_opts *o,
 		enum cw_err f =
 		    wiz_online_fill(r.s, id, rc, &r.issued, &r.assigned, out);
 
+		if (f == CW_OK && r.acct.acme)
+			out->nonce_retries = acme_nonce_retries(r.acct.acme);
 		if (f != CW_OK)
 			rc = f;
 	}
 	ca_client_free(c);
 	ca_result_release(&res);
 	cw_buf_release(&state);
-	cw_secret_free(r.secret);
-	store_request_release(&r.req);
-	wiz_import_result_release(&r.issued);
-	cw_strlist_release(&r.assigned);
-	free(r.problem);
+	run_release(&r);
 	return rc;
 }
 
@@ -505,8 +631,7 @@ wiz_online_withdraw(struct wiz *w, const struct store_request *q)
 	o.eab_hmac.fd = o.ca_secret.fd = -1;
 	r.w = w;
 	r.o = &o;
-	if (!strcmp(q->protocol, "offline") || !strcmp(q->protocol, "acme") ||
-	    q->ca == NULL)
+	if (!strcmp(q->protocol, "offline") || q->ca == NULL)
 		return;
 	r.prof = cw_config_ca(&w->cfg, q->ca);
 	if (r.prof == NULL || strcmp(r.prof->protocol, q->protocol) != 0)
@@ -517,7 +642,8 @@ wiz_online_withdraw(struct wiz *w, const struct store_request *q)
 		        q->ca, (long long)q->id);
 		return;
 	}
-	if (wiz_store(w, &r.s) == CW_OK && credentials(&r) == CW_OK &&
+	r.req.id = q->id;
+	if (wiz_store(w, &r.s) == CW_OK && credentials(&r, false) == CW_OK &&
 	    client(&r, &c) == CW_OK &&
 	    store_request_ca_state(r.s, q->id, &state) == CW_OK &&
 	    state.len > 0 && ca_cancel(c, &q->csr, &state) == CW_OK)
@@ -527,6 +653,21 @@ wiz_online_withdraw(struct wiz *w, const struct store_request *q)
 	cw_buf_release(&state);
 	cw_secret_free(r.secret);
 	free(r.problem);
+}
+
+void
+wiz_acme_outcome_release(struct wiz_acme_outcome *o)
+{
+	if (o == NULL)
+		return;
+	free(o->state);
+	free(o->ca);
+	free(o->order_url);
+	free(o->problem);
+	free(o->sha256);
+	free(o->subject);
+	cw_strlist_release(&o->assigned);
+	memset(o, 0, sizeof(*o));
 }
 
 enum cw_err
@@ -550,7 +691,5 @@ wiz_online_run(struct wiz *w, int64_t id, const struct wiz_acme_opts *o,
 		store_request_release(&q);
 		return CW_ERR_UNAVAILABLE;
 	}
-	/* the driver takes the request as read here */
-	return !strcmp(q.protocol, "acme") ? wiz_acme_run(w, &q, o, out)
-					   : ca_run(w, &q, o, out);
+	return online_run(w, &q, o, out);
 }

@@ -175,6 +175,7 @@ struct wiz_acme_opts {
 /* The ACME account of a CA profile, ready to sign with its key on the
  * token (account.c). */
 struct wiz_account {
+	struct wiz *w;            /* its signatures take the tokens */
 	struct acme *acme;
 	struct tok_session *tok;  /* borrowed from the wizard */
 	struct cw_buf key_id;
@@ -202,19 +203,10 @@ enum cw_err wiz_account_register(struct wiz *w,
 void wiz_account_close(struct wiz_account *a);
 
 /*
- * Takes the open ACME request q (taken; wiz_online_run read and checked
- * it) from where it stands towards issued (acme.c); the outcome is filled for CW_OK, CW_ERR_PENDING, CW_ERR_UNREACHABLE and
- * CW_ERR_REJECTED, and every state change is written before the next
- * step.
- */
-enum cw_err wiz_acme_run(struct wiz *w, struct store_request *q,
-			 const struct wiz_acme_opts *o,
-			 struct wiz_acme_outcome *out);
-
-/*
- * Takes online request id from where it stands towards issued, with its
- * protocol's driver (online.c: ACME in acme.c, CMP and helpers through
- * src/ca's interface); the outcome is as for wiz_acme_run. CW_ERR_NOT_FOUND
+ * Takes online request id from where it stands towards issued through
+ * src/ca's interface, whatever its protocol (online.c); every state change
+ * is written before the next step. The outcome is filled for CW_OK,
+ * CW_ERR_PENDING, CW_ERR_UNREACHABLE and CW_ERR_REJECTED. CW_ERR_NOT_FOUND
  * and CW_ERR_UNAVAILABLE (not an open online request) are reported.
  */
 enum cw_err wiz_online_run(struct wiz *w, int64_t id,
@@ -222,46 +214,9 @@ enum cw_err wiz_online_run(struct wiz *w, int64_t id,
 			   struct wiz_acme_outcome *out);
 
 /* Tells q's CA that it is withdrawn, where the protocol can (CMP: an
- * error message ends the transaction); failures are warnings. */
+ * error message ends the transaction), and removes what was published
+ * for it (ACME's challenge responses); failures are warnings. */
 void wiz_online_withdraw(struct wiz *w, const struct store_request *q);
-
-/* A request's state change and its audit event on target (taken; NULL:
- * out of memory), in one transaction. */
-enum cw_err wiz_online_record(struct wiz *w, struct store *s, int64_t id,
-			      char *target,
-			      const struct store_request_update *u,
-			      const char *operation, const char *outcome,
-			      const char *reason);
-
-/* Replaces *slot with a copy of text ("" for NULL); kept as it was when
- * there is no memory. */
-void wiz_set_text(char **slot, const char *text);
-
-/* Whether q is an online request still open (created, submitted,
- * pending). */
-bool wiz_online_open(const struct store_request *q);
-/* Seconds until the next run may go on, without word from the CA. */
-time_t wiz_online_backoff(const struct store_request *q);
-
-/*
- * Whether certificates a CA issued for req (leaf first) are what it asked
- * for: the request's key, the CSR's names (no more, no less), a chain that
- * verifies to the trust anchors. CW_ERR_CRYPTO (key, names) or
- * CW_ERR_CONFIG (no anchors, a chain that does not verify), with *problem
- * saying why (caller frees).
- */
-enum cw_err wiz_issued_check(struct wiz *w, const struct store_request *req,
-			     const struct x509_bundle *b, char **problem);
-
-/* Assigns an issued certificate to req's usages (added to assigned). */
-enum cw_err wiz_online_assign(struct wiz *w, const struct store_request *req,
-			      int64_t cert_id, struct cw_strlist *assigned);
-
-/* The outcome of a run as the store now has it (assigned is taken). */
-enum cw_err wiz_online_fill(struct store *s, int64_t id, enum cw_err rc,
-			    const struct wiz_import_result *issued,
-			    struct cw_strlist *assigned,
-			    struct wiz_acme_outcome *out);
 
 /*
  * Imports a chain an online CA issued for req (its leaf first): the leaf's

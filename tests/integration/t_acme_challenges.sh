@@ -65,6 +65,17 @@ jq -e '.[0].state == "issued"' <<<"$OUT" >/dev/null || fail "webroot: $OUT"
 grep -q "GET /.well-known/acme-challenge/" servers/nginx/logs/access.log ||
 	fail "pebble did not fetch from nginx"
 
+# A request cancelled while its responses are published: they are removed
+# with it (ACME has no way to tell the CA), and marked removed.
+expect_rc 3 cw request --usage WebServicesInternal --key ec:P-256 --ca webroot \
+	--wait 0 --json
+C=$(jq -r .request_id <<<"$OUT")
+[ -n "$(ls webroot/.well-known/acme-challenge)" ] || fail "cancel: nothing published"
+expect_rc 0 cw pending cancel "$C"
+[ -z "$(ls webroot/.well-known/acme-challenge)" ] || fail "cancelled: files left"
+[ "$(sqlite3 state/store.db "select count(*) from acme_challenges
+	where removed is null")" = 0 ] || fail "cancelled: files not marked removed"
+
 # A web root nginx does not serve: pebble finds nothing (404) and
 # invalidates the authorization; the request is rejected with the CA's
 # words, and what was published is removed.

@@ -53,6 +53,11 @@ kill "$BLOCKER"
 wait "$BLOCKER" 2>/dev/null || true
 wait_for bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$HTTP01_PORT)" || fail "port still taken"
 
+# Request 1 as a store of schema 13 holds it (before ACME saved its order
+# as the state to resume from): the upgrade carries the order over.
+sqlite3 state/store.db "update requests set ca_state = null where id = 1;
+	pragma user_version = 13"
+
 # Request 1 by 'pending process': issued on its order, with its key.
 expect_rc 0 cw pending process 1 --json
 jq -e '.[0].state == "issued" and .[0].order == "'"$ORDER_A"'" and
@@ -60,6 +65,8 @@ jq -e '.[0].state == "issued" and .[0].order == "'"$ORDER_A"'" and
 [ "$(sqlite3 state/store.db "select k.cka_id from certificates c join keys k
 	on k.id = c.key_id where c.request_id = 1")" = "$KEY_A" ] ||
 	fail "request 1 was issued for another key"
+[ "$(sqlite3 state/store.db "pragma user_version")" -gt 13 ] ||
+	fail "the store was not upgraded"
 
 # Request 2 is not due yet: refresh leaves it; when its time has come,
 # refresh takes it up.
