@@ -181,11 +181,21 @@ log_cb(const char *func, const char *file, int line, OSSL_CMP_severity level,
 	return 1;
 }
 
-/* The last reason libcrypto gave, with its detail; the queue is cleared. */
+/* Reasons that say a signed answer did not verify to the trust. */
+static bool
+signature_reason(int reason)
+{
+	return reason == CMP_R_MISSING_TRUST_ANCHOR ||
+	       reason == CMP_R_NO_SUITABLE_SENDER_CERT ||
+	       reason == CMP_R_MISSING_KEY_USAGE_DIGITALSIGNATURE;
+}
+
+/* The last reason libcrypto gave, with its detail, and before it why a
+ * signed answer did not verify; the queue is cleared. */
 static char *
 ssl_reason(const char *fallback)
 {
-	char buf[256] = "", *out = NULL;
+	char buf[256] = "", sig[128] = "", *out = NULL;
 	unsigned long e;
 	const char *data = NULL;
 	int flags = 0;
@@ -197,12 +207,16 @@ ssl_reason(const char *fallback)
 
 		snprintf(buf, sizeof(buf), "%s%s%s", r ? r : "error",
 		         d ? ": " : "", d ? d : "");
+		cw_debug("CMP: libcrypto: %s", buf);
+		if (signature_reason(ERR_GET_REASON(e)) && !*sig)
+			snprintf(sig, sizeof(sig), "signed answer: %s",
+			         r ? r : "error");
 		if (ERR_GET_REASON(e) == CMP_R_ERROR_VALIDATING_PROTECTION ||
 		    ERR_GET_REASON(e) == CMP_R_RECEIVED_ERROR)
 			break;
 	}
 	ERR_clear_error();
-	out = strdup(*buf ? buf : fallback);
+	out = *sig ? strdup(sig) : strdup(*buf ? buf : fallback);
 	return out;
 }
 
@@ -586,6 +600,23 @@ failed(struct cmp *c, struct ca_result *out)
 	           OSSL_CMP_CTX_snprint_PKIStatus(c->ctx, status,
 	                                          sizeof(status))) {
 		rc = ca_result_set(out, CA_REJECTED, status);
+	} else if (why && strstr(why, "signed answer: ")) {
+		const char *r = why + strlen("signed answer: ");
+
+		if (c->trust)
+			cw_error(
+			    "CMP: the CA's answer is signed, and its "
+			    "signature does not verify to trust '%s' (%s): "
+			    "set trust to the root of the CA's protection "
+			    "certificate",
+			    c->trust, r);
+		else
+			cw_error(
+			    "CMP: the CA's answer is signed, and the profile "
+			    "has no trust to verify it with (%s): set trust "
+			    "to the root of the CA's protection certificate",
+			    r);
+		rc = CW_ERR_CONFIG;
 	} else if (why && (strstr(why, "validating protection") ||
 	                   strstr(why, "missing protection"))) {
 		cw_error("CMP: the CA's answer does not verify with the secret "

@@ -140,6 +140,50 @@ expect_err "cannot verify the TLS certificate of 'https://127.0.0.1:$TPORT/pkix/
 	fail "bound through an unverified TLS server"
 [ "$(cmpca_issued)" = 1 ] || fail "the TLS CA issued $(cmpca_issued)"
 
+# A CA that signs its answers with a protection certificate of its own
+# (in extraCerts, issued by another root) instead of the MAC: verified to
+# the profile's trust. Without trust, or with a root that does not verify
+# it, a clear error and the request kept; once trust is set, 'pending
+# process' completes it in the same transaction.
+SPORT=$(free_port)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout servers/prot-root.key -out prot-root.pem -days 2 \
+	-subj "/CN=CMP protection root" -addext basicConstraints=critical,CA:TRUE \
+	-addext keyUsage=critical,keyCertSign 2>/dev/null || fail "protection root"
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout servers/prot.key -out servers/prot.csr -subj "/CN=Contoso CMP RA" \
+	2>/dev/null || fail "protection key"
+printf 'keyUsage=critical,digitalSignature\nsubjectKeyIdentifier=hash\n' >servers/prot.ext
+openssl x509 -req -in servers/prot.csr -CA prot-root.pem -CAkey servers/prot-root.key \
+	-days 2 -extfile servers/prot.ext -out servers/prot.pem 2>/dev/null ||
+	fail "protection certificate"
+cmp_profile signed "$SPORT" "trust = prot-root.pem" "roots = ca/root.pem"
+cmp_profile notrust "$SPORT" "roots = ca/root.pem"
+cmp_profile othertrust "$SPORT" "trust = ca/root.pem" "roots = ca/root.pem"
+start_cmpca "$SPORT" --sign-cert "$WORK/servers/prot.pem" \
+	--sign-key "$WORK/servers/prot.key"
+expect_rc 0 cw request --usage Default --ca signed --json
+jq -e '.state == "issued"' <<<"$OUT" >/dev/null || fail "signed answers: $OUT"
+certs=$(sqlite3 state/store.db "select count(*) from certificates")
+expect_rc 1 cw request --usage Default --ca notrust --json
+expect_err "the CA's answer is signed, and the profile has no trust to verify it with"
+R6=$(sqlite3 state/store.db "select max(id) from requests")
+expect_rc 1 cw request --usage Default --ca othertrust
+expect_err "its signature does not verify to trust '$WORK/ca/root.pem'"
+R7=$(sqlite3 state/store.db "select max(id) from requests")
+[ "$(sqlite3 state/store.db "select count(*) from certificates")" = "$certs" ] ||
+	fail "bound from an answer that did not verify"
+for r in $R6 $R7; do
+	[ "$(sqlite3 state/store.db "select state from requests where id = $r")" = submitted ] ||
+		fail "request $r is not kept after an answer that did not verify"
+done
+sed -i '/^\[ca "notrust"\]$/a trust = prot-root.pem' certwiz.conf
+TX6=$(sqlite3 state/store.db "select ca_ref from requests where id = $R6")
+expect_rc 0 cw pending process "$R6" --json
+jq -e '.[0].state == "issued" and .[0].reference == "'"$TX6"'"' <<<"$OUT" >/dev/null ||
+	fail "not completed in its transaction once trust is set: $OUT"
+expect_rc 0 cw pending cancel "$R7"
+
 cw audit verify >/dev/null || fail "audit verify"
 canary_check || fail "canary"
 echo "PASS"

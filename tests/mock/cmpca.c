@@ -7,10 +7,14 @@
  * DIR/decision holding "approve", or "reject TEXT". Every certificate it
  * issues is logged to DIR/issued.log (transactionID, serial). It serves
  * HTTP/1.0 on 127.0.0.1 only (HTTPS with --tls-cert and --tls-key), one
- * connection at a time, one request per connection.
+ * connection at a time, one request per connection. With --sign-cert and
+ * --sign-key its answers are signed with that key (its certificate in
+ * extraCerts) instead of the MAC, as CAs with a protection certificate do;
+ * requests are still checked with the MAC.
  *
  * cmpca --port N --ref REF --secret-file F --cert CA.pem --key CA.key
  *       --dir DIR [--hold] [--check-after SEC] [--tls-cert F --tls-key F]
+ *       [--sign-cert F --sign-key F]
  */
 #define _GNU_SOURCE
 #include <openssl/cmp.h>
@@ -39,6 +43,7 @@ struct ca {
 	int deciding; /* the held request comes back with the decision */
 	int check_after;
 	OSSL_CMP_MSG *held; /* the request waiting for a decision */
+	OSSL_CMP_CTX *signer; /* --sign-cert: protects the answers */
 };
 
 static void
@@ -291,6 +296,7 @@ serve(OSSL_CMP_SRV_CTX *srv, int fd)
 	size_t len = 0, head = 0, body = 0;
 	const unsigned char *p;
 	OSSL_CMP_MSG *req, *rsp;
+	struct ca *ca;
 	unsigned char *der = NULL;
 	int n;
 	char hdr[256];
@@ -325,6 +331,18 @@ serve(OSSL_CMP_SRV_CTX *srv, int fd)
 	ERR_print_errors_fp(stderr);
 	if (rsp == NULL)
 		return;
+	/* a signing CA: the answer (made with the MAC, in the same
+	 * transaction) is protected again with the signing key */
+	ca = OSSL_CMP_SRV_CTX_get0_custom_ctx(srv);
+	if (ca->signer != NULL &&
+	    (!OSSL_CMP_CTX_set1_transactionID(
+	         ca->signer, OSSL_CMP_HDR_get0_transactionID(
+	                         OSSL_CMP_MSG_get0_header(rsp))) ||
+	     !OSSL_CMP_MSG_update_transactionID(ca->signer, rsp))) {
+		ERR_print_errors_fp(stderr);
+		OSSL_CMP_MSG_free(rsp);
+		return;
+	}
 	n = i2d_OSSL_CMP_MSG(rsp, &der);
 	OSSL_CMP_MSG_free(rsp);
 	if (n <= 0)
@@ -344,6 +362,7 @@ main(int argc, char **argv)
 	struct ca ca = {0};
 	const char *ref = NULL, *secret_file = NULL, *cert = NULL, *key = NULL;
 	const char *tls_cert = NULL, *tls_key = NULL;
+	const char *sign_cert = NULL, *sign_key = NULL;
 	SSL_CTX *sctx = NULL;
 	int port = 0, s, one = 1;
 	char secret[256] = "";
@@ -378,6 +397,10 @@ main(int argc, char **argv)
 			tls_cert = v;
 		else if (!strcmp(argv[i], "--tls-key"))
 			tls_key = v;
+		else if (!strcmp(argv[i], "--sign-cert"))
+			sign_cert = v;
+		else if (!strcmp(argv[i], "--sign-key"))
+			sign_key = v;
 		else if (!strcmp(argv[i], "--check-after"))
 			ca.check_after = atoi(v);
 		else
@@ -413,6 +436,27 @@ main(int argc, char **argv)
 	    !OSSL_CMP_SRV_CTX_set_accept_unprotected(srv, 0) ||
 	    !OSSL_CMP_SRV_CTX_set_grant_implicit_confirm(srv, 0))
 		die("cannot set up the server");
+	if (sign_cert != NULL) {
+		X509 *sc = NULL;
+		EVP_PKEY *sk = NULL;
+
+		if ((f = fopen(sign_cert, "r")) == NULL ||
+		    !(sc = PEM_read_X509(f, NULL, NULL, NULL)))
+			die("cannot read the signing certificate");
+		fclose(f);
+		if (sign_key == NULL || (f = fopen(sign_key, "r")) == NULL ||
+		    !(sk = PEM_read_PrivateKey(f, NULL, NULL, NULL)))
+			die("cannot read the signing key");
+		fclose(f);
+		/* the answers name the signer as their sender */
+		ca.signer = OSSL_CMP_CTX_new(NULL, NULL);
+		if (ca.signer == NULL || !OSSL_CMP_CTX_set1_cert(ctx, sc) ||
+		    !OSSL_CMP_CTX_set1_cert(ca.signer, sc) ||
+		    !OSSL_CMP_CTX_set1_pkey(ca.signer, sk))
+			die("cannot set the signing key");
+		X509_free(sc);
+		EVP_PKEY_free(sk);
+	}
 	OSSL_CMP_CTX_set_log_verbosity(ctx, OSSL_CMP_LOG_WARNING);
 	signal(SIGPIPE, SIG_IGN);
 	if (tls_cert != NULL) {
