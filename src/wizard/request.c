@@ -75,14 +75,16 @@ check_online(struct wiz *w, const struct wiz_request_opts *o)
 			 o->ca, o->ca);
 		return CW_ERR_NOT_FOUND;
 	}
-	if (strcmp(p->protocol, "acme") != 0 &&
+	/* the account's options for ACME, the others' credentials for the
+	 * rest */
+	if (!ca_needs_account(p) &&
 	    (o->eab_kid || !cw_secret_source_prompts(&o->eab_hmac))) {
 		cw_error("the --eab options are for ACME; CA '%s' speaks %s "
 		         "(--ca-reference, --ca-secret-file, --ca-secret-fd)",
 		         o->ca, p->protocol);
 		return CW_ERR_USAGE;
 	}
-	if (strcmp(p->protocol, "acme") == 0 &&
+	if (ca_needs_account(p) &&
 	    (o->ca_reference || o->template ||
 	     !cw_secret_source_prompts(&o->ca_secret))) {
 		cw_error(
