@@ -450,9 +450,7 @@ conclude(struct run *r, enum cw_err rc, struct ca_result *res)
 		char *why =
 		    res->reason
 		        ? strdup(res->reason)
-		        : cw_printf("waiting for approval at CA "
-		                    "'%s' (reference %s)",
-		                    r->prof->name,
+		        : cw_printf("waiting for approval (reference %s)",
 		                    res->reference ? res->reference : "");
 
 		u.state = "pending";
