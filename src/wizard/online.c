@@ -20,7 +20,7 @@
 #define RETRY_MAX   3600
 
 static void
-wiz_set_text(char **slot, const char *text)
+set_text(char **slot, const char *text)
 {
 	char *p = strdup(text ? text : "");
 
@@ -31,7 +31,7 @@ wiz_set_text(char **slot, const char *text)
 }
 
 static time_t
-wiz_online_backoff(const struct store_request *q)
+backoff(const struct store_request *q)
 {
 	int64_t d = RETRY_FIRST;
 
@@ -41,7 +41,7 @@ wiz_online_backoff(const struct store_request *q)
 }
 
 static bool
-wiz_online_open(const struct store_request *q)
+still_open(const struct store_request *q)
 {
 	return strcmp(q->protocol, "offline") != 0 &&
 	       (!strcmp(q->state, "created") ||
@@ -64,8 +64,8 @@ chain_verifies(struct wiz *w, const struct x509_bundle *b)
 }
 
 static enum cw_err
-wiz_issued_check(struct wiz *w, const struct store_request *req,
-                 const struct x509_bundle *b, char **problem)
+issued_check(struct wiz *w, const struct store_request *req,
+             const struct x509_bundle *b, char **problem)
 {
 	struct x509_info leaf;
 	struct cw_strlist asked, anchors;
@@ -127,8 +127,8 @@ wiz_issued_check(struct wiz *w, const struct store_request *req,
 }
 
 static enum cw_err
-wiz_online_assign(struct wiz *w, const struct store_request *req,
-                  int64_t cert_id, struct cw_strlist *assigned)
+assign_issued(struct wiz *w, const struct store_request *req, int64_t cert_id,
+              struct cw_strlist *assigned)
 {
 	struct wiz_assign_opts ao;
 	struct wiz_assign_result ar;
@@ -150,9 +150,9 @@ wiz_online_assign(struct wiz *w, const struct store_request *req,
 }
 
 static enum cw_err
-wiz_online_fill(struct store *s, int64_t id, enum cw_err rc,
-                const struct wiz_import_result *issued,
-                struct cw_strlist *assigned, struct wiz_acme_outcome *out)
+fill_outcome(struct store *s, int64_t id, enum cw_err rc,
+             const struct wiz_import_result *issued,
+             struct cw_strlist *assigned, struct wiz_acme_outcome *out)
 {
 	struct store_request now;
 	struct wiz_acme_outcome o;
@@ -286,7 +286,7 @@ check(void *user, const struct cw_buf *certs, size_t n, char **why)
 	struct run *r = user;
 	struct x509_bundle b = {(struct cw_buf *)certs, n};
 
-	r->checked = wiz_issued_check(r->w, &r->req, &b, why);
+	r->checked = issued_check(r->w, &r->req, &b, why);
 	if (r->checked == CW_ERR_CONFIG || r->checked == CW_OK)
 		return r->checked;
 	return CW_ERR_CRYPTO;
@@ -381,7 +381,7 @@ credentials(struct run *r, bool account)
 		rc = wiz_account_open(r->w, r->prof, o, &r->acct);
 		r->account_refused = rc == CW_ERR_REJECTED;
 		if (rc != CW_OK)
-			wiz_set_text(&r->problem, cw_last_error());
+			set_text(&r->problem, cw_last_error());
 		return rc;
 	}
 	r->reference = o->ca_reference ? o->ca_reference : r->prof->reference;
@@ -398,7 +398,7 @@ credentials(struct run *r, bool account)
 		rc = cw_secret_from_file(r->prof->secret_file, &r->secret);
 	}
 	if (rc != CW_OK)
-		wiz_set_text(&r->problem, cw_last_error());
+		set_text(&r->problem, cw_last_error());
 	return rc;
 }
 
@@ -425,8 +425,8 @@ issue(struct run *r, struct ca_result *res)
 	res->certs = b.certs;
 	res->n_certs = b.n;
 	if (rc == CW_OK && r->o->assign)
-		rc = wiz_online_assign(r->w, &r->req, r->issued.cert_id,
-		                       &r->assigned);
+		rc = assign_issued(r->w, &r->req, r->issued.cert_id,
+		                   &r->assigned);
 	return rc;
 }
 
@@ -436,7 +436,7 @@ next_attempt(const struct run *r, time_t said)
 {
 	time_t now = time(NULL);
 
-	return said > now ? said : now + wiz_online_backoff(&r->req);
+	return said > now ? said : now + backoff(&r->req);
 }
 
 /* Writes where the run left the request; the outcome's code. */
@@ -501,7 +501,7 @@ conclude(struct run *r, enum cw_err rc, struct ca_result *res)
 			return rc; /* the import wrote the state */
 		if (rc == CW_ERR_CRYPTO) {
 			/* the import's own checks refused it */
-			wiz_set_text(&r->problem, cw_last_error());
+			set_text(&r->problem, cw_last_error());
 		}
 	}
 	if (rc == CW_ERR_CRYPTO) {
@@ -515,7 +515,7 @@ conclude(struct run *r, enum cw_err rc, struct ca_result *res)
 	/* a failure on this side or in what the CA sent: the request stays
 	 * where it stood, with the reason */
 	if (r->problem == NULL)
-		wiz_set_text(&r->problem, cw_last_error());
+		set_text(&r->problem, cw_last_error());
 	if (rc == CW_ERR_CONFIG && r->checked == CW_ERR_CONFIG) {
 		char *more = cw_printf("%s; fix the roots and run 'certwiz "
 		                       "pending process %lld'",
@@ -591,7 +591,7 @@ online_run(struct wiz *w, struct store_request *q,
 		else
 			rc = ca_poll(c, &r.req.csr, &state, o->wait, &res);
 		if (rc != CW_OK)
-			wiz_set_text(&r.problem, cw_last_error());
+			set_text(&r.problem, cw_last_error());
 		enum cw_err t = wiz_tokens_take(w);
 
 		if (rc == CW_OK && t != CW_OK)
@@ -601,7 +601,7 @@ online_run(struct wiz *w, struct store_request *q,
 	if (rc == CW_OK || rc == CW_ERR_PENDING || rc == CW_ERR_UNREACHABLE ||
 	    rc == CW_ERR_REJECTED) {
 		enum cw_err f =
-		    wiz_online_fill(r.s, id, rc, &r.issued, &r.assigned, out);
+		    fill_outcome(r.s, id, rc, &r.issued, &r.assigned, out);
 
 		if (f == CW_OK && r.acct.acme)
 			out->nonce_retries = acme_nonce_retries(r.acct.acme);
@@ -683,7 +683,7 @@ wiz_online_run(struct wiz *w, int64_t id, const struct wiz_acme_opts *o,
 		cw_error("no request %lld", (long long)id);
 	if (rc != CW_OK)
 		return rc;
-	if (!wiz_online_open(&q)) {
+	if (!still_open(&q)) {
 		cw_error("request %lld is %s %s; nothing to process",
 		         (long long)id, q.protocol, q.state);
 		store_request_release(&q);
