@@ -335,9 +335,10 @@ enum cw_err ca_submit(struct ca_client *c, const struct cw_buf *csr,
 enum cw_err ca_poll(struct ca_client *c, const struct cw_buf *csr,
 		    const struct cw_buf *state, int wait,
 		    struct ca_result *out);
-/* Tells the CA the request is withdrawn: CW_OK when it was told,
- * CW_ERR_UNAVAILABLE when the protocol has no way to (helpers) or there
- * was nothing to tell (decided, or never answered). */
+/* Tells the CA the request is withdrawn, and removes what was published
+ * for it: CW_OK when the CA was told, CW_ERR_UNAVAILABLE when the
+ * protocol has no way to (helpers, ACME) or there was nothing to tell
+ * (decided, or never answered). */
 enum cw_err ca_cancel(struct ca_client *c, const struct cw_buf *csr,
 		      const struct cw_buf *state);
 void ca_client_free(struct ca_client *c);
