@@ -182,6 +182,14 @@ token_setup_opencryptoki() {
 	mkdir -p /run/lock/opencryptoki
 	mount --bind "$d/lock" /run/lock/opencryptoki
 	pkcsslotd || fail "pkcsslotd did not start"
+	# it returns once it has forked: its pid file and its socket come
+	# from the daemon, a moment later on a busy machine
+	for i in $(seq 1 200); do
+		[ -s /run/pkcsslotd.pid ] && [ -S /run/pkcsslotd.socket ] && break
+		sleep 0.05
+	done
+	[ -s /run/pkcsslotd.pid ] && [ -S /run/pkcsslotd.socket ] ||
+		fail "pkcsslotd wrote no pid file or socket in 10 s"
 	BG_PIDS="$BG_PIDS $(cat /run/pkcsslotd.pid)"
 	command pkcs11-tool --module "$MODULE" --init-token --label "$TOKEN_LABEL" \
 		--so-pin 87654321 >/dev/null 2>&1 || fail "openCryptoki: init token"
