@@ -240,8 +240,10 @@ test_cert_thumbprint_is_unique_and_rollback_keeps_nothing(void **state)
 	store_cert_release(&got);
 }
 
+/* A certificate valid from 1 to 2, imported, or issued for request_id
+ * when it is not 0. */
 static int64_t
-add_cert(struct store *s, const char *sha)
+add_cert_for(struct store *s, const char *sha, int64_t request_id)
 {
 	struct store_cert c;
 	unsigned char der[] = { 0x30, 0x01, 0x00 };
@@ -254,12 +256,19 @@ add_cert(struct store *s, const char *sha)
 	c.serial = (char *)"01";
 	c.not_before = 1;
 	c.not_after = 2;
-	c.origin = (char *)"imported";
+	c.origin = (char *)(request_id ? "issued" : "imported");
+	c.request_id = request_id;
 	cw_strlist_init(&c.names);
 	cw_strlist_init(&c.eku);
 	c.eku_any = true;
 	assert_int_equal(store_cert_add(s, &c), CW_OK);
 	return c.id;
+}
+
+static int64_t
+add_cert(struct store *s, const char *sha)
+{
+	return add_cert_for(s, sha, 0);
 }
 
 static void
@@ -399,8 +408,6 @@ test_assignment_history_and_schedule(void **state)
 	assert_int_equal(ended, 0);
 }
 
-/* A file of size 0, and an SQLite file without certwiz's schema, are
- * refused: never silently given a new empty schema. */
 /* What a renewal interrupted before its takeover left: the certificate
  * issued for the usage after the serving one, never assigned, even when
  * both were issued within one second (the same not_after). */
@@ -409,10 +416,9 @@ test_issued_unassigned_is_found_within_the_same_second(void **state)
 {
 	struct store *s = *state;
 	int64_t k = add_key(s, add_token(s, "3", "t"), "cc", "h3");
-	int64_t serving = add_cert(s, "aa01"), found = 0;
+	int64_t serving = add_cert(s, "aa01"), found = 0, issued;
 	struct store_request r;
-	struct store_cert c;
-	unsigned char csr[] = { 0x30, 0x00 }, der[] = { 0x30, 0x01, 0x01 };
+	unsigned char csr[] = { 0x30, 0x00 };
 
 	assert_int_equal(store_assign_now(s, "h", "U", serving, "root", 100),
 			 CW_OK);
@@ -429,30 +435,18 @@ test_issued_unassigned_is_found_within_the_same_second(void **state)
 	r.state = (char *)"issued";
 	r.created_by = (char *)"root";
 	assert_int_equal(store_request_add(s, &r), CW_OK);
-	memset(&c, 0, sizeof(c));
-	c.der = (struct cw_buf){ der, 3, 3 };
-	c.sha256 = (char *)"bb01";
-	c.sha1 = (char *)"cd";
-	c.subject = c.issuer = (char *)"CN=x";
-	c.serial = (char *)"02";
-	c.not_before = 1;
-	c.not_after = 2; /* the serving one's */
-	c.origin = (char *)"issued";
-	c.request_id = r.id;
-	cw_strlist_init(&c.names);
-	cw_strlist_init(&c.eku);
-	c.eku_any = true;
-	assert_int_equal(store_cert_add(s, &c), CW_OK);
+	/* the same not_after as the serving one */
+	issued = add_cert_for(s, "bb01", r.id);
 	assert_int_equal(store_issued_unassigned(s, "h", "U", serving, 2,
 						 &found),
 			 CW_OK);
-	assert_int_equal(found, c.id);
+	assert_int_equal(found, issued);
 	/* one that expires before the serving one is not a renewal */
 	assert_int_equal(store_issued_unassigned(s, "h", "U", serving, 3,
 						 &found),
 			 CW_ERR_NOT_FOUND);
 	/* assigned: it is no longer left over */
-	assert_int_equal(store_assign_now(s, "h", "U", c.id, "root", 200),
+	assert_int_equal(store_assign_now(s, "h", "U", issued, "root", 200),
 			 CW_OK);
 	assert_int_equal(store_issued_unassigned(s, "h", "U", serving, 2,
 						 &found),
@@ -460,6 +454,8 @@ test_issued_unassigned_is_found_within_the_same_second(void **state)
 	cw_strlist_release(&r.usages);
 }
 
+/* A file of size 0, and an SQLite file without certwiz's schema, are
+ * refused: never silently given a new empty schema. */
 static void
 test_empty_or_foreign_store_is_refused(void **state)
 {
