@@ -11,13 +11,7 @@ CMP_SECRET=CANARY-CMP-SECRET-$RANDOM$RANDOM
 EXTRA_CANARIES=$CMP_SECRET
 
 # wait_port PORT: until something listens on 127.0.0.1:PORT (10 s).
-wait_port() {
-	for _ in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
+wait_port() { wait_for bash -c "(exec 3<>/dev/tcp/127.0.0.1/$1)"; }
 
 # cmp_secret_file FILE SECRET: where the service reads the shared secret.
 cmp_secret_file() {

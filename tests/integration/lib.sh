@@ -57,6 +57,15 @@ private_network() {
 	CW_PRIVATE_NET=1 exec unshare -n bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
 }
 
+# wait_for CMD...: retries CMD for up to 10 s.
+wait_for() {
+	for _ in $(seq 100); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # The service's binary (beside the client) and its user.
 CERTWIZD=${CERTWIZD:-$(dirname "$CERTWIZ")/certwizd}
 SVC_USER=certwiz
@@ -184,11 +193,7 @@ token_setup_opencryptoki() {
 	pkcsslotd || fail "pkcsslotd did not start"
 	# it returns once it has forked: its pid file and its socket come
 	# from the daemon, a moment later on a busy machine
-	for i in $(seq 1 200); do
-		[ -s /run/pkcsslotd.pid ] && [ -S /run/pkcsslotd.socket ] && break
-		sleep 0.05
-	done
-	[ -s /run/pkcsslotd.pid ] && [ -S /run/pkcsslotd.socket ] ||
+	wait_for test -s /run/pkcsslotd.pid -a -S /run/pkcsslotd.socket ||
 		fail "pkcsslotd wrote no pid file or socket in 10 s"
 	BG_PIDS="$BG_PIDS $(cat /run/pkcsslotd.pid)"
 	command pkcs11-tool --module "$MODULE" --init-token --label "$TOKEN_LABEL" \
@@ -572,7 +577,7 @@ setup_ca() {
 
 # at_terminal CMD PROMPT: runs CMD under script(1), a terminal of its own
 # whose input is descriptor 3 of the test (a fifo, tty-in) and whose output
-# goes to transcript, and waits (5 s at most) until it shows PROMPT; its
+# goes to transcript, and waits (10 s at most) until it shows PROMPT; its
 # PID is SCRIPT_PID. The test answers with printf ... >&3.
 at_terminal() {
 	rm -f tty-in
@@ -580,8 +585,7 @@ at_terminal() {
 	script -qfec "$1" /dev/null <tty-in >transcript 2>&1 &
 	SCRIPT_PID=$!
 	exec 3>tty-in
-	for _ in $(seq 100); do grep -qF "$2" transcript && return 0; sleep 0.05; done
-	fail "no prompt '$2': $(cat transcript)"
+	wait_for grep -qF "$2" transcript || fail "no prompt '$2': $(cat transcript)"
 }
 
 # sign_csr_dated CSR OUT FROM DAYS: as sign_csr, but valid from FROM days

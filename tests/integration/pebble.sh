@@ -9,15 +9,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/tls.sh"
 command -v pebble >/dev/null || exit 77
 command -v pebble-challtestsrv >/dev/null || exit 77
 
-# wait_for CMD...: retries CMD for up to 10 s.
-wait_for() {
-	for _ in $(seq 100); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # setup_pebble [eab]: makes the certificates and ports (certificates it
 # issues live PEBBLE_CERT_VALIDITY seconds when that is set), starts the DNS
 # server and pebble (with externalAccountBindingRequired and two MAC keys
