@@ -190,10 +190,11 @@ signature_reason(int reason)
 	       reason == CMP_R_MISSING_KEY_USAGE_DIGITALSIGNATURE;
 }
 
-/* The last reason libcrypto gave, with its detail, and before it why a
- * signed answer did not verify; the queue is cleared. */
+/* The last reason libcrypto gave, with its detail; or, when a signed
+ * answer did not verify to the trust (*signature set, when asked), why.
+ * The queue is cleared. */
 static char *
-ssl_reason(const char *fallback)
+ssl_reason(const char *fallback, bool *signature)
 {
 	char buf[256] = "", sig[128] = "", *out = NULL;
 	unsigned long e;
@@ -209,13 +210,14 @@ ssl_reason(const char *fallback)
 		         d ? ": " : "", d ? d : "");
 		cw_debug("CMP: libcrypto: %s", buf);
 		if (signature_reason(ERR_GET_REASON(e)) && !*sig)
-			snprintf(sig, sizeof(sig), "signed answer: %s",
-			         r ? r : "error");
+			snprintf(sig, sizeof(sig), "%s", r ? r : "error");
 		if (ERR_GET_REASON(e) == CMP_R_ERROR_VALIDATING_PROTECTION ||
 		    ERR_GET_REASON(e) == CMP_R_RECEIVED_ERROR)
 			break;
 	}
 	ERR_clear_error();
+	if (signature)
+		*signature = *sig != 0;
 	out = *sig ? strdup(sig) : strdup(*buf ? buf : fallback);
 	return out;
 }
@@ -524,7 +526,7 @@ begin(struct cmp *c, const struct cw_buf *csr)
 	X509_NAME_free(rcpt);
 	X509_STORE_free(store);
 	if (!ok) {
-		char *why = ssl_reason("cannot set up the CMP client");
+		char *why = ssl_reason("cannot set up the CMP client", NULL);
 
 		cw_error("CMP: %s", why ? why : "");
 		free(why);
@@ -575,7 +577,8 @@ from_issued(const struct cw_buf *issued, struct ca_result *out)
 static enum cw_err
 failed(struct cmp *c, struct ca_result *out)
 {
-	char *why = ssl_reason("the CMP exchange failed");
+	bool signature;
+	char *why = ssl_reason("the CMP exchange failed", &signature);
 	char status[512];
 	enum cw_err rc;
 
@@ -600,8 +603,8 @@ failed(struct cmp *c, struct ca_result *out)
 	           OSSL_CMP_CTX_snprint_PKIStatus(c->ctx, status,
 	                                          sizeof(status))) {
 		rc = ca_result_set(out, CA_REJECTED, status);
-	} else if (why && strstr(why, "signed answer: ")) {
-		const char *r = why + strlen("signed answer: ");
+	} else if (signature) {
+		const char *r = why ? why : "";
 
 		if (c->trust)
 			cw_error(
@@ -754,7 +757,7 @@ cmp_cancel(struct ca_client *cl, const struct cw_buf *csr,
 		if (r == -1)
 			r = OSSL_CMP_try_certreq(c->ctx, -1, NULL, &after);
 		if (r != 0 || !c->contacted || c->unreachable) {
-			char *why = ssl_reason("no answer");
+			char *why = ssl_reason("no answer", NULL);
 
 			cw_warn(
 			    "CMP: the CA could not be told that the request "
