@@ -386,7 +386,8 @@ credentials(struct run *r, bool account)
 	}
 	r->reference = o->ca_reference ? o->ca_reference : r->prof->reference;
 	r->alternate = given || o->ca_reference != NULL;
-	if (given || (ca_needs_secret(r->prof) && r->prof->secret_file == NULL)) {
+	if (given ||
+	    (ca_needs_secret(r->prof) && r->prof->secret_file == NULL)) {
 		char *prompt =
 		    cw_printf("Secret for reference '%s' at CA '%s': ",
 		              r->reference ? r->reference : "", r->prof->name);

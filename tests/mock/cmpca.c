@@ -42,7 +42,7 @@ struct ca {
 	int hold;
 	int deciding; /* the held request comes back with the decision */
 	int check_after;
-	OSSL_CMP_MSG *held; /* the request waiting for a decision */
+	OSSL_CMP_MSG *held;   /* the request waiting for a decision */
 	OSSL_CMP_CTX *signer; /* --sign-cert: protects the answers */
 };
 
